@@ -1,0 +1,146 @@
+"""Label co-occurrence graph of ML-GCN (Chen et al., CVPR 2019, Sec. 3.4).
+
+The data's path: training labels → counts (M, N) → conditional probabilities
+P(L_j | L_i) (Eq. 6) → binary graph A (Eq. 7) → re-weighted graph A' (Eq. 8)
+→ normalized propagation matrix Â used by every GCN layer (Eq. 2 / Eq. 5).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+Scheme = Literal["paper", "official"]
+Normalization = Literal["official", "symmetric"]
+
+
+def _check_binary_labels(labels: np.ndarray, name: str = "labels") -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (images × classes), got shape {labels.shape}")
+    if labels.size and not np.isin(labels, (0, 1)).all():
+        bad = np.unique(labels[~np.isin(labels, (0, 1))])[:5]
+        raise ValueError(f"{name} must contain only 0 and 1, found values such as {bad.tolist()}")
+    return labels.astype(np.int64, copy=False)
+
+
+def cooccurrence(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count label co-occurrences in the training set (Sec. 3.4).
+
+    Args:
+        labels: {0,1} array, shape (num_images, C).
+
+    Returns:
+        ``(M, N)``: M (C, C) int64, M_ij = #images labelled with both i and j, zero
+        diagonal; N (C,) int64, N_i = #images labelled with i. The layout of the
+        official ``{'adj': M, 'nums': N}`` pickles.
+    """
+    y = _check_binary_labels(labels)  # (n, C)
+    M = y.T @ y  # (C, C); diagonal = N
+    N = np.diag(M).copy()  # (C,)
+    np.fill_diagonal(M, 0)
+    return M, N
+
+
+def conditional_probability(M: np.ndarray, N: np.ndarray) -> np.ndarray:
+    """Eq. 6: P_ij = M_ij / N_i = P(L_j | L_i). Row i conditions on label i; not symmetric.
+
+    Raises ValueError naming the classes with N_i = 0 (P would be undefined).
+    """
+    M = np.asarray(M, dtype=np.float64)
+    N = np.asarray(N, dtype=np.float64)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"M must be a square C×C matrix, got shape {M.shape}")
+    if N.shape != (M.shape[0],):
+        raise ValueError(f"N must have shape ({M.shape[0]},) to match M, got {N.shape}")
+    empty = np.flatnonzero(N <= 0)
+    if empty.size:
+        raise ValueError(
+            f"N: class index(es) {empty.tolist()} have no training images (N_i = 0); "
+            "P(L_j | L_i) is undefined — drop these classes or add images"
+        )
+    return M / N[:, None]  # (C, C)
+
+
+def binarize(P: np.ndarray, tau: float) -> np.ndarray:
+    """Eq. 7: A_ij = 1 if P_ij ≥ τ else 0 (float64, diagonal kept as it is in P: zero)."""
+    if not (0.0 <= float(tau) <= 1.0):
+        raise ValueError(f"tau must lie in [0, 1], got {tau!r}")
+    return (np.asarray(P) >= tau).astype(np.float64)
+
+
+def build_adjacency(
+    M: np.ndarray,
+    N: np.ndarray,
+    tau: float = 0.4,
+    p: float = 0.2,
+    scheme: Scheme = "paper",
+) -> np.ndarray:
+    """Binarized (Eq. 7) and re-weighted (Eq. 8) correlation matrix A' with its diagonal.
+
+    ``scheme="paper"``: the authors' corrected Eq. 8 —
+    A'_ij = p · A_ij / Σ_{k≠j} A_kj for i ≠ j (column sums; 0 where a column is empty),
+    A'_ii = 1 − p. Each non-empty column's off-diagonal part sums to p.
+
+    ``scheme="official"``: exactly what the official ``gen_A`` computes:
+    A' = p · A / (A.sum(0) + 1e-6) + I (its default p is 0.25; diagonal 1).
+
+    Args:
+        M: (C, C) co-occurrence counts; N: (C,) per-class counts.
+        tau: binarization threshold τ ∈ [0, 1] (paper: 0.4).
+        p: re-weighting p ∈ [0, 1) (paper: 0.2; official code: 0.25).
+    Returns:
+        (C, C) float64 matrix A'.
+    """
+    if not (0.0 <= float(p) < 1.0):
+        raise ValueError(f"p must lie in [0, 1), got {p!r}")
+    P = conditional_probability(M, N)  # (C, C)
+    A = binarize(P, tau)  # (C, C)
+    np.fill_diagonal(A, 0.0)
+    C = A.shape[0]
+    col = A.sum(axis=0, keepdims=True)  # (1, C): Σ_k A_kj
+    if scheme == "paper":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            Ap = np.where(col > 0, p * A / col, 0.0)
+        Ap[np.diag_indices(C)] = 1.0 - p
+        return Ap
+    if scheme == "official":
+        return p * A / (col + 1e-6) + np.eye(C)
+    raise ValueError(f"scheme must be 'paper' or 'official', got {scheme!r}")
+
+
+def binary_adjacency(M: np.ndarray, N: np.ndarray, tau: float = 0.4) -> np.ndarray:
+    """The paper's "binary" variant (Table 1, ML-GCN (Binary)): A of Eq. 7 plus self-loops I."""
+    A = binarize(conditional_probability(M, N), tau)  # (C, C)
+    np.fill_diagonal(A, 1.0)
+    return A
+
+
+def normalize_adjacency(A: np.ndarray, kind: Normalization = "official") -> np.ndarray:
+    """Propagation matrix Â used in H^{l+1} = h(Â H^l W^l) (Eq. 2).
+
+    ``kind="official"`` (used by our models): the official ``gen_adj``:
+    D = diag(rowsum(A)^-1/2), Â = (A D)ᵀ D = D Aᵀ D (not symmetric when A is not).
+    ``kind="symmetric"``: Kipf & Welling's D^-1/2 A D^-1/2.
+    Rows with zero sum give zero rows/columns instead of inf.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be a square matrix, got shape {A.shape}")
+    rowsum = A.sum(axis=1)  # (C,)
+    with np.errstate(divide="ignore"):
+        d = np.where(rowsum > 0, rowsum ** -0.5, 0.0)  # (C,)
+    if kind == "official":
+        return d[:, None] * A.T * d[None, :]  # D Aᵀ D
+    if kind == "symmetric":
+        return d[:, None] * A * d[None, :]
+    raise ValueError(f"kind must be 'official' or 'symmetric', got {kind!r}")
+
+
+def edge_list(A: np.ndarray, names: list[str] | None = None, eps: float = 0.0) -> list[tuple]:
+    """Directed off-diagonal edges (i → j, weight) with |A_ij| > eps, for drawing."""
+    A = np.asarray(A)
+    idx = [(i, j) for i, j in zip(*np.nonzero(np.abs(A) > eps)) if i != j]
+    lab = names if names is not None else list(range(A.shape[0]))
+    return [(lab[i], lab[j], float(A[i, j])) for i, j in idx]
