@@ -38,11 +38,11 @@ SPLIT_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.
 
 
 def candidate_dirs(path: str | os.PathLike | None = None) -> list[Path]:
+    """Where a copy is looked for, in order (an explicit ``path`` first)."""
     dirs = [Path(path)] if path else []
     if os.environ.get("MLGCN_FASHION_MNIST"):
         dirs.append(Path(os.environ["MLGCN_FASHION_MNIST"]))
-    dirs += [data_root() / "fashion-mnist", data_root() / "FashionMNIST" / "raw", DEBIAN_DIR]
-    return dirs
+    return dirs + [data_root() / "fashion-mnist", data_root() / "FashionMNIST" / "raw", DEBIAN_DIR]
 
 
 @functools.lru_cache(maxsize=8)
@@ -100,3 +100,4 @@ def load(split: str, path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"{d}: {img_file} and {lab_file} hold different counts")
     return images, labels
+

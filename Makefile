@@ -1,0 +1,54 @@
+# mlgcn — two commands do all set-up: `make book` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+PARAMS ?=
+PYTEST_ARGS ?=
+# pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
+QUIET_PIP := grep -v "^WARNING: Location '" || true
+
+.PHONY: book test lab data venv bench clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make book   - execute the notebooks (papermill) and build the HTML book into _build/html"
+	@echo "make test   - run every test (unit, reference, notebook smoke, book smoke)"
+	@echo "make lab    - start JupyterLab on notebooks/ with the project's kernel"
+	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make data   - obtain Fashion-MNIST (Debian package when root, else checksummed download)"
+
+venv: $(STAMP)
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock 2>&1 | $(QUIET_PIP)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
+	$(PY) -m ipykernel install --sys-prefix --name mlgcn --display-name "Python (mlgcn)"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Fashion-MNIST: a verified local copy, else Debian's dataset-fashion-mnist (as root), else download.
+data: $(STAMP)
+	@$(PY) -m mlgcn_core data --check >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; } || true; \
+	  fi; }
+	@$(PY) -m mlgcn_core data
+
+book: data
+	$(PY) -m mlgcn_core.book $(foreach p,$(PARAMS),-p '$(p)')
+
+test: data
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+bench: $(STAMP)
+	$(PY) benchmarks/metrics_speed.py
+
+clean:
+	rm -rf _build book/executed .cache runs

@@ -1,0 +1,58 @@
+"""Reading and writing the official ML-GCN file layouts.
+
+Pickles are read with a restricted unpickler that only admits NumPy arrays (and the dicts /
+lists holding them): a pickle naming any other global is rejected before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+_ALLOWED = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+}
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED:
+            return super().find_class(module.replace("numpy.core.", "numpy._core."), name) \
+                if module.startswith("numpy.core.") else super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed (NumPy arrays only)")
+
+
+def load_pickle(path: str | os.PathLike):
+    """Load a pickle holding only NumPy arrays / dicts of them (official ML-GCN files)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        try:
+            return _NumpyOnlyUnpickler(f, encoding="latin1").load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+            raise ValueError(f"{path}: not a NumPy-only pickle ({exc})") from exc
+
+
+def load_label_stats(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Official ``{'adj': (C, C) int64, 'nums': (C,) int64}`` statistics → ``(M, N)``."""
+    d = load_pickle(path)
+    if not isinstance(d, dict) or not {"adj", "nums"} <= set(d):
+        raise ValueError(f"{path}: expected a dict with keys 'adj' and 'nums'")
+    M, N = np.asarray(d["adj"]), np.asarray(d["nums"])
+    if M.ndim != 2 or M.shape[0] != M.shape[1] or N.shape != (M.shape[0],):
+        raise ValueError(f"{path}: field 'adj' must be C×C and 'nums' length C, got {M.shape}, {N.shape}")
+    return M, N
+
+
+def save_label_stats(path: str | os.PathLike, M: np.ndarray, N: np.ndarray) -> None:
+    """Write ``(M, N)`` in the official pickle layout, atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump({"adj": np.asarray(M, dtype=np.int64), "nums": np.asarray(N, dtype=np.int64)}, f,
+                    protocol=3)
+    os.replace(tmp, path)
