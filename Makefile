@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 PARAMS ?=
 PYTEST_ARGS ?=
 # pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
-QUIET_PIP := grep -v "^WARNING: Location '" || true
+QUIET_PIP := sed "/^WARNING: Location '/d"
 
 .PHONY: book test lab data venv bench clean help
 .DEFAULT_GOAL := help

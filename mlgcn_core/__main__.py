@@ -4,6 +4,8 @@
 * ``train [--set FIELD=VALUE …] [--force]`` — run one experiment (config fields of
   :class:`mlgcn_core.config.ExperimentConfig`; ``data.n_train=…`` sets benchmark fields), print metrics.
 * ``book …`` — execute the notebooks and build the HTML book (see ``mlgcn_core.book``).
+* ``prepare {voc2007,coco2014,custom} …`` — dataset files in the official formats (see ``mlgcn_core.prepare``).
+* ``embed --classes FILE (--glove FILE | --provider NAME) --out FILE`` — label word vectors.
 """
 
 from __future__ import annotations
@@ -59,6 +61,69 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _read_classes(path: str) -> list[str]:
+    """Class names from a text file (one per line), a JSON list, or a ``{name: index}`` JSON."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"--classes {path!r} does not exist")
+    if p.suffix.lower() == ".json":
+        d = json.loads(p.read_text())
+        if isinstance(d, dict):
+            return sorted(d, key=d.get)
+        if isinstance(d, list) and all(isinstance(x, str) for x in d):
+            return d
+        raise ValueError(f"{path}: expected a JSON list of names or {{name: index}}")
+    names = [ln.strip() for ln in p.read_text().splitlines() if ln.strip()]
+    if not names:
+        raise ValueError(f"{path}: no class names")
+    return names
+
+
+def _fallbacks(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, phrase = item.partition("=")
+        if not sep:
+            raise ValueError(f"--fallback {item!r}: expected CLASS=PHRASE")
+        out[name] = phrase
+    return out
+
+
+def _cmd_prepare(args) -> int:
+    from . import prepare
+
+    if args.dataset == "voc2007":
+        m = prepare.prepare_voc2007(args.root, args.out, args.download)
+    elif args.dataset == "coco2014":
+        m = prepare.prepare_coco2014(args.root, args.out, args.download)
+    else:
+        classes = _read_classes(args.classes) if args.classes else None
+        m = prepare.prepare_custom(args.csv, args.images, args.out, classes, args.seed,
+                                   args.val_fraction, args.test_fraction, args.word_vectors,
+                                   _fallbacks(args.fallback), args.skip_bad_images)
+    print(f"prepared {m['dataset']} into {args.out}: classes {len(m['classes'])}, "
+          f"images {m['counts']}")
+    for f in m["files"] + [m["label_stats"]["file"], "manifest.json"]:
+        print(f"  wrote {f}")
+    if m.get("skipped_images"):
+        print(f"  skipped {len(m['skipped_images'])} bad image(s): "
+              + "; ".join(s["reason"] for s in m["skipped_images"]))
+    return 0
+
+
+def _cmd_embed(args) -> int:
+    from .embeddings import make_vectors
+    from .io import save_array
+
+    classes = _read_classes(args.classes)
+    z = make_vectors(classes, args.glove or args.provider, _fallbacks(args.fallback))
+    save_array(args.out, z)
+    print(f"wrote {args.out}: {z.shape[0]} classes × {z.shape[1]} dims")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mlgcn_core", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -69,6 +134,31 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     t.add_argument("--force", action="store_true", help="recompute even if the run exists")
     sub.add_parser("book", help="execute notebooks and build the book", add_help=False)
+    p = sub.add_parser("prepare", help="prepare VOC 2007, COCO 2014 or your own data")
+    psub = p.add_subparsers(dest="dataset", required=True)
+    for name in ("voc2007", "coco2014"):
+        q = psub.add_parser(name)
+        q.add_argument("--root", required=True, help="dataset folder (or where to download it)")
+        q.add_argument("--download", action="store_true", help="fetch the official archives (checksummed)")
+        q.add_argument("--out", required=True)
+    q = psub.add_parser("custom")
+    q.add_argument("--csv", required=True, help="CSV 'image,labels[,split]' or JSON list of {file_name, labels}")
+    q.add_argument("--images", required=True, help="folder the image paths are relative to")
+    q.add_argument("--out", required=True)
+    q.add_argument("--classes", help="class list file (else inferred from the labels, sorted)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--val-fraction", type=float, default=0.1)
+    q.add_argument("--test-fraction", type=float, default=0.1)
+    q.add_argument("--word-vectors", default="glove6b50d", help="provider or GloVe file")
+    q.add_argument("--fallback", action="append", default=[], metavar="CLASS=PHRASE")
+    q.add_argument("--skip-bad-images", action="store_true", help="drop missing/corrupt images, report them")
+    e = sub.add_parser("embed", help="word vectors for a class list (official pickle layout)")
+    e.add_argument("--classes", required=True, help="text file (one name per line) or JSON")
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--glove", help="GloVe .txt or .zip file")
+    src.add_argument("--provider", help="glove6b50d, onehot, official:voc2007, official:coco2014")
+    e.add_argument("--fallback", action="append", default=[], metavar="CLASS=PHRASE")
+    e.add_argument("--out", required=True)
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "book":
         from .book import main as book_main
@@ -76,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         return book_main(rest)
     if rest:
         ap.error(f"unrecognized arguments: {rest}")
-    return {"data": _cmd_data, "train": _cmd_train}[args.cmd](args)
+    cmd = {"data": _cmd_data, "train": _cmd_train, "prepare": _cmd_prepare, "embed": _cmd_embed}[args.cmd]
+    try:
+        return cmd(args)
+    except (ValueError, FileNotFoundError) as exc:  # bad input: a clear message, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ from tqdm.auto import tqdm
 CHUNK = 1 << 20
 
 
-def sha256_of(path: str | os.PathLike, gunzip: bool = False) -> str:
-    """SHA-256 hex digest of a file (of its decompressed content when ``gunzip``)."""
-    h = hashlib.sha256()
+def sha256_of(path: str | os.PathLike, gunzip: bool = False, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (of its decompressed content when ``gunzip``); SHA-256 by default."""
+    h = hashlib.new(algorithm)
     opener = gzip.open if gunzip else open
     with opener(path, "rb") as f:
         while chunk := f.read(CHUNK):
@@ -25,16 +25,17 @@ def sha256_of(path: str | os.PathLike, gunzip: bool = False) -> str:
 
 
 def download(url: str, dest: str | os.PathLike, sha256: str, *, gunzip_digest: bool = False,
-             timeout: float = 60.0, progress: bool = True) -> Path:
+             algorithm: str = "sha256", timeout: float = 60.0, progress: bool = True) -> Path:
     """Fetch ``url`` to ``dest`` unless ``dest`` already exists with the expected digest.
 
     The bytes go to ``dest + '.part'`` (resumed with an HTTP Range request when a partial
     file is there), are verified, then renamed onto ``dest``. On a digest mismatch the file
     is moved aside to ``dest + '.bad'`` (never used) and ValueError names the URL and both
     digests. ``gunzip_digest``: ``sha256`` is the digest of the gunzipped content.
+    ``algorithm``: another hashlib name where the publisher gives no SHA-256 (COCO: MD5).
     """
     dest = Path(dest)
-    if dest.is_file() and sha256_of(dest, gunzip_digest) == sha256:
+    if dest.is_file() and sha256_of(dest, gunzip_digest, algorithm) == sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -52,14 +53,15 @@ def download(url: str, dest: str | os.PathLike, sha256: str, *, gunzip_digest: b
                 out.write(chunk)
                 bar.update(len(chunk))
     try:
-        got = sha256_of(part, gunzip_digest)
+        got = sha256_of(part, gunzip_digest, algorithm)
     except (OSError, EOFError) as exc:  # e.g. not a gzip file
         got = f"unreadable ({exc})"
     if got != sha256:
         bad = dest.with_name(dest.name + ".bad")
         shutil.move(part, bad)
+        name = {"sha256": "SHA-256", "md5": "MD5"}.get(algorithm, algorithm)
         raise ValueError(
-            f"download: {url} → SHA-256 mismatch (expected {sha256}, got {got}); "
+            f"download: {url} → {name} mismatch (expected {sha256}, got {got}); "
             f"the file was kept aside as {bad} and not used"
         )
     os.replace(part, dest)

@@ -56,3 +56,12 @@ def save_label_stats(path: str | os.PathLike, M: np.ndarray, N: np.ndarray) -> N
         pickle.dump({"adj": np.asarray(M, dtype=np.int64), "nums": np.asarray(N, dtype=np.int64)}, f,
                     protocol=3)
     os.replace(tmp, path)
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    """A bare float32 array pickled like the official ``*_glove_word2vec.pkl`` files, atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(np.asarray(array, dtype=np.float32), f, protocol=3)
+    os.replace(tmp, path)

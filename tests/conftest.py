@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,49 @@ def official_dir() -> Path:
                  "category.json"):
         assert (OFFICIAL_DIR / name).is_file(), f"missing official file {OFFICIAL_DIR / name}"
     return OFFICIAL_DIR
+
+
+# --- a local HTTP server with Range support (no internet in tests) -----------------------------
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802
+        self.hits.append(self.path)
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        start = 0
+        rng = self.headers.get("Range")
+        if rng and rng.startswith("bytes="):
+            start = int(rng[6:].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    _Handler.files, _Handler.hits = {}, []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", _Handler
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def resnet_random():
+    """torchvision ResNet-101 with random weights (no ImageNet weights offline), built once."""
+    from mlgcn_core.backbones import PretrainedWeightsUnavailable, build_backbone
+
+    with pytest.warns(PretrainedWeightsUnavailable, match="random weights"):
+        return build_backbone("resnet101", None, "max")

@@ -104,12 +104,6 @@ def test_efficientnet_lite0_pretrained_end_to_end(graph_inputs):
         bb.zero_grad()
 
 
-@pytest.fixture(scope="module")
-def resnet_random():
-    with pytest.warns(PretrainedWeightsUnavailable, match="random weights"):
-        return build_backbone("resnet101", None, "max")
-
-
 def test_resnet101_small_input_forward_backward(graph_inputs, resnet_random):
     z, A = graph_inputs
     bb = resnet_random
