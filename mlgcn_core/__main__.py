@@ -107,6 +107,8 @@ def _cmd_prepare(args) -> int:
           f"images {m['counts']}")
     for f in m["files"] + [m["label_stats"]["file"], "manifest.json"]:
         print(f"  wrote {f}")
+    for split, n in m.get("dropped_images_without_annotations", {}).items():
+        print(f"  dropped {n} {split} image(s) without annotations")
     if m.get("skipped_images"):
         print(f"  skipped {len(m['skipped_images'])} bad image(s): "
               + "; ".join(s["reason"] for s in m["skipped_images"]))

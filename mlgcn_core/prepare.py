@@ -5,7 +5,6 @@ official pickle layout (``train_adj.pkl``: ``{'adj': C×C int64, 'nums': C int64
 
 from __future__ import annotations
 
-import json
 import os
 import tarfile
 import zipfile
@@ -86,12 +85,12 @@ def prepare_coco2014(root: str | os.PathLike, out: str | os.PathLike, download_m
             path = download(base_url + rel, root / "downloads" / name, md5, algorithm="md5")
             _extract(path, root)
     out.mkdir(parents=True, exist_ok=True)
-    annos, category, source = {}, None, {}
+    annos, category, source, dropped = {}, None, {}, {}
     for split in coco.SPLITS:
         inst = root / "annotations" / f"instances_{split}2014.json"
         official = root / f"{split}_anno.json"
         if inst.is_file():
-            annos[split], cat = coco.from_instances(inst)
+            annos[split], cat, dropped[split] = coco.from_instances(inst)
             source[split] = str(inst)
         elif official.is_file() and (root / "category.json").is_file():
             files, labels, classes = coco.read_official(official, root / "category.json")
@@ -115,6 +114,7 @@ def prepare_coco2014(root: str | os.PathLike, out: str | os.PathLike, download_m
         "dataset": "coco2014", "classes": classes,
         "images": {s: str((root / f"{s}2014").resolve()) for s in coco.SPLITS},
         "counts": {s: len(a) for s, a in annos.items()}, "sources": source,
+        "dropped_images_without_annotations": dropped,
         "expected_counts_on_real_data": coco.EXPECTED_COUNTS, "label_stats": _stats(out, train),
         "files": ["train_anno.json", "val_anno.json", "category.json"]})
 
@@ -166,4 +166,4 @@ def prepare_custom(annotations: str | os.PathLike, images: str | os.PathLike, ou
         "word_vectors": {"file": "word_vectors.pkl", "provider": word_vectors,
                          "shape": list(vectors.shape)},
         "label_stats": _stats(out, train), "skipped_images": skipped,
-        "files": [f"{s}_anno.json" for s in custom.SPLITS] + ["category.json"]})
+        "files": [f"{s}_anno.json" for s in custom.SPLITS] + ["category.json", "word_vectors.pkl"]})

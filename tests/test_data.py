@@ -12,7 +12,7 @@ import pytest
 from mlgcn_core.data import fashion_mnist as fm
 from mlgcn_core.data import outfits
 from mlgcn_core.data.outfits import BAG, BOOT, COAT, DRESS, TROUSER, OutfitsConfig
-from mlgcn_core.download import download, sha256_of
+from mlgcn_core.download import download
 from mlgcn_core.embeddings import glove6b50, label_vectors, split_words
 
 

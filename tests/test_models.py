@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mlgcn_core.backbones import BACKBONES, PretrainedWeightsUnavailable, build_backbone
+from mlgcn_core.backbones import BACKBONES, build_backbone
 from mlgcn_core.gcn import GCN, GraphConvolution, gcn_widths
 from mlgcn_core.graph import build_adjacency, cooccurrence
 from mlgcn_core.models import MLGCN, Baseline

@@ -36,8 +36,9 @@ def _load_json(path: Path):
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def from_instances(path: str | os.PathLike) -> tuple[list[dict], dict[str, int]]:
-    """``instances_*.json`` → (official annotation list sorted by file name, category map)."""
+def from_instances(path: str | os.PathLike) -> tuple[list[dict], dict[str, int], int]:
+    """``instances_*.json`` → (official annotation list sorted by file name, category map,
+    number of images dropped for having no annotation)."""
     path = Path(path)
     d = _load_json(path)
     for key in ("images", "annotations", "categories"):
@@ -58,7 +59,7 @@ def from_instances(path: str | os.PathLike) -> tuple[list[dict], dict[str, int]]
             raise ValueError(f"{path}: annotations[{k}].image_id {a.get('image_id')!r} is not in 'images'")
         labels.setdefault(a["image_id"], set()).add(by_id[a["category_id"]])
     anno = [{"file_name": files[i], "labels": sorted(ls)} for i, ls in labels.items()]
-    return sorted(anno, key=lambda r: r["file_name"]), category
+    return sorted(anno, key=lambda r: r["file_name"]), category, len(files) - len(anno)
 
 
 def read_official(anno_path: str | os.PathLike, category_path: str | os.PathLike
