@@ -49,6 +49,8 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/metrics_speed.py
+	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/train_throughput.py
 
 clean:
 	rm -rf _build book/executed .cache runs

@@ -1,8 +1,14 @@
 """Command line: ``python -m mlgcn_core {data,train,book} …``.
 
 * ``data [--check] [--path DIR]`` — locate (or download, SHA-256 checked) Fashion-MNIST; print its folder.
-* ``train [--set FIELD=VALUE …] [--force]`` — run one experiment (config fields of
-  :class:`mlgcn_core.config.ExperimentConfig`; ``data.n_train=…`` sets benchmark fields), print metrics.
+* ``train [--preset NAME] [--set FIELD=VALUE …] [--resume] [--force]`` — run one experiment
+  (fields of :class:`mlgcn_core.config.ExperimentConfig`; ``outfits.n_train=…`` sets benchmark
+  fields); under ``torchrun --nproc_per_node=N`` it runs DDP.
+* ``evaluate --checkpoint FILE [--split test]`` — all 13 metrics and the per-class AP table.
+* ``predict --checkpoint FILE IMAGE …`` — each image's labels by probability, highest first.
+* ``import-official --checkpoint FILE --dataset voc2007|coco2014 --out FILE`` — convert an
+  official ML-GCN checkpoint.
+* ``presets`` — list the named presets.
 * ``book …`` — execute the notebooks and build the HTML book (see ``mlgcn_core.book``).
 * ``prepare {voc2007,coco2014,custom} …`` — dataset files in the official formats (see ``mlgcn_core.prepare``).
 * ``embed --classes FILE (--glove FILE | --provider NAME) --out FILE`` — label word vectors.
@@ -11,11 +17,9 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
-import yaml
 
 
 def _cmd_data(args) -> int:
@@ -29,35 +33,70 @@ def _cmd_data(args) -> int:
     return 0
 
 
-def config_from_overrides(items: list[str]):
-    """ExperimentConfig with ``FIELD=VALUE`` overrides (values parsed as YAML)."""
-    from .config import ExperimentConfig
+def config_from_overrides(items: list[str], preset: str = "default"):
+    """The preset's ExperimentConfig with ``FIELD=VALUE`` overrides (values parsed as YAML)."""
+    from .config import load_preset
 
-    cfg = ExperimentConfig()
-    data_changes, changes = {}, {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: expected FIELD=VALUE")
-        target = data_changes if name.startswith("data.") else changes
-        target[name.removeprefix("data.")] = yaml.safe_load(value)
-    known = {f.name for f in dataclasses.fields(ExperimentConfig)}
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise ValueError(f"--set: unknown config field(s) {unknown}; known: {sorted(known)}")
-    if data_changes:
-        changes["data"] = dataclasses.replace(cfg.data, **data_changes)
-    return cfg.replace(**changes)
+    return load_preset(preset, items)
 
 
 def _cmd_train(args) -> int:
+    from . import distributed as D
     from .metrics import metric_keys
     from .train import run_experiment
 
-    cfg = config_from_overrides(args.set)
-    r = run_experiment(cfg, force=args.force)
-    print(json.dumps({"run": str(r.path), "reused": r.reused, "best_epoch": r.best_epoch,
-                      **{k: round(r.metrics[k], 3) for k in metric_keys()}}, indent=2))
+    cfg = config_from_overrides(args.set, args.preset)
+    r = run_experiment(cfg, force=args.force, resume=args.resume)
+    ctx = D.setup(cfg.device)
+    if ctx.main:
+        print(json.dumps({"run": str(r.path), "reused": r.reused, "best_epoch": r.best_epoch,
+                          **{k: round(r.metrics[k], 3) for k in metric_keys()}}, indent=2))
+    D.cleanup(ctx)
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .inference import evaluate_checkpoint
+    from .metrics import metric_keys
+
+    m = evaluate_checkpoint(args.checkpoint, args.split, args.device, args.data_root)
+    print(f"split: {args.split}")
+    for k in metric_keys():
+        print(f"{k:>9s} {m[k]:7.2f}")
+    from .inference import read_checkpoint
+
+    classes = read_checkpoint(args.checkpoint)["classes"]
+    print("\nper-class AP")
+    for c, ap in zip(classes, m["AP"]):
+        print(f"{c:>16s} {ap:7.2f}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from .inference import predict_images
+
+    for path, labels in zip(args.images, predict_images(args.checkpoint, args.images, args.device)):
+        top = labels if args.top is None else labels[:args.top]
+        print(f"{path}: " + ", ".join(f"{c} {p:.3f}" for c, p in top))
+    return 0
+
+
+def _cmd_import_official(args) -> int:
+    from .inference import import_official
+
+    out = import_official(args.checkpoint, args.dataset, args.out, args.word_vectors)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_presets(args) -> int:
+    from .config import PRESET_DIR, presets
+
+    import yaml as _yaml
+
+    for name in presets():
+        d = _yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text())
+        print(f"{name}: {' '.join(str(d.get('description', '')).split())}")
     return 0
 
 
@@ -133,8 +172,26 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--check", action="store_true", help="do not download; exit 1 when missing")
     d.add_argument("--path", default=None, help="folder with an existing copy")
     t = sub.add_parser("train", help="run one experiment")
+    t.add_argument("--preset", default="default", help="named preset or a .yaml file (see 'presets')")
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.add_argument("--force", action="store_true", help="recompute even if the run exists")
+    ev = sub.add_parser("evaluate", help="metrics of a checkpoint on a split")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--split", default="test", choices=["train", "val", "test"])
+    ev.add_argument("--data-root", default=None, help="override the config's data_root")
+    ev.add_argument("--device", default="cpu")
+    pr = sub.add_parser("predict", help="labels of image files, by probability")
+    pr.add_argument("--checkpoint", required=True)
+    pr.add_argument("--top", type=int, default=None, help="show only the N most probable labels")
+    pr.add_argument("--device", default="cpu")
+    pr.add_argument("images", nargs="+")
+    io_ = sub.add_parser("import-official", help="convert an official ML-GCN checkpoint")
+    io_.add_argument("--checkpoint", required=True)
+    io_.add_argument("--dataset", required=True, choices=["voc2007", "coco2014"])
+    io_.add_argument("--word-vectors", default=None, help="pickle of (C, d) vectors (default: official)")
+    io_.add_argument("--out", required=True)
+    sub.add_parser("presets", help="list the named presets")
     sub.add_parser("book", help="execute notebooks and build the book", add_help=False)
     p = sub.add_parser("prepare", help="prepare VOC 2007, COCO 2014 or your own data")
     psub = p.add_subparsers(dest="dataset", required=True)
@@ -168,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         return book_main(rest)
     if rest:
         ap.error(f"unrecognized arguments: {rest}")
-    cmd = {"data": _cmd_data, "train": _cmd_train, "prepare": _cmd_prepare, "embed": _cmd_embed}[args.cmd]
+    cmd = {"data": _cmd_data, "train": _cmd_train, "prepare": _cmd_prepare, "embed": _cmd_embed,
+           "evaluate": _cmd_evaluate, "predict": _cmd_predict, "import-official": _cmd_import_official,
+           "presets": _cmd_presets}[args.cmd]
     try:
         return cmd(args)
-    except (ValueError, FileNotFoundError) as exc:  # bad input: a clear message, no traceback
+    except (ValueError, FileNotFoundError, FloatingPointError) as exc:  # a clear message, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,7 +1,8 @@
 """One config dataclass per experiment, saved as ``config.json`` beside its results.
 
 The run folder's name is derived from the config (``<model>-<hash>``), so running the same
-config twice reuses the first run's results instead of recomputing them.
+config twice reuses the first run's results instead of recomputing them. Named presets live in
+``mlgcn_core/presets/*.yaml`` (``paper_coco``, ``paper_voc``, ``reproduced_coco``, ``default``).
 """
 
 from __future__ import annotations
@@ -10,27 +11,40 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
 
 from .data.outfits import OutfitsConfig
 
+DATASETS = ("outfits", "voc2007", "coco2014", "custom")
 MODELS = ("baseline", "mlgcn")
 GRAPHS = ("reweighted", "binary")
 MODES = ("features", "end2end")
+LOSSES = ("soft_margin", "bce", "asl")
+PRECISIONS = ("fp32", "bf16", "fp16")
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+# fields that do not change the result: left out of the run key
+NOT_IN_KEY = ("device", "workers")
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that determines one training run's result."""
 
-    # data: the embedded default benchmark
-    data: OutfitsConfig = field(default_factory=OutfitsConfig)
-    # image branch
+    # --- data
+    dataset: str = "outfits"  # "outfits" (embedded benchmark), "voc2007", "coco2014", "custom"
+    data_root: str | None = None  # folder made by `python -m mlgcn_core prepare …` (real datasets)
+    outfits: OutfitsConfig = field(default_factory=OutfitsConfig)  # the embedded benchmark's size
+    val_fraction: float = 0.1  # validation carved (seeded) from the training split of VOC/COCO
+    workers: int = 0  # DataLoader worker processes
+    # --- image branch
     backbone: str = "efficientnet_lite0"  # key of backbones.BACKBONES
     weights: str | None = "imagenet"  # "imagenet", a state_dict path, or None (random)
-    image_size: int = 112  # backbone input side (pixels)
+    image_size: int = 112  # backbone input side (pixels); paper: 448
     pooling: str = "max"  # "max" (paper, GMP) or "avg"
     mode: str = "features"  # "features": frozen backbone, cached features; "end2end": fine-tune
-    # head
+    # --- head
     model: str = "mlgcn"  # "mlgcn" or "baseline" (linear head)
     graph: str = "reweighted"  # "reweighted" (Eq. 8) or "binary" (Eq. 7 + I)
     tau: float = 0.4  # binarization threshold τ (Eq. 7)
@@ -38,23 +52,35 @@ class ExperimentConfig:
     scheme: str = "paper"  # "paper" (corrected Eq. 8) or "official" (official gen_A)
     gcn_depth: int = 2  # GCN layers (Table 3)
     gcn_hidden: int = 1024  # hidden width
-    word_vectors: str = "glove6b50d"  # label embeddings (GloVe 6B 50-d, offline)
-    # optimization (SGD, as the official code)
+    word_vectors: str = "glove6b50d"  # provider (embeddings.make_vectors) or a GloVe file path
+    # --- loss and optimization (SGD, as the official code)
+    loss: str = "soft_margin"  # "soft_margin" (paper), "bce", "asl" (asymmetric loss)
+    asl_gamma_neg: float = 4.0  # ASL focusing on negatives
+    asl_gamma_pos: float = 0.0  # ASL focusing on positives
+    asl_clip: float = 0.05  # ASL probability margin for negatives
     lr: float = 0.01  # head learning rate
     lrp: float = 0.1  # backbone lr = lr · lrp (end2end mode)
     momentum: float = 0.9
     weight_decay: float = 1e-4
     epochs: int = 20
-    lr_steps: tuple[int, ...] = (15,)  # lr × 0.1 at these epochs
-    batch_size: int = 64
+    lr_steps: tuple[int, ...] = (15,)  # lr × lr_gamma at these epochs
+    lr_gamma: float = 0.1
+    warmup_epochs: int = 0  # linear warm-up from lr/warmup_epochs·(1/steps) to lr, per step
+    batch_size: int = 64  # global batch (split evenly across DDP processes)
     clip_grad_norm: float | None = 10.0
     seed: int = 0
-    device: str = "cpu"
+    # --- hardware
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
+    precision: str = "fp32"  # "fp32", "bf16" or "fp16" (autocast + scaler; CUDA only)
+    channels_last: bool = False  # NHWC memory format for the backbone (CUDA speed-up)
 
     def __post_init__(self):
-        checks = {"model": (self.model, MODELS), "graph": (self.graph, GRAPHS),
-                  "mode": (self.mode, MODES), "pooling": (self.pooling, ("max", "avg")),
-                  "scheme": (self.scheme, ("paper", "official"))}
+        if isinstance(self.outfits, dict):
+            object.__setattr__(self, "outfits", OutfitsConfig(**self.outfits))
+        checks = {"dataset": (self.dataset, DATASETS), "model": (self.model, MODELS),
+                  "graph": (self.graph, GRAPHS), "mode": (self.mode, MODES),
+                  "pooling": (self.pooling, ("max", "avg")), "scheme": (self.scheme, ("paper", "official")),
+                  "loss": (self.loss, LOSSES), "precision": (self.precision, PRECISIONS)}
         for name, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
@@ -66,6 +92,10 @@ class ExperimentConfig:
             raise ValueError(f"gcn_depth must be 1–4, got {self.gcn_depth!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be ≥ 1")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
+        if self.warmup_epochs < 0 or self.lr <= 0:
+            raise ValueError("warmup_epochs must be ≥ 0 and lr > 0")
         object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
 
     # --- (de)serialization -------------------------------------------------------------
@@ -78,21 +108,63 @@ class ExperimentConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config: unknown field(s) {unknown}; known: {sorted(known)}")
-        d = dict(d)
-        if isinstance(d.get("data"), dict):
-            d["data"] = OutfitsConfig(**d["data"])
         return cls(**d)
 
     def replace(self, **changes) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)
 
+    def with_overrides(self, items: list[str] | dict) -> "ExperimentConfig":
+        """Apply ``FIELD=VALUE`` strings (YAML values) or a dict; ``outfits.n_train=…`` sets a
+        benchmark field."""
+        if isinstance(items, dict):
+            items = [f"{k}={json.dumps(v)}" for k, v in items.items()]
+        known = {f.name for f in fields(self)}
+        changes, outfit_changes = {}, {}
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"override {item!r}: expected FIELD=VALUE")
+            if name.startswith("outfits."):
+                outfit_changes[name.removeprefix("outfits.")] = yaml.safe_load(value)
+            elif name in known:
+                changes[name] = yaml.safe_load(value)
+            else:
+                raise ValueError(f"override: unknown config field {name!r}; known: {sorted(known)}")
+        if outfit_changes:
+            changes["outfits"] = dataclasses.replace(self.outfits, **outfit_changes)
+        return self.replace(**changes)
+
     def key(self) -> str:
-        """Stable hash of every field that affects the result (``device`` excluded)."""
+        """Stable hash of every field that affects the result (device, workers excluded)."""
         d = self.to_dict()
-        d.pop("device")
+        for k in NOT_IN_KEY:
+            d.pop(k)
+        if self.dataset != "outfits":
+            d.pop("outfits")
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def run_name(self) -> str:
         label = self.model if self.model == "baseline" else f"mlgcn-{self.graph}"
         return f"{label}-{self.key()}"
+
+
+def presets() -> list[str]:
+    """Names of the preset files shipped in ``mlgcn_core/presets``."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str, overrides: list[str] | dict | None = None) -> ExperimentConfig:
+    """A named preset (or a path to a YAML file of config fields), with optional overrides."""
+    path = Path(name) if name.endswith((".yaml", ".yml")) else PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"preset {name!r} not found; have {presets()} or a path to a .yaml file")
+    d = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: expected a mapping of config fields")
+    d.pop("description", None)
+    try:
+        cfg = ExperimentConfig.from_dict(d)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    return cfg.with_overrides(overrides) if overrides else cfg

@@ -1,5 +1,6 @@
 """Cached-features mode: pooled features of a frozen backbone, extracted once per
-(backbone, weights, pooling, image size, dataset, split) and cached on disk."""
+(backbone, weights, pooling, image size, dataset, split) and cached on disk; heads (linear or
+ML-GCN of any depth / τ / p / word vectors) then train from the cache in seconds."""
 
 from __future__ import annotations
 
@@ -9,25 +10,28 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .backbones import Backbone, build_backbone
-from .data.transforms import to_backbone_input
 from .paths import cache_root
 
 
-def extract_features(backbone: Backbone, images: np.ndarray, image_size: int,
-                     batch_size: int = 16, device: str = "cpu", progress: bool = True,
-                     desc: str = "features") -> np.ndarray:
-    """Pooled features (N, D) float32 of uint8 canvases (N, S, S), backbone in eval mode."""
+@torch.inference_mode()
+def extract_features(backbone: Backbone, dataset: Dataset, batch_size: int = 16, device: str = "cpu",
+                     workers: int = 0, progress: bool = True, desc: str = "features"
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled features (n, D) float32, targets (n, C) and difficult (n, C) of a dataset yielding
+    ``(image, target, difficult)``; backbone in eval mode, channels_last."""
     backbone = backbone.to(device).eval().to(memory_format=torch.channels_last)
-    out = np.empty((len(images), backbone.out_dim), dtype=np.float32)
-    with torch.inference_mode():
-        for i in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress):
-            x = to_backbone_input(images[i:i + batch_size], image_size, backbone.info.mean,
-                                  backbone.info.std).to(device, memory_format=torch.channels_last)  # (B, 3, H, W)
-            out[i:i + batch_size] = backbone(x).float().cpu().numpy()  # (B, D)
-    return out
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    feats, ys, ds = [], [], []
+    for x, y, d in tqdm(loader, desc=desc, disable=not progress):
+        x = x.to(device, memory_format=torch.channels_last)  # (B, 3, H, W)
+        feats.append(backbone(x).float().cpu().numpy())  # (B, D)
+        ys.append(y.numpy())
+        ds.append(d.numpy())
+    return np.concatenate(feats), np.concatenate(ys), np.concatenate(ds)
 
 
 def _weights_tag(weights: str | None) -> str:
@@ -38,23 +42,30 @@ def _weights_tag(weights: str | None) -> str:
 
 def feature_cache_path(backbone: str, weights: str | None, pooling: str, image_size: int,
                        dataset_key: str, split: str) -> Path:
-    name = f"{backbone}-{_weights_tag(weights)}-{pooling}-{image_size}px-{dataset_key}-{split}.npy"
+    name = f"{backbone}-{_weights_tag(weights)}-{pooling}-{image_size}px-{dataset_key}-{split}.npz"
     return cache_root() / "features" / name
 
 
-def cached_features(images_by_split: dict[str, np.ndarray], dataset_key: str, backbone: str,
-                    weights: str | None, pooling: str, image_size: int, device: str = "cpu",
-                    progress: bool = True) -> dict[str, np.ndarray]:
-    """{split: (N, D) features}, computed for the splits missing from the cache only."""
-    paths = {s: feature_cache_path(backbone, weights, pooling, image_size, dataset_key, s)
-             for s in images_by_split}
+def extract_dataset_features(cfg, datasets: dict[str, Dataset], dataset_key: str, device: str = "cpu",
+                             progress: bool = True, must_exist: bool = False
+                             ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """{split: (features, targets, difficult)} tensors, extracting only splits not cached yet."""
+    paths = {s: feature_cache_path(cfg.backbone, cfg.weights, cfg.pooling, cfg.image_size, dataset_key, s)
+             for s in datasets}
     missing = [s for s, p in paths.items() if not p.is_file()]
-    net = build_backbone(backbone, weights, pooling) if missing else None
+    if missing and must_exist:
+        raise FileNotFoundError(f"cached features missing: {[str(paths[s]) for s in missing]}")
+    net = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if missing else None
     for s in missing:
-        feats = extract_features(net, images_by_split[s], image_size, device=device,
-                                 progress=progress, desc=f"{backbone} features [{s}]")
+        f, y, d = extract_features(net, datasets[s], device=device, workers=cfg.workers,
+                                   progress=progress, desc=f"{cfg.backbone} features [{s}]")
         paths[s].parent.mkdir(parents=True, exist_ok=True)
-        tmp = paths[s].with_name(f".{paths[s].stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, feats)
+        tmp = paths[s].with_name(f".{paths[s].stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, features=f, targets=y, difficult=d)
         os.replace(tmp, paths[s])
-    return {s: np.load(p) for s, p in paths.items()}
+    out = {}
+    for s, p in paths.items():
+        z = np.load(p)
+        out[s] = (torch.from_numpy(z["features"]), torch.from_numpy(z["targets"]).float(),
+                  torch.from_numpy(z["difficult"]).bool())
+    return out

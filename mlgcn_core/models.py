@@ -36,15 +36,15 @@ class GCNHead(nn.Module):
     """Label branch: W = GCN(Z, Â) (C × D); logits = x Wᵀ (Eq. 4)."""
 
     def __init__(self, word_vectors, adjacency, feature_dim: int, depth: int = 2,
-                 hidden: int = HIDDEN, normalization: str = "official"):
+                 hidden: int = HIDDEN, normalization: str | None = "official"):
         super().__init__()
         z = torch.as_tensor(np.asarray(word_vectors), dtype=torch.float32)  # (C, d)
         a = np.asarray(adjacency, dtype=np.float64)  # (C, C) re-weighted A'
         if a.shape != (z.shape[0], z.shape[0]):
             raise ValueError(f"adjacency shape {a.shape} does not match {z.shape[0]} word vectors")
+        a_hat = a if normalization is None else normalize_adjacency(a, normalization)  # (C, C) Â
         self.register_buffer("word_vectors", z)
-        self.register_buffer("adj_hat", torch.as_tensor(normalize_adjacency(a, normalization),
-                                                        dtype=torch.float32))  # (C, C) Â
+        self.register_buffer("adj_hat", torch.as_tensor(a_hat, dtype=torch.float32))
         self.gcn = GCN(gcn_widths(z.shape[1], feature_dim, depth, hidden))
 
     def classifiers(self) -> torch.Tensor:
@@ -82,11 +82,12 @@ def _feature_dim(backbone: Backbone | None, feature_dim: int | None) -> int:
 
 class MLGCN(MultiLabelModel):
     """ML-GCN. ``adjacency`` is the re-weighted A' (``graph.build_adjacency``) or the binary
-    A + I; it is normalized to Â inside (official ``gen_adj``: D Aᵀ D)."""
+    A + I; it is normalized to Â inside (official ``gen_adj``: D Aᵀ D), or taken as Â itself
+    with ``normalization=None`` (e.g. when restoring a checkpoint)."""
 
     def __init__(self, word_vectors, adjacency, backbone: Backbone | None = None,
                  feature_dim: int | None = None, depth: int = 2, hidden: int = HIDDEN,
-                 normalization: str = "official"):
+                 normalization: str | None = "official"):
         head = GCNHead(word_vectors, adjacency, _feature_dim(backbone, feature_dim), depth, hidden,
                        normalization)
         super().__init__(head, backbone)

@@ -1,40 +1,49 @@
-"""Training and evaluation of one experiment (first version; see issue C for paper scale).
+"""The training engine: one experiment config → a run folder.
 
-``run_experiment(cfg)``: data → label graph → model → SGD training with model selection on the
-validation split → test metrics once at the end → a run folder keyed by the config holding
-``config.json``, ``metrics.json``, ``history.csv`` and ``model.pt``. A second call with the
-same config returns the stored results without training.
+``run_experiment(cfg)``: data → label graph → model → SGD (backbone lr·lrp, head lr; step
+schedule with linear warm-up; gradient clipping; soft-margin / BCE / ASL loss; AMP on CUDA) with
+model selection on the validation split → test metrics once at the end. The run folder
+``runs/<model>-<config hash>/`` holds ``config.json``, ``history.csv`` (appended every epoch),
+``checkpoint.pt`` (every epoch, atomic; ``resume=True`` continues from it), ``model.pt`` (the
+selected epoch) and, last, ``metrics.json``. A run whose ``metrics.json`` exists is read back.
+Under torchrun the same code runs DDP; evaluation gathers every rank's scores so the metrics are
+exactly those of one process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import json
 import os
 import platform
-import random
-import shutil
+import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset
 from tqdm.auto import tqdm
 
 from . import __version__
+from . import distributed as D
 from .backbones import build_backbone
 from .config import ExperimentConfig
-from .data.outfits import CLASSES, load_outfits
-from .data.transforms import to_backbone_input
-from .embeddings import label_vectors
-from .features import cached_features
+from .data.sources import Splits, load_splits
+from .embeddings import make_vectors
+from .features import extract_dataset_features
 from .graph import binary_adjacency, build_adjacency, cooccurrence
+from .losses import make_loss
 from .metrics import evaluate
 from .models import MLGCN, Baseline, MultiLabelModel
-from .paths import runs_root
+from .paths import PROJECT_ROOT, runs_root
+
+CHECKPOINT_FORMAT = "mlgcn-checkpoint/1"
 
 
 @dataclass
@@ -49,138 +58,233 @@ class RunResult:
 
 
 def seed_everything(seed: int) -> None:
+    import random
+
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
-def label_graph(cfg: ExperimentConfig, train_labels: np.ndarray) -> np.ndarray:
+def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
     """A' (re-weighted, Eq. 8) or A + I (binary, Eq. 7) from the training labels."""
-    M, N = cooccurrence(train_labels)
+    M, N = cooccurrence(train_positives)
     if cfg.graph == "binary":
         return binary_adjacency(M, N, cfg.tau)
     return build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme)
 
 
-def word_vectors(cfg: ExperimentConfig, class_names: list[str]) -> np.ndarray:
-    if cfg.word_vectors != "glove6b50d":
-        raise ValueError(f"word_vectors: unknown provider {cfg.word_vectors!r}; have 'glove6b50d'")
-    return label_vectors(class_names)  # (C, 50)
-
-
-def build_model(cfg: ExperimentConfig, train_labels: np.ndarray, class_names: list[str],
+def build_model(cfg: ExperimentConfig, train_positives: np.ndarray, class_names: list[str],
                 feature_dim: int | None = None) -> MultiLabelModel:
     """The model of ``cfg``; with ``mode='features'`` it runs on pooled features of size feature_dim."""
     backbone = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if cfg.mode == "end2end" else None
     if cfg.model == "baseline":
         return Baseline(len(class_names), backbone, feature_dim)
-    return MLGCN(word_vectors(cfg, class_names), label_graph(cfg, train_labels), backbone,
-                 feature_dim, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden)
-
-
-class Batches:
-    """Mini-batches (inputs, targets) over in-memory arrays; inputs transformed per batch."""
-
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray, batch_size: int,
-                 shuffle: bool = False, seed: int = 0, transform=None):
-        self.inputs, self.targets = inputs, torch.as_tensor(targets, dtype=torch.float32)
-        self.batch_size, self.shuffle, self.transform = batch_size, shuffle, transform
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return (len(self.inputs) + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self):
-        n = len(self.inputs)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for i in range(0, n, self.batch_size):
-            idx = order[i:i + self.batch_size].numpy()
-            x = self.inputs[idx]
-            x = self.transform(x, self.generator) if self.transform else torch.as_tensor(x)
-            yield x, self.targets[idx]
-
-
-def _image_transform(cfg: ExperimentConfig, train: bool):
-    """End-to-end mode: canvases → normalized backbone input (+ random horizontal flip in training)."""
-    from .backbones import BACKBONES
-
-    info = BACKBONES[cfg.backbone]
-
-    def transform(images: np.ndarray, generator: torch.Generator) -> torch.Tensor:
-        x = to_backbone_input(images, cfg.image_size, info.mean, info.std)  # (B, 3, H, W)
-        if train:
-            flip = torch.rand(len(x), generator=generator) < 0.5
-            x[flip] = x[flip].flip(-1)
-        return x
-
-    return transform
-
-
-@torch.no_grad()
-def predict(model: nn.Module, batches, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Logits (N, C) and targets (N, C) over ``batches``, model in eval mode."""
-    model.eval()
-    scores, targets = [], []
-    for x, y in batches:
-        scores.append(model(x.to(device)).float().cpu())
-        targets.append(y)
-    return torch.cat(scores).numpy(), torch.cat(targets).numpy().astype(np.int64)
+    return MLGCN(make_vectors(class_names, cfg.word_vectors), label_graph(cfg, train_positives),
+                 backbone, feature_dim, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden)
 
 
 def make_optimizer(model: MultiLabelModel, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    """SGD with two parameter groups: backbone at lr·lrp, head at lr (official recipe)."""
+    """SGD with two parameter groups: head at lr, backbone at lr·lrp (official recipe)."""
     groups = [{"params": list(model.head.parameters()), "lr": cfg.lr}]
     if model.backbone is not None:
         groups.append({"params": list(model.backbone.parameters()), "lr": cfg.lr * cfg.lrp})
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def fit(model: MultiLabelModel, train: Batches, val: Batches, cfg: ExperimentConfig,
-        progress: bool = True) -> tuple[dict, int, dict, list[dict]]:
-    """Train for cfg.epochs; return (best state_dict, best epoch, its val metrics, history)."""
-    device = cfg.device
-    model.to(device)
-    opt = make_optimizer(model, cfg)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.lr_steps), gamma=0.1)
-    criterion = nn.MultiLabelSoftMarginLoss()
-    best = (-1.0, 0, {}, None)
-    history = []
-    bar = tqdm(range(1, cfg.epochs + 1), desc=cfg.run_name(), disable=not progress)
-    for epoch in bar:
-        model.train()
-        if model.backbone is not None and cfg.mode == "end2end":
-            model.backbone.train()
-        total, count = 0.0, 0
-        for x, y in train:
-            x, y = x.to(device), y.to(device)
-            loss = criterion(model(x), y)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"epoch {epoch}: loss is {loss.item()} (lr {cfg.lr} too high?)")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_grad_norm:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-            opt.step()
-            total += loss.item() * len(y)
-            count += len(y)
-        sched.step()
-        scores, targets = predict(model, val, device)
-        m = evaluate(scores, targets, class_names=CLASSES)
-        history.append({"epoch": epoch, "train_loss": total / count, "val_mAP": m["mAP"],
-                        "val_CF1": m["CF1"], "val_OF1": m["OF1"]})
-        bar.set_postfix(loss=f"{total / count:.4f}", val_mAP=f"{m['mAP']:.2f}")
-        if m["mAP"] > best[0]:
-            best = (m["mAP"], epoch, m, copy.deepcopy(model.state_dict()))
-    return best[3], best[1], best[2], history
+def lr_factor(cfg: ExperimentConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """Multiplier of the base lr at (0-based) ``epoch`` and ``step``: a linear warm-up over the
+    first ``warmup_epochs`` (per step), then × lr_gamma at each epoch in ``lr_steps`` (1-based)."""
+    decay = cfg.lr_gamma ** sum(epoch + 1 > s for s in cfg.lr_steps)
+    if cfg.warmup_epochs and epoch < cfg.warmup_epochs:
+        done = epoch * steps_per_epoch + step + 1
+        return decay * done / (cfg.warmup_epochs * steps_per_epoch)
+    return decay
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _jsonable(metrics: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in metrics.items()}
 
 
+def _write_history(path: Path, history: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(history[0]))
+        w.writeheader()
+        w.writerows(history)
+    os.replace(tmp, path)
+
+
+class Engine:
+    """Holds what one run needs: context, device, data loaders, model, optimizer, loss."""
+
+    def __init__(self, cfg: ExperimentConfig, splits: Splits, ctx: D.Context, progress: bool):
+        self.cfg, self.ctx, self.progress = cfg, ctx, progress and ctx.main
+        self.device = D.device_for(ctx, cfg.device)
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {cfg.device!r}: CUDA is not available on this machine")
+        self.amp = cfg.precision != "fp32" and self.device.startswith("cuda")
+        if cfg.precision != "fp32" and not self.amp:
+            print(f"[train] precision={cfg.precision} applies on CUDA only; running fp32 on {self.device}")
+        self.amp_dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+        self.classes = splits.classes
+        if cfg.batch_size % ctx.world:
+            raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {ctx.world} processes")
+        self.local_batch = cfg.batch_size // ctx.world
+        if cfg.mode == "features":
+            feats = _cached_split_features(cfg, splits, self.device, ctx, self.progress)
+            self.data = {s: TensorDataset(*feats[s]) for s in feats}
+            feature_dim = feats["train"][0].shape[1]
+        else:
+            self.data = {"train": splits.train, "val": splits.val, "test": splits.test}
+            feature_dim = None
+        seed_everything(cfg.seed)  # the model's initialization depends on the seed only
+        self.model = build_model(cfg, splits.train_positives, splits.classes, feature_dim).to(self.device)
+        if cfg.channels_last and self.model.backbone is not None:
+            self.model.to(memory_format=torch.channels_last)
+        self.optimizer = make_optimizer(self.model, cfg)
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and cfg.precision == "fp16")
+        self.criterion = make_loss(cfg)
+        self.net = (nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[self.device] if self.device.startswith("cuda") else None)
+            if ctx.active else self.model)
+        self.sampler = DistributedSampler(self.data["train"], num_replicas=ctx.world, rank=ctx.rank,
+                                          shuffle=True, seed=cfg.seed, drop_last=False)
+        pin = self.device.startswith("cuda")
+        self.train_loader = DataLoader(self.data["train"], batch_size=self.local_batch, sampler=self.sampler,
+                                       num_workers=cfg.workers, pin_memory=pin,
+                                       persistent_workers=cfg.workers > 0)
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast("cuda", dtype=self.amp_dtype)
+        return contextlib.nullcontext()
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        if self.cfg.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def train_epoch(self, epoch: int, good_checkpoint: str) -> float:
+        """One epoch; returns the mean training loss over all ranks' samples."""
+        cfg = self.cfg
+        seed_everything(cfg.seed * 100_003 + epoch)  # augmentations: same per epoch, even after a resume
+        self.sampler.set_epoch(epoch)
+        self.model.train()
+        if cfg.mode == "features" and self.model.backbone is not None:
+            self.model.backbone.eval()
+        total, count, seen, t0 = 0.0, 0, 0, time.time()
+        n_steps = len(self.train_loader)
+        bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not self.progress,
+                   leave=False)
+        for step, (x, y, _difficult) in enumerate(bar):
+            factor = lr_factor(cfg, epoch, step, n_steps)
+            for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+                g["lr"] = base * factor
+            x, y = self._to_device(x), y.to(self.device, non_blocking=True)
+            with self._autocast():
+                logits = self.net(x)
+            loss = self.criterion(logits.float(), y)
+            if D.any_flag(self.ctx, not bool(torch.isfinite(loss))):
+                raise FloatingPointError(
+                    f"training stopped: the loss became {loss.item()} at epoch {epoch + 1}, step "
+                    f"{step + 1} (lr {self.optimizer.param_groups[0]['lr']:.3g}; try a lower lr, "
+                    f"clip_grad_norm or fp32). The last good checkpoint is kept: {good_checkpoint}")
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if cfg.clip_grad_norm:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            total += loss.item() * len(y)
+            count += len(y)
+            seen += len(y) * self.ctx.world
+            bar.set_postfix(loss=f"{total / count:.4f}", img_s=f"{seen / (time.time() - t0):.0f}")
+        sums = D.gather_object(self.ctx, (total, count))
+        return sum(s for s, _ in sums) / sum(c for _, c in sums)
+
+    @torch.no_grad()
+    def predict(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores (n, C), targets (n, C) and difficult (n, C) of a whole split; each rank scores
+        the items rank, rank + world, … and the results are gathered in dataset order."""
+        ds: Dataset = self.data[split]
+        idx = list(range(self.ctx.rank, len(ds), self.ctx.world))
+        loader = DataLoader(Subset(ds, idx), batch_size=self.local_batch, shuffle=False,
+                            num_workers=self.cfg.workers, pin_memory=self.device.startswith("cuda"))
+        self.model.eval()
+        out = []
+        for x, y, d in loader:
+            with self._autocast():
+                s = self.model(self._to_device(x))
+            out.append((s.float().cpu(), y, d))
+        n, C = len(ds), len(self.classes)
+        if out:
+            part = [torch.cat(t).numpy() for t in zip(*out)]  # scores, targets, difficult
+        else:  # more ranks than items
+            part = [np.zeros((0, C))] * 3
+        parts = D.gather_object(self.ctx, (idx, *part))
+        scores, targets, diff = np.zeros((n, C)), np.zeros((n, C)), np.zeros((n, C), dtype=bool)
+        for ids, s, y, d in parts:
+            scores[ids], targets[ids], diff[ids] = s, y, d
+        return scores, targets.astype(np.int64), diff
+
+    def evaluate(self, split: str) -> dict:
+        scores, targets, diff = self.predict(split)
+        return evaluate(scores, targets, difficult=diff, class_names=self.classes)
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict()}
+
+    def load_state(self, st: dict) -> None:
+        self.model.load_state_dict(st["model"])
+        self.optimizer.load_state_dict(st["optimizer"])
+        self.scaler.load_state_dict(st["scaler"])
+
+
+def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, progress: bool):
+    """{split: (features, targets, difficult)}; rank 0 extracts what is not cached yet."""
+    plan = {"train": splits.eval_train, "val": splits.val, "test": splits.test}
+    if ctx.main:
+        out = extract_dataset_features(cfg, plan, splits.key, device, progress)
+    D.barrier(ctx)
+    if not ctx.main:
+        out = extract_dataset_features(cfg, plan, splits.key, device, progress=False, must_exist=True)
+    return out
+
+
+def checkpoint_payload(cfg: ExperimentConfig, classes: list[str], model_state: dict, **extra) -> dict:
+    """Our checkpoint layout (loadable with ``torch.load(weights_only=True)``)."""
+    return {"format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "classes": list(classes),
+            "model": model_state, "package_version": __version__, **extra}
+
+
 def load_run(path: str | os.PathLike) -> RunResult:
     path = Path(path)
-    cfg = ExperimentConfig.from_dict(json.loads((path / "config.json").read_text()))
+    cfg = ExperimentConfig.from_dict(json.loads((path / "config.json").read_text())["config"])
     m = json.loads((path / "metrics.json").read_text())
     with open(path / "history.csv") as f:
         history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
@@ -188,53 +292,68 @@ def load_run(path: str | os.PathLike) -> RunResult:
     return RunResult(cfg, path, test, m["val"], int(m["best_epoch"]), history, reused=True)
 
 
-def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
-                   force: bool = False, progress: bool = True) -> RunResult:
-    """Run (or reuse) the experiment ``cfg``; results go to ``root/<run_name>/``."""
-    root = Path(root) if root else runs_root()
-    out = root / cfg.run_name()
+def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None, force: bool = False,
+                   resume: bool = False, progress: bool = True,
+                   callbacks: Sequence[Callable[[int, dict], None]] = ()) -> RunResult:
+    """Run (or reuse) the experiment ``cfg``; results go to ``root/<run_name>/``.
+
+    ``resume``: continue an interrupted run from its ``checkpoint.pt`` (on CPU the final metrics
+    are bit-identical to an uninterrupted run). ``callbacks``: called on the main process as
+    ``fn(epoch, record)`` after each epoch (1-based epoch, the history record).
+    """
+    ctx = D.setup(cfg.device)
+    out = (Path(root) if root else runs_root()) / cfg.run_name()
     if (out / "metrics.json").is_file() and not force:
         return load_run(out)
-    t0 = time.time()
-    data = load_outfits(cfg.data)
-    train_labels = data["train"]["labels"]
-    seed_everything(cfg.seed)
-    if cfg.mode == "features":
-        feats = cached_features({s: data[s]["images"] for s in data}, cfg.data.key(), cfg.backbone,
-                                cfg.weights, cfg.pooling, cfg.image_size, cfg.device, progress)
-        inputs = {s: feats[s] for s in data}
-        tf = {s: None for s in data}
-        model = build_model(cfg, train_labels, CLASSES, feature_dim=feats["train"].shape[1])
-    else:
-        inputs = {s: data[s]["images"] for s in data}
-        tf = {s: _image_transform(cfg, s == "train") for s in data}
-        model = build_model(cfg, train_labels, CLASSES)
-    batches = {s: Batches(inputs[s], data[s]["labels"], cfg.batch_size, shuffle=(s == "train"),
-                          seed=cfg.seed, transform=tf[s]) for s in data}
-    state, best_epoch, val_m, history = fit(model, batches["train"], batches["val"], cfg, progress)
-    model.load_state_dict(state)
-    scores, targets = predict(model, batches["test"], cfg.device)
-    test_m = evaluate(scores, targets, class_names=CLASSES)
-    _write_run(out, cfg, model, test_m, val_m, best_epoch, history, time.time() - t0)
-    return RunResult(cfg, out, test_m, val_m, best_epoch, history, reused=False)
-
-
-def _write_run(out: Path, cfg, model, test_m, val_m, best_epoch, history, seconds) -> None:
-    """Write the run folder atomically: a temp folder renamed into place when complete."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    meta = {"package_version": __version__, "torch": torch.__version__,
-            "python": platform.python_version(), "seconds": round(seconds, 2)}
-    (tmp / "metrics.json").write_text(json.dumps(
-        {"test": _jsonable(test_m), "val": _jsonable(val_m), "best_epoch": best_epoch,
-         "classes": CLASSES, "meta": meta}, indent=2))
-    with open(tmp / "history.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(history[0]))
-        w.writeheader()
-        w.writerows(history)
-    torch.save(model.state_dict(), tmp / "model.pt")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    t_start = time.time()
+    splits = load_splits(cfg)
+    eng = Engine(cfg, splits, ctx, progress)
+    ckpt_path = out / "checkpoint.pt"
+    start, history, best = 0, [], {"mAP": -1.0, "epoch": 0, "val": {}, "model": None}
+    if ctx.main:
+        out.mkdir(parents=True, exist_ok=True)
+        meta = {"config": cfg.to_dict(), "package_version": __version__, "git_commit": git_commit(),
+                "torch": torch.__version__, "python": platform.python_version(), "world_size": ctx.world}
+        _atomic_text(out / "config.json", json.dumps(meta, indent=2))
+    if resume and ckpt_path.is_file():
+        st = torch.load(ckpt_path, map_location=eng.device, weights_only=True)
+        if st.get("config") != cfg.to_dict():
+            raise ValueError(f"{ckpt_path}: was written by another config; cannot resume")
+        eng.load_state(st["train_state"])
+        start, history = int(st["epoch"]), list(st["history"])
+        best = {"mAP": st["best"]["mAP"], "epoch": st["best"]["epoch"], "val": st["best"]["val"],
+                "model": st["best"]["model"]}
+    elif ctx.main:
+        ckpt_path.unlink(missing_ok=True)
+    D.barrier(ctx)
+    bar = tqdm(range(start, cfg.epochs), desc=cfg.run_name(), disable=not eng.progress, initial=start,
+               total=cfg.epochs)
+    for epoch in bar:
+        t0 = time.time()
+        loss = eng.train_epoch(epoch, str(ckpt_path) if start or epoch else "(none yet)")
+        val = eng.evaluate("val")
+        rec = {"epoch": epoch + 1, "train_loss": loss, "val_mAP": val["mAP"], "val_CF1": val["CF1"],
+               "val_OF1": val["OF1"], "lr": eng.optimizer.param_groups[0]["lr"],
+               "seconds": round(time.time() - t0, 3)}
+        history.append(rec)
+        if val["mAP"] > best["mAP"]:
+            best = {"mAP": val["mAP"], "epoch": epoch + 1, "val": _jsonable(val),
+                    "model": copy.deepcopy(eng.model.state_dict())}
+        if ctx.main:
+            _write_history(out / "history.csv", history)
+            _atomic_save(checkpoint_payload(cfg, eng.classes, None, epoch=epoch + 1, history=history,
+                                            train_state=eng.state(), best=best), ckpt_path)
+            for fn in callbacks:
+                fn(epoch + 1, rec)
+        bar.set_postfix(loss=f"{loss:.4f}", val_mAP=f"{val['mAP']:.2f}")
+    eng.model.load_state_dict(best["model"])
+    test = eng.evaluate("test")  # once, with the selected epoch
+    if ctx.main:
+        _atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"]),
+                     out / "model.pt")
+        _atomic_text(out / "metrics.json", json.dumps(
+            {"test": _jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
+             "classes": eng.classes, "selection": "best validation mAP",
+             "seconds": round(time.time() - t_start, 2)}, indent=2))
+    D.barrier(ctx)
+    return RunResult(cfg, out, test, best["val"], best["epoch"], history, reused=False)

@@ -17,6 +17,17 @@ import numpy as np
 
 
 SPLITS = ("train", "val")
+# the 80 categories in the official order (alphabetical by name; category.json)
+CLASSES = ["airplane", "apple", "backpack", "banana", "baseball bat", "baseball glove", "bear", "bed",
+           "bench", "bicycle", "bird", "boat", "book", "bottle", "bowl", "broccoli", "bus", "cake", "car",
+           "carrot", "cat", "cell phone", "chair", "clock", "couch", "cow", "cup", "dining table", "dog",
+           "donut", "elephant", "fire hydrant", "fork", "frisbee", "giraffe", "hair drier", "handbag",
+           "horse", "hot dog", "keyboard", "kite", "knife", "laptop", "microwave", "motorcycle", "mouse",
+           "orange", "oven", "parking meter", "person", "pizza", "potted plant", "refrigerator", "remote",
+           "sandwich", "scissors", "sheep", "sink", "skateboard", "skis", "snowboard", "spoon",
+           "sports ball", "stop sign", "suitcase", "surfboard", "teddy bear", "tennis racket", "tie",
+           "toaster", "toilet", "toothbrush", "traffic light", "train", "truck", "tv", "umbrella", "vase",
+           "wine glass", "zebra"]
 BASE_URL = "http://images.cocodataset.org/"
 ARCHIVES = {  # file → (URL path, size in bytes, MD5). No SHA-256 is published for these files.
     "train2014.zip": ("zips/train2014.zip", 13510573713, "0da8c0bd3d6becc4dcb32757491aca88"),

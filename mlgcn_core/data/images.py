@@ -76,16 +76,17 @@ class MultiScaleCrop(torch.nn.Module):
         return TF.resized_crop(img, top, left, ch, cw, [self.size, self.size], antialias=True)
 
 
-def train_transform(size: int = PAPER_SIZE) -> v2.Compose:
-    """Paper/official training transform: MultiScaleCrop + horizontal flip + ImageNet normalization."""
+def train_transform(size: int = PAPER_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
+    """Paper/official training transform: MultiScaleCrop + horizontal flip + normalization
+    (ImageNet statistics by default; pass the backbone's ``info.mean``/``info.std``)."""
     return v2.Compose([v2.ToImage(), MultiScaleCrop(size), v2.RandomHorizontalFlip(),
-                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
 
 
-def eval_transform(size: int = PAPER_SIZE) -> v2.Compose:
+def eval_transform(size: int = PAPER_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
     """Evaluation: plain resize to size × size (the official "Warp", no crop) + normalization."""
     return v2.Compose([v2.ToImage(), v2.Resize((size, size), antialias=True),
-                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
 
 
 class MultiLabelImages(Dataset):

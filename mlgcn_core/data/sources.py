@@ -1,0 +1,115 @@
+"""The data of one experiment: train / val / test datasets yielding ``(x, target, difficult)``.
+
+* ``outfits`` — the embedded benchmark (its own train / val / test).
+* ``voc2007`` — train = trainval minus a seeded validation carve-out, test = VOC 2007 test.
+* ``coco2014`` — train = train2014 minus a carve-out, test = val2014 (the paper's test set).
+* ``custom`` — the prepared train / val / test.
+
+Model selection always uses the validation split; the official code picked its best epoch on
+the test set, which flatters its numbers slightly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from ..backbones import BACKBONES
+from . import prepared_dataset
+from .images import eval_transform, load_image, train_transform
+from .outfits import CLASSES as OUTFIT_CLASSES
+from .outfits import load_outfits
+from .transforms import to_backbone_input
+
+CARVE_SEED = 0  # the validation carve-out is the same for every training seed
+
+
+class OutfitScenes(Dataset):
+    """Embedded-benchmark canvases → normalized backbone input (random flip when training)."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, image_size: int, mean, std,
+                 train: bool = False):
+        self.images, self.labels = images, labels
+        self.image_size, self.mean, self.std, self.train = image_size, mean, std, train
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        x = to_backbone_input(self.images[i:i + 1], self.image_size, self.mean, self.std)[0]  # (3, H, W)
+        if self.train and torch.rand(()) < 0.5:
+            x = x.flip(-1)
+        y = torch.as_tensor(self.labels[i], dtype=torch.float32)
+        return x, y, torch.zeros_like(y, dtype=torch.bool)
+
+
+@dataclass
+class Splits:
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    eval_train: Dataset  # the training images with the evaluation transform (feature extraction)
+    classes: list[str]
+    train_positives: np.ndarray  # (n_train, C) {0, 1}: label 1 only, for the graph statistics
+    key: str  # identity of the data for caches
+
+
+def image_transform(cfg, train: bool = False):
+    """The per-image transform of ``cfg`` for files on disk (real datasets, ``predict``)."""
+    info = BACKBONES[cfg.backbone]
+    if cfg.dataset == "outfits":
+        def outfit(img):
+            canvas = np.asarray(img.convert("L").resize((cfg.outfits.canvas,) * 2))[None]
+            return to_backbone_input(canvas, cfg.image_size, info.mean, info.std)[0]
+        return outfit
+    make = train_transform if train else eval_transform
+    return make(cfg.image_size, info.mean, info.std)
+
+
+def load_splits(cfg) -> Splits:
+    info = BACKBONES[cfg.backbone]
+    if cfg.dataset == "outfits":
+        data = load_outfits(cfg.outfits)
+        ds = {s: OutfitScenes(data[s]["images"], data[s]["labels"], cfg.image_size, info.mean,
+                              info.std, train=(s == "train")) for s in data}
+        plain = OutfitScenes(data["train"]["images"], data["train"]["labels"], cfg.image_size,
+                             info.mean, info.std)
+        return Splits(ds["train"], ds["val"], ds["test"], plain, list(OUTFIT_CLASSES),
+                      data["train"]["labels"], f"outfits-{cfg.outfits.key()}")
+    root = Path(cfg.data_root or "")
+    if not (root / "manifest.json").is_file():
+        raise FileNotFoundError(f"data_root {str(root)!r}: no manifest.json (make it with "
+                                f"'python -m mlgcn_core prepare {cfg.dataset} …')")
+    manifest_text = (root / "manifest.json").read_text()
+    if json.loads(manifest_text)["dataset"] != cfg.dataset:
+        raise ValueError(f"data_root {str(root)!r} holds {json.loads(manifest_text)['dataset']!r}, "
+                         f"config says dataset={cfg.dataset!r}")
+    key = f"{cfg.dataset}-{hashlib.sha1(manifest_text.encode()).hexdigest()[:10]}"
+    tr, ev = image_transform(cfg, train=True), image_transform(cfg)
+    if cfg.dataset == "custom":
+        full = {s: prepared_dataset(root, s, ev) for s in ("train", "val", "test")}
+        train = prepared_dataset(root, "train", tr)
+        return Splits(train, full["val"], full["test"], full["train"], full["train"].classes,
+                      (full["train"].labels == 1).astype(np.int64), key)
+    train_name, test_name = ("trainval", "test") if cfg.dataset == "voc2007" else ("train", "val")
+    full_train = prepared_dataset(root, train_name, tr)
+    full_eval = prepared_dataset(root, train_name, ev)
+    n = len(full_train)
+    order = np.random.default_rng(CARVE_SEED).permutation(n)
+    n_val = max(1, int(round(cfg.val_fraction * n)))
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return Splits(Subset(full_train, train_idx.tolist()), Subset(full_eval, val_idx.tolist()),
+                  prepared_dataset(root, test_name, ev), Subset(full_eval, train_idx.tolist()),
+                  full_train.classes, (full_train.labels[train_idx] == 1).astype(np.int64),
+                  f"{key}-val{cfg.val_fraction}")
+
+
+def read_image_for(cfg, path) -> torch.Tensor:
+    """One image file → the model input of ``cfg`` (evaluation transform), shape (3, H, W)."""
+    return image_transform(cfg)(load_image(path))

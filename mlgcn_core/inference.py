@@ -1,0 +1,165 @@
+"""Using trained models: load a checkpoint, evaluate it on a split, predict labels of image
+files, and convert an official ML-GCN checkpoint (torch 0.3 era) into ours."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .backbones import PretrainedWeightsUnavailable, build_backbone
+from .config import ExperimentConfig, load_preset
+from .data import coco, voc
+from .data.images import load_image
+from .data.sources import image_transform
+from .graph import normalize_adjacency
+from .models import MLGCN, Baseline, MultiLabelModel
+from .train import CHECKPOINT_FORMAT, checkpoint_payload
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Our checkpoint (``model.pt`` of a run, or ``import-official``'s output), safely loaded."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated / not a torch file / unsafe content
+        raise ValueError(f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or ck.get("model") is None:
+        raise ValueError(f"checkpoint {str(path)!r} is not an mlgcn model checkpoint (use a run's "
+                         "model.pt, or convert official files with import-official)")
+    return ck
+
+
+def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu"
+                          ) -> tuple[MultiLabelModel, ExperimentConfig, list[str]]:
+    """The model of a checkpoint, able to take images (a features-mode head gets its frozen
+    pretrained backbone back), in eval mode."""
+    ck = read_checkpoint(path)
+    cfg = ExperimentConfig.from_dict(ck["config"])
+    classes, state = list(ck["classes"]), ck["model"]
+    with warnings.catch_warnings():  # end2end: the checkpoint's backbone weights replace these
+        if cfg.mode == "end2end":
+            warnings.simplefilter("ignore", PretrainedWeightsUnavailable)
+        backbone = build_backbone(cfg.backbone, cfg.weights if cfg.mode == "features" else None,
+                                  cfg.pooling)
+    if cfg.model == "baseline":
+        model: MultiLabelModel = Baseline(len(classes), backbone)
+    else:
+        z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
+        if z is None or adj is None:
+            raise ValueError(f"checkpoint {str(path)!r}: ML-GCN state lacks head.word_vectors / head.adj_hat")
+        model = MLGCN(z.numpy(), adj.numpy(), backbone, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden,
+                      normalization=None)
+    head_only = not any(k.startswith("backbone.") for k in state)
+    try:
+        if head_only:
+            model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        else:
+            model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"checkpoint {str(path)!r} does not fit its config "
+                         f"({cfg.backbone}, {len(classes)} classes): {str(exc).splitlines()[0]}") from exc
+    return model.to(device).eval(), cfg, classes
+
+
+@torch.no_grad()
+def predict_images(checkpoint: str | os.PathLike, images: list[str | os.PathLike],
+                   device: str = "cpu") -> list[list[tuple[str, float]]]:
+    """For each image, its labels with probabilities (sigmoid of the logits), highest first."""
+    model, cfg, classes = model_from_checkpoint(checkpoint, device)
+    tf = image_transform(cfg)
+    x = torch.stack([tf(load_image(p)) for p in images]).to(device)  # (N, 3, H, W)
+    probs = torch.sigmoid(model(x)).cpu().numpy()  # (N, C)
+    return [[(classes[c], float(row[c])) for c in np.argsort(-row, kind="stable")] for row in probs]
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", device: str = "cpu",
+                        data_root: str | None = None) -> dict:
+    """All metrics of a checkpoint on ``split`` (train / val / test) of its config's data."""
+    from .data.sources import load_splits
+    from .metrics import evaluate
+
+    model, cfg, classes = model_from_checkpoint(checkpoint, device)
+    if data_root:
+        cfg = cfg.replace(data_root=str(data_root))
+    splits = load_splits(cfg)
+    ds = {"train": splits.eval_train, "val": splits.val, "test": splits.test}.get(split)
+    if ds is None:
+        raise ValueError(f"split must be train, val or test, got {split!r}")
+    loader = torch.utils.data.DataLoader(ds, batch_size=32, num_workers=cfg.workers)
+    scores, targets, diff = [], [], []
+    with torch.no_grad():
+        for x, y, d in loader:
+            scores.append(model(x.to(device)).float().cpu())
+            targets.append(y)
+            diff.append(d)
+    return evaluate(torch.cat(scores).numpy(), torch.cat(targets).numpy().astype(np.int64),
+                    torch.cat(diff).numpy(), class_names=classes)
+
+
+# --- official checkpoints ----------------------------------------------------------------------
+
+OFFICIAL_DATASETS = {"voc2007": ("paper_voc", voc.CLASSES), "coco2014": ("paper_coco", coco.CLASSES)}
+
+
+def import_official(checkpoint: str | os.PathLike, dataset: str, out: str | os.PathLike,
+                    word_vectors: str | os.PathLike | None = None) -> Path:
+    """Convert an official ML-GCN checkpoint (``state_dict`` with ``features.*`` ResNet-101 keys,
+    ``gc1.weight``, ``gc2.weight``, ``A``) into our checkpoint. The official model takes the word
+    vectors as an input, so they come from the official pickles of ``dataset`` (or a file)."""
+    from .embeddings import official_vectors
+    from .io import load_pickle
+
+    if dataset not in OFFICIAL_DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(OFFICIAL_DATASETS)}, got {dataset!r}")
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot be read as a torch checkpoint ({type(exc).__name__}: {exc})") from exc
+    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
+    if not isinstance(state, dict) or not {"gc1.weight", "gc2.weight", "A"} <= set(state):
+        raise ValueError(f"{path}: not an official ML-GCN checkpoint (needs state_dict keys "
+                         "'features.*', 'gc1.weight', 'gc2.weight', 'A')")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    preset, classes = OFFICIAL_DATASETS[dataset]
+    C = len(classes)
+    if tuple(state["A"].shape) != (C, C):
+        raise ValueError(f"{path}: field 'A' is {tuple(state['A'].shape)}, but {dataset} has {C} classes")
+    z = load_pickle(word_vectors) if word_vectors else official_vectors(dataset)
+    z = np.asarray(z, dtype=np.float32)
+    if z.shape != (C, state["gc1.weight"].shape[0]):
+        raise ValueError(f"word vectors {z.shape} do not fit gc1.weight {tuple(state['gc1.weight'].shape)}")
+    ours = {"head.word_vectors": torch.from_numpy(z),
+            "head.adj_hat": torch.as_tensor(normalize_adjacency(state["A"].double().numpy()),
+                                            dtype=torch.float32),
+            "head.gcn.layers.0.weight": state["gc1.weight"].float(),
+            "head.gcn.layers.1.weight": state["gc2.weight"].float()}
+    for k, v in state.items():
+        if k.startswith("features."):
+            ours["backbone.trunk." + k[len("features."):]] = v
+    cfg = load_preset(preset).replace(weights=None)
+    with warnings.catch_warnings():  # the official weights replace the random ones
+        warnings.simplefilter("ignore", PretrainedWeightsUnavailable)
+        backbone = build_backbone("resnet101", None)
+    model = MLGCN(z, ours["head.adj_hat"].numpy(), backbone, normalization=None, depth=2,
+                  hidden=state["gc1.weight"].shape[1])
+    missing, unexpected = model.load_state_dict(ours, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]  # absent in torch 0.3 files
+    if missing or unexpected:
+        raise ValueError(f"{path}: does not map onto ResNet-101 ML-GCN (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.save(checkpoint_payload(cfg, classes, model.state_dict(), epoch=None,
+                                  source=f"official checkpoint {path.name}"), tmp)
+    os.replace(tmp, out)
+    return out
