@@ -9,6 +9,8 @@
 * ``import-official --checkpoint FILE --dataset voc2007|coco2014 --out FILE`` — convert an
   official ML-GCN checkpoint.
 * ``presets`` — list the named presets.
+* ``sweep NOTEBOOK|SWEEP.yaml --grid NAME=V1,V2 … [-p NAME=VALUE] [--jobs N]`` — one papermill run
+  per grid point and a tidy table of all results (see ``mlgcn_core.sweep``).
 * ``book …`` — execute the notebooks and build the HTML book (see ``mlgcn_core.book``).
 * ``prepare {voc2007,coco2014,custom} …`` — dataset files in the official formats (see ``mlgcn_core.prepare``).
 * ``embed --classes FILE (--glove FILE | --provider NAME) --out FILE`` — label word vectors.
@@ -165,6 +167,12 @@ def _cmd_embed(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .sweep import main as sweep_main
+
+    return sweep_main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mlgcn_core", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -192,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     io_.add_argument("--word-vectors", default=None, help="pickle of (C, d) vectors (default: official)")
     io_.add_argument("--out", required=True)
     sub.add_parser("presets", help="list the named presets")
+    sw = sub.add_parser("sweep", help="one papermill run per grid point, one tidy table")
+    sw.add_argument("notebook", help="a notebook (path or name under notebooks/) or a sweep .yaml file")
+    sw.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,…")
+    sw.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
+    sw.add_argument("--jobs", type=int, default=1, help="points run in parallel processes")
+    sw.add_argument("--out", default=None, help="sweep folder (default: runs/sweeps/<name>)")
     sub.add_parser("book", help="execute notebooks and build the book", add_help=False)
     p = sub.add_parser("prepare", help="prepare VOC 2007, COCO 2014 or your own data")
     psub = p.add_subparsers(dest="dataset", required=True)
@@ -227,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unrecognized arguments: {rest}")
     cmd = {"data": _cmd_data, "train": _cmd_train, "prepare": _cmd_prepare, "embed": _cmd_embed,
            "evaluate": _cmd_evaluate, "predict": _cmd_predict, "import-official": _cmd_import_official,
-           "presets": _cmd_presets}[args.cmd]
+           "presets": _cmd_presets, "sweep": _cmd_sweep}[args.cmd]
     try:
         return cmd(args)
     except (ValueError, FileNotFoundError, FloatingPointError) as exc:  # a clear message, no traceback

@@ -10,6 +10,8 @@ notebook declares is an error. Values are parsed as YAML (``seeds=[0,1,2]``, ``t
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -59,8 +61,33 @@ def default_kernel() -> str:
     return "mlgcn" if "mlgcn" in find_kernel_specs() else "python3"
 
 
-def execute(root: Path, names: list[str], params: dict, kernel: str | None = None) -> None:
-    """Run notebooks/<name>.ipynb → book/executed/<name>.ipynb with the parameters each declares."""
+def source_key(nb_path: Path, params: dict) -> str:
+    """What an executed notebook depends on: its source, its parameters, the package's code and
+    data files (presets, sweeps), and smoke mode. Unchanged → the executed copy is reused."""
+    from .notebook import smoke_mode
+    from .paths import PACKAGE_ROOT
+
+    h = hashlib.sha1(nb_path.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode() + str(smoke_mode()).encode())
+    deps = sorted(PACKAGE_ROOT.rglob("*.py")) + sorted(PACKAGE_ROOT.rglob("*.yaml")) + \
+        sorted((nb_path.parent / "sweeps").glob("*.yaml"))
+    for f in deps:
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _executed_key(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text())["metadata"].get("mlgcn_book", {}).get("source_key")
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def execute(root: Path, names: list[str], params: dict, kernel: str | None = None,
+            force: bool = False) -> None:
+    """Run notebooks/<name>.ipynb → book/executed/<name>.ipynb with the parameters each declares;
+    an executed copy whose sources and parameters are unchanged is reused (``force`` re-runs)."""
+    import nbformat
     import papermill as pm
 
     kernel = kernel or default_kernel()
@@ -72,6 +99,10 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
     for n in names:
         own = {k: v for k, v in params.items() if k in declared[n]}
         out = root / EXECUTED / f"{n}.ipynb"
+        key = source_key(root / "notebooks" / f"{n}.ipynb", own)
+        if not force and out.is_file() and _executed_key(out) == key:
+            print(f"[book] {n}: unchanged, executed copy reused", flush=True)
+            continue
         tmp = out.with_name(f".{n}.{os.getpid()}.ipynb")
         t0 = time.time()
         print(f"[book] executing notebooks/{n}.ipynb {own or ''}", flush=True)
@@ -84,6 +115,9 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
                 os.replace(tmp, failed)
                 print(f"[book] {n} failed; executed copy with the error: {failed}", file=sys.stderr)
             raise
+        nb = nbformat.read(tmp, 4)
+        nb.metadata["mlgcn_book"] = {"source_key": key, "seconds": round(time.time() - t0, 1)}
+        nbformat.write(nb, tmp)
         os.replace(tmp, out)
         print(f"[book] {n} done in {time.time() - t0:.0f} s", flush=True)
 
@@ -104,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-execute", action="store_true", help="build from the executed notebooks as they are")
     ap.add_argument("--no-build", action="store_true", help="execute the notebooks only")
     ap.add_argument("--kernel", default=None)
+    ap.add_argument("--force", action="store_true", help="re-execute notebooks even when unchanged")
     ap.add_argument("--root", type=Path, default=PROJECT_ROOT)
     args = ap.parse_args(argv)
     root = args.root.resolve()
@@ -115,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--only: {missing} are not in _toc.yml (have {names})")
         names = [n for n in names if n in args.only]
     if not args.no_execute:
-        execute(root, names, parse_params(args.param), args.kernel)
+        execute(root, names, parse_params(args.param), args.kernel, args.force)
     if not args.no_build:
         html = build_html(root)
         print(f"[book] HTML: {html / 'index.html'}", flush=True)

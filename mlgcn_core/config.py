@@ -58,7 +58,7 @@ class ExperimentConfig:
     asl_gamma_neg: float = 4.0  # ASL focusing on negatives
     asl_gamma_pos: float = 0.0  # ASL focusing on positives
     asl_clip: float = 0.05  # ASL probability margin for negatives
-    lr: float = 0.01  # head learning rate
+    lr: float = 0.02  # head learning rate
     lrp: float = 0.1  # backbone lr = lr · lrp (end2end mode)
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -66,7 +66,7 @@ class ExperimentConfig:
     lr_steps: tuple[int, ...] = (15,)  # lr × lr_gamma at these epochs
     lr_gamma: float = 0.1
     warmup_epochs: int = 0  # linear warm-up from lr/warmup_epochs·(1/steps) to lr, per step
-    batch_size: int = 64  # global batch (split evenly across DDP processes)
+    batch_size: int = 128  # global batch (split evenly across DDP processes)
     clip_grad_norm: float | None = 10.0
     seed: int = 0
     # --- hardware
@@ -86,8 +86,8 @@ class ExperimentConfig:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if not 0.0 <= self.tau <= 1.0:
             raise ValueError(f"tau must lie in [0, 1], got {self.tau!r}")
-        if not 0.0 <= self.p < 1.0:
-            raise ValueError(f"p must lie in [0, 1), got {self.p!r}")
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"p must lie in [0, 1] (1 is the paper's degenerate case), got {self.p!r}")
         if not 1 <= self.gcn_depth <= 4:
             raise ValueError(f"gcn_depth must be 1–4, got {self.gcn_depth!r}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -135,12 +135,23 @@ class ExperimentConfig:
         return self.replace(**changes)
 
     def key(self) -> str:
-        """Stable hash of every field that affects the result (device, workers excluded)."""
+        """Stable hash of every field that affects the result: device and workers are left out,
+        and so are fields the run does not use (the graph for a linear head, ASL's parameters for
+        another loss, …), so that e.g. a τ sweep trains its baseline once."""
         d = self.to_dict()
-        for k in NOT_IN_KEY:
-            d.pop(k)
+        unused = list(NOT_IN_KEY)
         if self.dataset != "outfits":
-            d.pop("outfits")
+            unused.append("outfits")
+        if self.model == "baseline":
+            unused += ["graph", "tau", "p", "scheme", "gcn_depth", "gcn_hidden", "word_vectors"]
+        elif self.graph == "binary":
+            unused += ["p", "scheme"]
+        if self.loss != "asl":
+            unused += ["asl_gamma_neg", "asl_gamma_pos", "asl_clip"]
+        if self.mode == "features":
+            unused += ["lrp", "channels_last"]
+        for k in unused:
+            d.pop(k)
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 

@@ -9,7 +9,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 CHUNK = 1 << 20
 

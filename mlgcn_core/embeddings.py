@@ -171,14 +171,22 @@ def one_hot(num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)
 
 
+def random_vectors(num_classes: int, dim: int = 50, seed: int = 0) -> np.ndarray:
+    """Random Gaussian node features (C × dim), scaled like GloVe 6B 50-d: no semantics at all."""
+    return (np.random.default_rng(seed).standard_normal((num_classes, dim)) * 0.8).astype(np.float32)
+
+
 def make_vectors(class_names: list[str], provider: str = "glove6b50d",
                  fallback: dict[str, str] | None = None) -> np.ndarray:
-    """Vectors from a provider: ``glove6b50d`` (offline), ``onehot``, ``official:voc2007`` /
-    ``official:coco2014`` (the official 300-d pickles) or a path to a GloVe text/zip file."""
+    """Vectors from a provider: ``glove6b50d`` (offline), ``onehot``, ``random`` (50-d Gaussian),
+    ``official:voc2007`` / ``official:coco2014`` (the official 300-d pickles) or a path to a
+    GloVe text/zip file."""
     if provider == "glove6b50d":
         return label_vectors(class_names, glove6b50(), fallback)
     if provider == "onehot":
         return one_hot(len(class_names))
+    if provider == "random":
+        return random_vectors(len(class_names))
     if provider.startswith("official:"):
         z = official_vectors(provider.split(":", 1)[1])
         if z.shape[0] != len(class_names):

@@ -76,6 +76,7 @@ def build_adjacency(
     tau: float = 0.4,
     p: float = 0.2,
     scheme: Scheme = "paper",
+    allow_p_one: bool = False,
 ) -> np.ndarray:
     """Binarized (Eq. 7) and re-weighted (Eq. 8) correlation matrix A' with its diagonal.
 
@@ -90,10 +91,12 @@ def build_adjacency(
         M: (C, C) co-occurrence counts; N: (C,) per-class counts.
         tau: binarization threshold τ ∈ [0, 1] (paper: 0.4).
         p: re-weighting p ∈ [0, 1) (paper: 0.2; official code: 0.25).
+        allow_p_one: accept the degenerate p = 1 (a node ignores its own feature; the paper's
+            Fig. 6 reports that training does not converge) for the p ablation.
     Returns:
         (C, C) float64 matrix A'.
     """
-    if not (0.0 <= float(p) < 1.0):
+    if not (0.0 <= float(p) < 1.0 or (allow_p_one and float(p) == 1.0)):
         raise ValueError(f"p must lie in [0, 1), got {p!r}")
     P = conditional_probability(M, N)  # (C, C)
     A = binarize(P, tau)  # (C, C)

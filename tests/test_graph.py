@@ -134,3 +134,21 @@ def test_official_voc_exact_entries(official_dir):
     assert one_way, "VOC statistics should have one-way edges"
     a, b = one_way[0]
     assert A[a, b] > 0 and A[b, a] == 0
+
+
+def test_p_one_only_when_allowed():
+    M, N = graph.cooccurrence(np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1]]))
+    with pytest.raises(ValueError, match="p must"):
+        graph.build_adjacency(M, N, tau=0.3, p=1.0)
+    A = graph.build_adjacency(M, N, tau=0.3, p=1.0, allow_p_one=True)
+    assert np.allclose(np.diag(A), 0.0) and np.allclose(A.sum(0), 1.0)
+
+
+def test_paper_reference_tables_are_consistent():
+    """Typed-in paper numbers: each VOC row's mean equals the mAP the paper prints."""
+    from mlgcn_core import reference
+
+    t2 = reference.table2_voc()
+    for method, row in t2.iterrows():
+        assert row[reference.VOC_COLUMNS].mean() == pytest.approx(row["mAP"], abs=0.05), method
+    assert reference.table1_coco().shape == (3, 13)

@@ -158,7 +158,7 @@ def test_asl_matches_a_plain_formula():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(tau=1.2), "tau"), (dict(p=1.0), "p must"), (dict(model="resnet"), "model"),
+    (dict(tau=1.2), "tau"), (dict(p=1.1), "p must"), (dict(model="resnet"), "model"),
     (dict(gcn_depth=5), "gcn_depth"), (dict(mode="online"), "mode"), (dict(loss="focal"), "loss"),
     (dict(precision="fp8"), "precision"), (dict(dataset="imagenet"), "dataset"),
 ])
@@ -171,6 +171,9 @@ def test_config_key_and_roundtrip():
     a = ExperimentConfig()
     assert a.key() == ExperimentConfig.from_dict(json.loads(json.dumps(a.to_dict()))).key()
     assert a.key() != a.replace(tau=0.5).key() and a.key() == a.replace(device="cuda", workers=4).key()
+    base = a.replace(model="baseline")
+    assert base.key() == base.replace(tau=0.7, p=0.1, gcn_depth=3).key()  # unused by a linear head
+    assert a.key() != a.replace(p=0.3).key() and a.key() == a.replace(asl_clip=0.2).key()
     with pytest.raises(ValueError, match="unknown field"):
         ExperimentConfig.from_dict({"tua": 0.4})
 

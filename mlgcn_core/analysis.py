@@ -1,0 +1,53 @@
+"""Looking inside finished runs: scores on a split, the learned classifiers W, retrieval."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .data.sources import load_splits
+from .features import extract_dataset_features
+from .inference import model_from_checkpoint
+from .train import RunResult
+
+
+@torch.no_grad()
+def run_outputs(run: RunResult, split: str = "test") -> dict[str, np.ndarray]:
+    """For a finished run: ``scores`` (n, C) logits, ``targets`` (n, C), ``features`` (n, D) pooled
+    image features, on ``split`` (cached features in features mode, images in end2end mode)."""
+    cfg = run.config
+    model, _, _ = model_from_checkpoint(run.path / "model.pt")
+    splits = load_splits(cfg)
+    ds = {"train": splits.eval_train, "val": splits.val, "test": splits.test}[split]
+    if cfg.mode == "features":
+        f, y, _ = extract_dataset_features(cfg, {split: ds}, splits.key, progress=False)[split]
+    else:
+        xs, ys = zip(*[(x, t) for x, t, _ in torch.utils.data.DataLoader(ds, batch_size=32)])
+        f = torch.cat([model.features(x) for x in xs])
+        y = torch.cat(ys)
+    return {"scores": model.head(f).numpy(), "targets": y.numpy().astype(np.int64), "features": f.numpy()}
+
+
+@torch.no_grad()
+def classifiers(run: RunResult) -> np.ndarray:
+    """The learned per-label classifiers W (C × D): GCN output (ML-GCN) or linear weights (baseline)."""
+    model, _, _ = model_from_checkpoint(run.path / "model.pt")
+    return model.classifiers().numpy()
+
+
+def nearest(representation: np.ndarray, k: int = 5) -> np.ndarray:
+    """Indices (n, k) of each item's k nearest other items by cosine similarity."""
+    z = representation / np.maximum(np.linalg.norm(representation, axis=1, keepdims=True), 1e-12)
+    sim = z @ z.T  # (n, n)
+    np.fill_diagonal(sim, -np.inf)
+    return np.argsort(-sim, axis=1, kind="stable")[:, :k]
+
+
+def retrieval_scores(neighbours: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """precision@k: share of retrieved images with ≥ 1 label of the query; mean Jaccard overlap
+    of the label sets; exact@k: share with exactly the query's label set."""
+    q = targets[:, None, :].astype(bool)  # (n, 1, C)
+    r = targets[neighbours].astype(bool)  # (n, k, C)
+    inter, union = (q & r).sum(-1), (q | r).sum(-1)
+    return {"precision@k": float((inter > 0).mean()), "jaccard@k": float((inter / np.maximum(union, 1)).mean()),
+            "exact@k": float((r == q).all(-1).mean())}
