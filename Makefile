@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
 QUIET_PIP := sed "/^WARNING: Location '/d"
 
-.PHONY: book test lab data venv bench clean help
+.PHONY: book test lab data chromium venv bench sweeps clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make lab    - start JupyterLab on notebooks/ with the project's kernel"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make data   - obtain Fashion-MNIST (Debian package when root, else checksummed download)"
+	@echo "make sweeps - run the ablation sweeps of notebooks/sweeps/ (also run by the book's chapters)"
 
 venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
@@ -41,7 +42,15 @@ data: $(STAMP)
 book: data
 	$(PY) -m mlgcn_core.book $(foreach p,$(PARAMS),-p '$(p)')
 
-test: data
+# Chromium for the browser test: Debian's package when root and missing, else it must be installed.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	  else echo "note: Chromium not found; the browser test will fail (apt-get install chromium)"; fi; }
+
+test: data chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lab: $(STAMP)
@@ -51,6 +60,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/metrics_speed.py
 	$(PY) benchmarks/train_step.py
 	$(PY) benchmarks/train_throughput.py
+
+sweeps: data
+	for f in notebooks/sweeps/*.yaml; do $(PY) -m mlgcn_core sweep $$f --jobs 2; done
 
 clean:
 	rm -rf _build book/executed .cache runs

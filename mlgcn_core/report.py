@@ -53,8 +53,8 @@ def effect_holds(d: dict) -> bool:
     return d["mean"] > 0 and d["mean"] > 2 * d["std"] / max(1, d["n"]) ** 0.5
 
 
-def verdict(d: dict, what: str) -> str:
-    """One Markdown bullet stating a paired difference and whether the paper's effect held."""
+def verdict(d: dict, what: str, claim: str = "the paper's effect") -> str:
+    """One Markdown bullet stating a paired difference and whether ``claim`` held."""
     return (f"* {what}: **{d['mean']:+.2f} ± {d['std']:.2f}** mAP over {d['n']} seeds "
-            f"(per seed {d['values']}) — the paper's effect "
+            f"(per seed {d['values']}) — {claim} "
             + ("**holds** here." if effect_holds(d) else "is **not** shown by this benchmark."))

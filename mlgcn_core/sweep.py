@@ -33,13 +33,21 @@ TABLE_RECORD = "table"
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
-    """``NAME=V1,V2,…`` → {name: [values]} (values parsed as YAML; ``a..b..step`` not supported)."""
+    """``NAME=V1,V2,…`` (values parsed as YAML) or ``NAME=START:STOP:STEP`` (inclusive range)
+    → {name: [values]}."""
     grid = {}
     for item in items:
         name, sep, values = item.partition("=")
         if not sep or not name.isidentifier():
-            raise ValueError(f"--grid {item!r}: expected NAME=V1,V2,…")
-        grid[name] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+            raise ValueError(f"--grid {item!r}: expected NAME=V1,V2,… or NAME=START:STOP:STEP")
+        if values.count(":") == 2 and "," not in values:
+            start, stop, step = (float(v) for v in values.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError(f"--grid {item!r}: need STEP > 0 and STOP ≥ START")
+            n = int(round((stop - start) / step)) + 1
+            grid[name] = [round(start + i * step, 10) for i in range(n)]
+        else:
+            grid[name] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
         if not grid[name]:
             raise ValueError(f"--grid {item!r}: no values")
     return grid
@@ -119,6 +127,9 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
 
     declared = set(pm.inspect_notebook(str(nb)))
     fixed = dict(parameters or {})
+    if "seed" in grid and "seed" not in declared and "seeds" in declared:
+        grid = {("seeds" if k == "seed" else k): ([[s] for s in v] if k == "seed" else v)
+                for k, v in grid.items()}  # a seed axis → one-seed lists for a `seeds` parameter
     unknown = sorted((set(grid) | set(fixed)) - declared)
     if unknown:
         raise ValueError(f"parameters {unknown} are not in {nb.name}'s parameters cell ({sorted(declared)})")
@@ -147,6 +158,9 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
     tmp = out / ".results.csv.tmp"
     table.to_csv(tmp, index=False)
     os.replace(tmp, out / "results.csv")
+    tmp = out / ".results.parquet.tmp"
+    table.astype({c: str for c in table.columns if table[c].dtype == object}).to_parquet(tmp, index=False)
+    os.replace(tmp, out / "results.parquet")
     return table
 
 

@@ -94,40 +94,66 @@ def test_tsne_retrieval_per_class_smoke():
     assert set(per) == {"baseline (GMP)", "ML-GCN (re-weighted)"} and all(len(v) == 10 for v in per.values())
 
 
-def test_book_smoke_build(tmp_path):
-    """The whole pipeline on tiny settings: papermill → Jupyter Book (-W) → HTML with images."""
-    root = tmp_path / "book"
-    root.mkdir()
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """The whole pipeline on tiny settings: papermill → Jupyter Book (-W) → HTML."""
+    root = tmp_path_factory.mktemp("book")
     for f in ("_config.yml", "_toc.yml"):
         shutil.copy(PROJECT_ROOT / f, root / f)
     shutil.copytree(PROJECT_ROOT / "notebooks", root / "notebooks")
     shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("executed"))
     env = dict(os.environ, MLGCN_SMOKE="1")
     proc = subprocess.run([sys.executable, "-m", "mlgcn_core.book", "--root", str(root)], env=env,
-                          capture_output=True, text=True, timeout=1200)
+                          capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    html = root / "_build" / "html"
-    pages = {"book/intro.html": "ML-GCN, re-made", "book/references.html": "References",
-             "book/reproduce.html": "Reproduce at paper scale",
-             "book/executed/01_label_graph.html": "The label graph",
-             "book/executed/02_train.html": "Baseline vs ML-GCN",
-             "book/executed/03_ablation_tau.html": "Ablation: the threshold τ (Fig. 5)",
-             "book/executed/04_ablation_p.html": "Ablation: the re-weighting p (Fig. 6)",
-             "book/executed/05_ablation_depth.html": "Ablation: GCN depth (Table 3)",
-             "book/executed/06_word_embeddings.html": "Ablation: word embeddings",
-             "book/executed/07_tsne_classifiers.html": "t-SNE of the learned classifiers (Fig. 8a)",
-             "book/executed/08_retrieval.html": "Image retrieval (Fig. 7)",
-             "book/executed/09_per_class.html": "Per-class results (Table 2)"}
-    min_images = {"book/executed/01_label_graph.html": 5, "book/executed/02_train.html": 1,
-                  "book/executed/03_ablation_tau.html": 1, "book/executed/04_ablation_p.html": 1,
-                  "book/executed/05_ablation_depth.html": 1, "book/executed/07_tsne_classifiers.html": 1,
-                  "book/executed/08_retrieval.html": 1, "book/executed/09_per_class.html": 2}
-    for page, title in pages.items():
+    return root / "_build" / "html"
+
+
+PAGES = {"book/intro.html": "ML-GCN, re-made", "book/references.html": "References",
+         "book/reproduce.html": "Reproduce at paper scale",
+         "book/executed/01_label_graph.html": "The label graph",
+         "book/executed/02_train.html": "Baseline vs ML-GCN",
+         "book/executed/03_ablation_tau.html": "Ablation: the threshold τ (Fig. 5)",
+         "book/executed/04_ablation_p.html": "Ablation: the re-weighting p (Fig. 6)",
+         "book/executed/05_ablation_depth.html": "Ablation: GCN depth (Table 3)",
+         "book/executed/06_word_embeddings.html": "Ablation: word embeddings",
+         "book/executed/07_tsne_classifiers.html": "t-SNE of the learned classifiers (Fig. 8a)",
+         "book/executed/08_retrieval.html": "Image retrieval (Fig. 7)",
+         "book/executed/09_per_class.html": "Per-class results (Table 2)"}
+MIN_IMAGES = {"book/executed/01_label_graph.html": 5, "book/executed/02_train.html": 1,
+              "book/executed/03_ablation_tau.html": 1, "book/executed/04_ablation_p.html": 1,
+              "book/executed/05_ablation_depth.html": 1, "book/executed/07_tsne_classifiers.html": 1,
+              "book/executed/08_retrieval.html": 1, "book/executed/09_per_class.html": 2}
+
+
+def test_book_smoke_build(smoke_book):
+    html = smoke_book
+    for page, title in PAGES.items():
         text = (html / page).read_text()
         assert re.search(rf"<h1>{re.escape(title)}", text), f"{page}: title {title!r} missing"
         srcs = re.findall(r'<img[^>]+src="([^"]+)"', text)
         srcs = [s for s in srcs if not s.startswith(("http", "data:"))]
-        assert len(srcs) >= min_images.get(page, 0), f"{page}: {len(srcs)} images"
+        assert len(srcs) >= MIN_IMAGES.get(page, 0), f"{page}: {len(srcs)} images"
         for s in srcs:
             assert (html / page).parent.joinpath(s).resolve().is_file(), f"{page}: broken image {s}"
     assert "Chen" in (html / "book/references.html").read_text()
+
+
+@pytest.mark.browser
+def test_book_in_headless_chromium(smoke_book):
+    """Every built page loads in Chromium with its title and no broken image; screenshots saved."""
+    from mlgcn_core.browser import check_pages, html_pages, screenshots
+
+    pages = html_pages(smoke_book)
+    assert set(PAGES) <= set(pages)
+    result = check_pages(smoke_book, pages)
+    assert set(result) == set(pages)
+    for page, r in result.items():
+        assert r["title"], f"{page}: no title rendered"
+        assert not r["broken"], f"{page}: broken images {r['broken']}"
+        if page in PAGES:
+            assert r["title"] == PAGES[page], (page, r["title"])
+            assert r["images"] >= MIN_IMAGES.get(page, 0), (page, r["images"])
+    chapters = [p for p in PAGES if "executed" in p]
+    shots = screenshots(smoke_book, chapters, smoke_book.parent / "screenshots")
+    assert len(shots) == len(chapters) and all(s.stat().st_size > 10_000 for s in shots)

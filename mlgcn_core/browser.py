@@ -1,0 +1,120 @@
+"""Checking the built book in a real browser (headless Chromium): every page renders its title,
+every ``<img>`` loads; screenshots of the chapters.
+
+The HTML folder is served on 127.0.0.1; a small checker page (same origin) loads each page in an
+iframe and writes what it found into its own DOM, which ``chromium --dump-dom`` prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
+
+CHECKER = """<!doctype html><html><body><pre id="out">pending</pre><script>
+const pages = %s; const results = {};
+function check(i) {
+  if (i >= pages.length) { document.getElementById('out').textContent = 'RESULT ' + JSON.stringify(results); return; }
+  const f = document.createElement('iframe'); f.style.width = '1200px'; f.style.height = '900px';
+  f.onload = () => setTimeout(() => {
+    const d = f.contentDocument; const h1 = d.querySelector('h1');
+    const imgs = Array.from(d.images).filter(im => !im.src.startsWith('http') || im.src.includes('127.0.0.1'));
+    results[pages[i]] = {title: h1 ? h1.textContent.replace(/#$/, '').trim() : null, images: imgs.length,
+      broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).map(im => im.getAttribute('src'))};
+    f.remove(); check(i + 1);
+  }, 300);
+  f.src = pages[i]; document.body.appendChild(f);
+}
+check(0);
+</script></body></html>"""
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not exe:
+        raise FileNotFoundError("Chromium not found: install Debian's 'chromium' package "
+                                "(.ci/run does so when it runs as root)")
+    return exe
+
+
+@contextlib.contextmanager
+def serve(folder: Path):
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def _run(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def check_pages(html: Path, pages: list[str]) -> dict:
+    """{page: {"title", "images", "broken"}} as rendered by Chromium."""
+    html = Path(html)
+    checker = html / "_browser_check.html"
+    checker.write_text(CHECKER % json.dumps(["/" + p for p in pages]))
+    try:
+        with serve(html) as url:
+            proc = _run(["--virtual-time-budget=60000", "--dump-dom", f"{url}/{checker.name}"], timeout=300)
+    finally:
+        checker.unlink(missing_ok=True)
+    m = re.search(r"RESULT (\{.*\})", proc.stdout)
+    if not m:
+        raise RuntimeError(f"Chromium did not finish the check: {proc.stdout[-500:]} {proc.stderr[-1500:]}")
+    return {k.lstrip("/"): v for k, v in json.loads(m.group(1).replace("&quot;", '"')).items()}
+
+
+def screenshots(html: Path, pages: list[str], out: Path, size: str = "1280,2400") -> list[Path]:
+    """PNG screenshots of ``pages`` (served from ``html``) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    with serve(Path(html)) as url:
+        for p in pages:
+            target = out / (Path(p).stem + ".png")
+            _run([f"--window-size={size}", "--virtual-time-budget=10000", f"--screenshot={target}",
+                  f"{url}/{p}"])
+            if target.is_file():
+                shots.append(target)
+    return shots
+
+
+def html_pages(html: Path) -> list[str]:
+    """Every page of the built book (relative paths), search and index pages left out."""
+    skip = {"search.html", "genindex.html", "index.html", "_browser_check.html"}
+    return sorted(str(p.relative_to(html)) for p in Path(html).rglob("*.html")
+                  if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
+
+
+if __name__ == "__main__":  # python -m mlgcn_core.browser [_build/html]
+    import sys
+
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
+    res = check_pages(root, html_pages(root))
+    for page, r in res.items():
+        print(f"{page}: title {r['title']!r}, {r['images']} images, broken {r['broken']}")
+    shots = screenshots(root, [p for p in res if "executed" in p], root.parent / "screenshots")
+    print(f"{len(shots)} screenshots in {root.parent / 'screenshots'}")
+    sys.exit(1 if any(r["broken"] or not r["title"] for r in res.values()) else 0)
