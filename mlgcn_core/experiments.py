@@ -67,3 +67,21 @@ def plot_curves(table: pd.DataFrame, x: str, variants: list[str], metrics=("mAP"
     axes[0][0].legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def chapter_config(data_seed: int, n_train: int, n_val: int, n_test: int, backbone: str,
+                   image_size: int, mode: str, epochs: int, lr: float, seeds: list,
+                   smoke_seeds: int = 2):
+    """The base config the result chapters share (02's runs are reused, not retrained), and the
+    seeds; tiny settings under ``MLGCN_SMOKE=1``. Returns ``(outfits config, base config, seeds)``."""
+    from .config import load_preset
+    from .data import SMOKE, OutfitsConfig
+    from .notebook import smoke_mode
+
+    data_cfg = OutfitsConfig(seed=data_seed, n_train=n_train, n_val=n_val, n_test=n_test)
+    if smoke_mode():
+        data_cfg, epochs, seeds = SMOKE, 3, list(seeds)[:smoke_seeds]
+    base = load_preset("default").replace(outfits=data_cfg, backbone=backbone, image_size=image_size,
+                                          mode=mode, epochs=epochs, lr=lr,
+                                          lr_steps=(max(1, int(0.75 * epochs)),))
+    return data_cfg, base, list(seeds)

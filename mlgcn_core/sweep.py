@@ -113,7 +113,10 @@ def _run_point(notebook: str, params: dict, folder: str, kernel: str | None,
         os.replace(tmp, folder_p / "records.json")
         return folder, None
     except Exception as exc:  # recorded, the sweep goes on
-        msg = f"{type(exc).__name__}: {exc}"
+        if hasattr(exc, "ename"):  # a cell raised: papermill names the notebook's own exception
+            msg = f"{exc.ename}: {exc.evalue} (in {Path(notebook).name})"
+        else:
+            msg = f"{type(exc).__name__}: {str(exc).strip()}"
         (folder_p / "error.txt").write_text(msg + "\n\n" + traceback.format_exc())
         return folder, msg
 
@@ -174,7 +177,8 @@ def tidy_table(all_points: list[tuple[dict, Path]], grid_names: list[str]) -> pd
             for r in rec.get(TABLE_RECORD, [{}]):
                 rows.append({**base, **r, "error": None})
         elif (folder / "error.txt").is_file():
-            rows.append({**base, "error": (folder / "error.txt").read_text().splitlines()[0]})
+            first = next((ln for ln in (folder / "error.txt").read_text().splitlines() if ln.strip()), "error")
+            rows.append({**base, "error": first})
     return pd.DataFrame(rows)
 
 
