@@ -140,10 +140,3 @@ def normalize_adjacency(A: np.ndarray, kind: Normalization = "official") -> np.n
         return d[:, None] * A * d[None, :]
     raise ValueError(f"kind must be 'official' or 'symmetric', got {kind!r}")
 
-
-def edge_list(A: np.ndarray, names: list[str] | None = None, eps: float = 0.0) -> list[tuple]:
-    """Directed off-diagonal edges (i → j, weight) with |A_ij| > eps, for drawing."""
-    A = np.asarray(A)
-    idx = [(i, j) for i, j in zip(*np.nonzero(np.abs(A) > eps)) if i != j]
-    lab = names if names is not None else list(range(A.shape[0]))
-    return [(lab[i], lab[j], float(A[i, j])) for i, j in idx]

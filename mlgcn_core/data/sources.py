@@ -22,7 +22,7 @@ from torch.utils.data import Dataset, Subset
 
 from ..backbones import BACKBONES
 from . import prepared_dataset
-from .images import eval_transform, load_image, train_transform
+from .images import eval_transform, train_transform
 from .outfits import CLASSES as OUTFIT_CLASSES
 from .outfits import load_outfits
 from .transforms import to_backbone_input
@@ -109,7 +109,3 @@ def load_splits(cfg) -> Splits:
                   full_train.classes, (full_train.labels[train_idx] == 1).astype(np.int64),
                   f"{key}-val{cfg.val_fraction}")
 
-
-def read_image_for(cfg, path) -> torch.Tensor:
-    """One image file → the model input of ``cfg`` (evaluation transform), shape (3, H, W)."""
-    return image_transform(cfg)(load_image(path))
