@@ -80,7 +80,8 @@ def predict_images(checkpoint: str | os.PathLike, images: list[str | os.PathLike
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", device: str = "cpu",
                         data_root: str | None = None) -> dict:
-    """All metrics of a checkpoint on ``split`` (train / val / test) of its config's data."""
+    """All metrics of a checkpoint on ``split`` (train / val / test) of its config's data, plus
+    ``classes`` (the names of the per-class ``AP`` entries)."""
     from .data.sources import load_splits
     from .metrics import evaluate
 
@@ -98,8 +99,9 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", devi
             scores.append(model(x.to(device)).float().cpu())
             targets.append(y)
             diff.append(d)
-    return evaluate(torch.cat(scores).numpy(), torch.cat(targets).numpy().astype(np.int64),
-                    torch.cat(diff).numpy(), class_names=classes)
+    metrics = evaluate(torch.cat(scores).numpy(), torch.cat(targets).numpy().astype(np.int64),
+                       torch.cat(diff).numpy(), class_names=classes)
+    return {**metrics, "classes": classes}
 
 
 # --- official checkpoints ----------------------------------------------------------------------

@@ -104,9 +104,13 @@ def write_json(path: str | os.PathLike, obj, indent: int | None = None) -> None:
     os.replace(tmp, path)
 
 
-def split_files(prepared: Path, manifest: dict, split: str) -> tuple[list[Path], np.ndarray, list[str]]:
-    """(image paths, {1, -1} labels, classes) of a split of a ``prepare coco2014`` folder."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+def split_files(prepared: Path, manifest: dict, split: str, splits: tuple[str, ...] = SPLITS
+                ) -> tuple[list[Path], np.ndarray, list[str]]:
+    """(image paths, {1, -1} labels, classes) of a split of a folder in the official COCO layout
+    (``prepare coco2014`` or ``prepare custom``). ``manifest["images"]`` is one folder or one per split."""
+    if split not in splits:
+        raise ValueError(f"split must be one of {splits}, got {split!r}")
     files, labels, classes = read_official(prepared / f"{split}_anno.json", prepared / "category.json")
-    return [Path(manifest["images"][split]) / f for f in files], labels, classes
+    images = manifest["images"]
+    folder = Path(images[split] if isinstance(images, dict) else images)
+    return [folder / f for f in files], labels, classes

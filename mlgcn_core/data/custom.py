@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .coco import read_official
+from .coco import split_files as coco_split_files
 
 SPLITS = ("train", "val", "test")
 
@@ -112,8 +112,6 @@ def to_official(rows: list[dict], classes: list[str]) -> list[dict]:
 
 
 def split_files(prepared: Path, manifest: dict, split: str) -> tuple[list[Path], np.ndarray, list[str]]:
-    """(image paths, {1, -1} labels, classes) of a split of a ``prepare custom`` folder."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    files, labels, classes = read_official(prepared / f"{split}_anno.json", prepared / "category.json")
-    return [Path(manifest["images"]) / f for f in files], labels, classes
+    """(image paths, {1, -1} labels, classes) of a split of a ``prepare custom`` folder (same files
+    as COCO's)."""
+    return coco_split_files(prepared, manifest, split, SPLITS)
