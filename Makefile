@@ -6,6 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 PARAMS ?=
+PROFILE ?= default
+DATA_ROOT ?=
+CHAPTERS ?=
 PYTEST_ARGS ?=
 # pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
 QUIET_PIP := sed "/^WARNING: Location '/d"
@@ -15,6 +18,7 @@ QUIET_PIP := sed "/^WARNING: Location '/d"
 
 help:
 	@echo "make book   - execute the notebooks (papermill) and build the HTML book into _build/html"
+	@echo "              PROFILE=paper_voc DATA_ROOT=DIR: the same notebooks on prepared VOC (or paper_coco)"
 	@echo "make test   - run every test (unit, reference, notebook smoke, book smoke)"
 	@echo "make lab    - start JupyterLab on notebooks/ with the project's kernel"
 	@echo "make bench  - run the benchmarks in benchmarks/"
@@ -40,7 +44,8 @@ data: $(STAMP)
 	@$(PY) -m mlgcn_core data
 
 book: data
-	$(PY) -m mlgcn_core.book $(foreach p,$(PARAMS),-p '$(p)')
+	$(PY) -m mlgcn_core.book --profile '$(PROFILE)' $(if $(DATA_ROOT),--data-root '$(DATA_ROOT)') \
+	  $(if $(CHAPTERS),--chapters $(CHAPTERS)) $(foreach p,$(PARAMS),-p '$(p)')
 
 # Chromium for the browser test: Debian's package when root and missing, else it must be installed.
 chromium:

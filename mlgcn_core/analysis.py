@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .data.sources import load_splits
@@ -51,3 +52,28 @@ def retrieval_scores(neighbours: np.ndarray, targets: np.ndarray) -> dict[str, f
     inter, union = (q & r).sum(-1), (q | r).sum(-1)
     return {"precision@k": float((inter > 0).mean()), "jaccard@k": float((inter / np.maximum(union, 1)).mean()),
             "exact@k": float((r == q).all(-1).mean())}
+
+
+def retrieval(runs: dict[str, list[RunResult]], k: int = 5) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Fig. 7's retrieval over the test split, for each model (name → runs over seeds).
+
+    Each test image queries the others by cosine similarity of (a) the model's label
+    probabilities (sigmoid of the logits) and (b) its pooled image features: one row per model and
+    seed when the backbone was fine-tuned (end2end), one shared row (seed −1) in features mode,
+    where every head reads the same frozen features. Returns the tidy table (``variant``
+    = representation, ``seed``, precision@k, jaccard@k, exact@k) and, per model, the first seed's
+    neighbours by label probabilities, (n_test, k)."""
+    rows, neighbours = [], {}
+    for name, rs in runs.items():
+        for r in rs:
+            out = run_outputs(r)
+            by_probs = nearest(1 / (1 + np.exp(-out["scores"])), k)  # (n_test, k)
+            neighbours.setdefault(name, by_probs)
+            rows.append({"variant": f"{name}: label probabilities", "seed": r.config.seed,
+                         **retrieval_scores(by_probs, out["targets"])})
+            shared = r.config.mode == "features"
+            if not shared or not any(row["seed"] == -1 for row in rows):
+                rows.append({"variant": "pooled features (shared)" if shared else f"{name}: pooled features",
+                             "seed": -1 if shared else r.config.seed,
+                             **retrieval_scores(nearest(out["features"], k), out["targets"])})
+    return pd.DataFrame(rows), neighbours

@@ -137,6 +137,7 @@ def _efficientnet_lite0(weights: str | None) -> tuple[nn.Module, bool]:
     if weights is None:
         warnings.warn("efficientnet_lite0: weights=None, running with random weights",
                       PretrainedWeightsUnavailable, stacklevel=3)
+        net._fc = nn.Identity()  # the same parameters as with weights (checkpoints load either way)
         return _EfficientNetTrunk(net), False
     path = efficientnet_lite0_weights_file() if weights == "imagenet" else weights
     missing, unexpected = net.load_state_dict(_load_state_dict(path), strict=False)

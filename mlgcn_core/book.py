@@ -1,10 +1,14 @@
 """Build the book: papermill executes each notebook listed in ``_toc.yml`` (from ``notebooks/``
 into ``book/executed/``), then Jupyter Book (v1) compiles ``_build/html`` with warnings as errors.
 
-    python -m mlgcn_core.book [-p NAME=VALUE ...] [--only NAME ...] [--no-build] [--root DIR]
+    python -m mlgcn_core.book [--profile NAME [--data-root DIR] [--chapters NAME ...|all]]
+                              [-p NAME=VALUE ...] [--only NAME ...] [--no-build] [--root DIR]
 
 A parameter is passed to every notebook that declares it in its ``parameters`` cell; a name no
 notebook declares is an error. Values are parsed as YAML (``seeds=[0,1,2]``, ``tau=0.3``).
+A profile (``book/profiles.yaml``) names a preset, its chapters and parameters: ``default`` builds
+the whole book on the embedded benchmark into ``_build/html``; ``paper_voc`` / ``paper_coco`` run
+the same notebooks on a prepared dataset (``--data-root``) into ``_build/profiles/NAME/``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +28,52 @@ import yaml
 from .paths import PROJECT_ROOT
 
 EXECUTED = Path("book") / "executed"
+PROFILES = Path("book") / "profiles.yaml"
+
+
+def load_profile(root: Path, name: str) -> dict:
+    """A profile of ``book/profiles.yaml``: ``parameters``, ``chapters`` (None: all), ``dataset``."""
+    profiles = yaml.safe_load((root / PROFILES).read_text()) or {}
+    if name not in profiles:
+        raise ValueError(f"profile {name!r} not in {root / PROFILES}; have {sorted(profiles)}")
+    prof = dict(profiles[name])
+    prof.setdefault("parameters", {})
+    prof.setdefault("chapters", None)
+    prof.setdefault("dataset", None)
+    unknown = sorted(set(prof) - {"description", "parameters", "chapters", "dataset"})
+    if unknown:
+        raise ValueError(f"{root / PROFILES}: profile {name!r}: unknown field(s) {unknown}")
+    return prof
+
+
+def profile_tree(root: Path, name: str, chapters: list[str], data_root: str) -> Path:
+    """The source tree of a non-default profile, ``_build/profiles/NAME``: the book's config (title
+    naming the profile), its toc cut to ``chapters``, and its pages (a note at the top of the
+    introduction says which data the build ran on; rows linking to chapters left out are dropped)."""
+    out = root / "_build" / "profiles" / name
+    (out / EXECUTED).mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config["title"] = f"{config['title']} — profile {name}"
+    (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    keep = {f"{EXECUTED.as_posix()}/{c}" for c in chapters}
+    for part in toc["parts"]:
+        part["chapters"] = [c for c in part["chapters"]
+                            if not c["file"].startswith(EXECUTED.as_posix()) or c["file"] in keep]
+    toc["parts"] = [p for p in toc["parts"] if p["chapters"]]
+    (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))
+    for page in (root / "book").glob("*"):
+        if page.is_file() and page.suffix in (".md", ".bib"):
+            text = "".join(line for line in page.read_text().splitlines(keepends=True)  # no links to
+                           if not re.search(r"\{doc\}`executed/(\w+)`", line)            # chapters left out
+                           or re.search(r"\{doc\}`executed/(\w+)`", line).group(1) in chapters)
+            if page.name == "intro.md":
+                title, _, rest = text.partition("\n")
+                text = (f"{title}\n\n```{{note}}\nThis build ran the profile **{name}** on the data "
+                        f"in `{data_root}`; the default build (`make book`) runs on the embedded "
+                        f"benchmark.\n```\n{rest}")
+            (out / "book" / page.name).write_text(text)
+    return out
 
 
 def toc_notebooks(root: Path) -> list[str]:
@@ -84,9 +135,10 @@ def _executed_key(path: Path) -> str | None:
 
 
 def execute(root: Path, names: list[str], params: dict, kernel: str | None = None,
-            force: bool = False) -> None:
-    """Run notebooks/<name>.ipynb → book/executed/<name>.ipynb with the parameters each declares;
-    an executed copy whose sources and parameters are unchanged is reused (``force`` re-runs)."""
+            force: bool = False, out_root: Path | None = None) -> None:
+    """Run notebooks/<name>.ipynb → <out_root>/book/executed/<name>.ipynb (``out_root``: ``root``)
+    in ``root``, with the parameters each declares; an executed copy whose sources and parameters
+    are unchanged is reused (``force`` re-runs)."""
     import nbformat
     import papermill as pm
 
@@ -95,10 +147,11 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
     unknown = sorted(set(params) - set().union(*declared.values()))
     if unknown:
         raise ValueError(f"parameters {unknown} are declared by none of the notebooks {names}")
-    (root / EXECUTED).mkdir(parents=True, exist_ok=True)
+    out_root = out_root or root
+    (out_root / EXECUTED).mkdir(parents=True, exist_ok=True)
     for n in names:
         own = {k: v for k, v in params.items() if k in declared[n]}
-        out = root / EXECUTED / f"{n}.ipynb"
+        out = out_root / EXECUTED / f"{n}.ipynb"
         key = source_key(root / "notebooks" / f"{n}.ipynb", own)
         if not force and out.is_file() and _executed_key(out) == key:
             print(f"[book] {n}: unchanged, executed copy reused", flush=True)
@@ -133,6 +186,10 @@ def build_html(root: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mlgcn_core.book", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="default", help="a profile of book/profiles.yaml")
+    ap.add_argument("--data-root", default="", help="prepared dataset folder (profiles on real data)")
+    ap.add_argument("--chapters", nargs="+", metavar="NAME",
+                    help="the chapters of a profile's book instead of the profile's list ('all': every one)")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--only", nargs="+", metavar="NAME", help="execute only these notebooks")
     ap.add_argument("--no-execute", action="store_true", help="build from the executed notebooks as they are")
@@ -144,15 +201,43 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root.resolve()
     t0 = time.time()
     names = toc_notebooks(root)
+    try:
+        prof = load_profile(root, args.profile)
+        params = {**prof["parameters"], **parse_params(args.param)}
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}")
+    out_root = root
+    if args.chapters and args.profile == "default":
+        raise SystemExit("error: --chapters chooses a profile's chapters; the default book has them all "
+                         "(--only executes some of them)")
+    if args.profile != "default":
+        chapters = args.chapters or prof["chapters"] or names
+        chapters = names if chapters == ["all"] else chapters
+        unknown = sorted(set(chapters) - set(names))
+        if unknown:
+            raise SystemExit(f"error: profile {args.profile!r}: chapters {unknown} are not in _toc.yml")
+        if prof["dataset"]:
+            data = Path(args.data_root or params.get("data_root", "")).expanduser()
+            if not str(data) or str(data) == "." or not (data / "manifest.json").is_file():
+                raise SystemExit(f"error: profile {args.profile!r} needs DATA_ROOT (--data-root), the "
+                                 f"folder made by 'python -m mlgcn_core prepare {prof['dataset']} …'; "
+                                 f"got {str(data)!r}, which has no manifest.json")
+            found = json.loads((data / "manifest.json").read_text()).get("dataset")
+            if found != prof["dataset"]:
+                raise SystemExit(f"error: profile {args.profile!r} runs on {prof['dataset']}, but "
+                                 f"{data / 'manifest.json'} says dataset {found!r}")
+            params["data_root"] = str(data.resolve())
+        names = [n for n in names if n in chapters]
+        out_root = profile_tree(root, args.profile, names, params.get("data_root", ""))
     if args.only:
         missing = sorted(set(args.only) - set(names))
         if missing:
-            raise SystemExit(f"--only: {missing} are not in _toc.yml (have {names})")
+            raise SystemExit(f"--only: {missing} are not in the book (have {names})")
         names = [n for n in names if n in args.only]
     if not args.no_execute:
-        execute(root, names, parse_params(args.param), args.kernel, args.force)
+        execute(root, names, params, args.kernel, args.force, out_root)
     if not args.no_build:
-        html = build_html(root)
+        html = build_html(out_root)
         print(f"[book] HTML: {html / 'index.html'}", flush=True)
     print(f"[book] total {time.time() - t0:.0f} s", flush=True)
     return 0

@@ -3,6 +3,8 @@ ablation curves (mean ± std over seeds)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -69,19 +71,64 @@ def plot_curves(table: pd.DataFrame, x: str, variants: list[str], metrics=("mAP"
     return fig
 
 
-def chapter_config(data_seed: int, n_train: int, n_val: int, n_test: int, backbone: str,
-                   image_size: int, mode: str, epochs: int, lr: float, seeds: list,
-                   smoke_seeds: int = 2):
-    """The base config the result chapters share (02's runs are reused, not retrained), and the
-    seeds; tiny settings under ``MLGCN_SMOKE=1``. Returns ``(outfits config, base config, seeds)``."""
+def chapter_config(preset: str = "default", data_root: str = "", *, data_seed: int = 0,
+                   n_train: int = 6000, n_val: int = 1500, n_test: int = 3000, seeds: list = (0,),
+                   smoke_seeds: int = 2, **fields):
+    """The base config every result chapter starts from, and the training seeds.
+
+    ``preset`` names a config preset (``python -m mlgcn_core presets``): ``default`` is the embedded
+    benchmark, whose size ``data_seed``/``n_train``/``n_val``/``n_test`` set; a preset on a real
+    dataset needs ``data_root``, the folder made by ``python -m mlgcn_core prepare``. ``fields`` are
+    config fields; ``None`` keeps the preset's value. Changing ``epochs`` moves the lr steps in
+    proportion (15 of 20 → 4 of 6). Under ``MLGCN_SMOKE=1``: the tiny benchmark, 3 epochs and the
+    first ``smoke_seeds`` seeds. Chapters that share these arguments share their runs (02's runs
+    are reused by 07, 08 and 09, not retrained). Returns ``(config, seeds)``."""
     from .config import load_preset
     from .data import SMOKE, OutfitsConfig
     from .notebook import smoke_mode
 
-    data_cfg = OutfitsConfig(seed=data_seed, n_train=n_train, n_val=n_val, n_test=n_test)
+    base = load_preset(preset)
+    changes = {k: v for k, v in fields.items() if v is not None}
+    seeds = list(seeds)
+    if base.dataset == "outfits":
+        changes["outfits"] = SMOKE if smoke_mode() else OutfitsConfig(
+            seed=data_seed, n_train=n_train, n_val=n_val, n_test=n_test)
+    elif not data_root:
+        raise ValueError(f"preset {preset!r} trains on {base.dataset}: set data_root to the folder "
+                         f"made by 'python -m mlgcn_core prepare {base.dataset} …'")
+    else:
+        changes["data_root"] = str(Path(data_root).expanduser().resolve())
     if smoke_mode():
-        data_cfg, epochs, seeds = SMOKE, 3, list(seeds)[:smoke_seeds]
-    base = load_preset("default").replace(outfits=data_cfg, backbone=backbone, image_size=image_size,
-                                          mode=mode, epochs=epochs, lr=lr,
-                                          lr_steps=(max(1, int(0.75 * epochs)),))
-    return data_cfg, base, list(seeds)
+        changes["epochs"], seeds = 3, seeds[:smoke_seeds]
+    if "epochs" in changes:
+        scale = changes["epochs"] / base.epochs
+        changes["lr_steps"] = tuple(max(1, int(s * scale)) for s in base.lr_steps)
+    return base.replace(**changes), seeds
+
+
+def dataset_label(cfg, seeds: list) -> str:
+    """The 'ours' column label of a chapter's tables: dataset, backbone, input size, mode, seeds."""
+    from .data.sources import DATASET_NAMES
+
+    return (f"ours ({DATASET_NAMES[cfg.dataset]}, {cfg.backbone} @ {cfg.image_size}, {cfg.mode} mode, "
+            f"mean ± std over {len(seeds)} seed{'s' if len(seeds) != 1 else ''})")
+
+
+def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root: str = "",
+                seeds: list | None = None, epochs: int | None = None) -> tuple[dict, dict, dict]:
+    """An ablation chapter's sweep: ``(spec, grid, fixed parameters)`` from the sweep file
+    ``sweep`` (relative to the project). ``preset``/``data_root`` are passed to every point when
+    not the embedded benchmark; ``seeds``/``epochs`` replace the file's when given. Under
+    ``MLGCN_SMOKE=1``: ``smoke_grid`` and seed 0."""
+    from .notebook import smoke_mode
+    from .paths import PROJECT_ROOT
+    from .sweep import load_spec
+
+    spec = load_spec(PROJECT_ROOT / sweep)
+    fixed = dict(spec["parameters"])
+    if preset != "default":
+        fixed.update(preset=preset, data_root=data_root)
+    fixed.update({k: v for k, v in (("seeds", seeds), ("epochs", epochs)) if v is not None})
+    if smoke_mode():
+        return spec, dict(smoke_grid), dict(fixed, seeds=[0])
+    return spec, spec["grid"], fixed

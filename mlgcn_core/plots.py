@@ -7,23 +7,40 @@ import networkx as nx
 import numpy as np
 
 
-def show_examples(images: np.ndarray, labels: np.ndarray, classes: list[str], n: int = 12,
-                  cols: int = 6):
-    """Grid of scenes (N, S, S) with their label sets as titles."""
+def show_image(ax, picture: np.ndarray, title: str = "", fontsize: float = 8):
+    """One picture on ``ax``: (H, W) uint8 drawn grey, (H, W, 3) in colour; no axes."""
+    if picture.ndim == 2:
+        ax.imshow(picture, cmap="gray", vmin=0, vmax=255)
+    else:
+        ax.imshow(picture)
+    ax.set_title(title, fontsize=fontsize)
+    ax.set_xticks([]), ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    return ax
+
+
+def label_names(labels: np.ndarray, classes: list[str], sep: str = "\n", width: int | None = None) -> str:
+    """The names of the labels set in one (C,) {0, 1} row, optionally cut to ``width`` letters."""
+    return sep.join(classes[c][:width] for c in np.flatnonzero(labels))
+
+
+def show_examples(pictures, labels: np.ndarray, classes: list[str], n: int = 12, cols: int = 6):
+    """Grid of pictures (grey (H, W) or RGB (H, W, 3), e.g. from ``data.sources.picture``) with
+    their label sets as titles."""
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.3 * rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.3 * rows), squeeze=False)
     for i, ax in enumerate(np.ravel(axes)):
         ax.axis("off")
-        if i < min(n, len(images)):
-            ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
-            ax.set_title("\n".join(classes[c] for c in np.flatnonzero(labels[i])), fontsize=8)
+        if i < min(n, len(pictures)):
+            show_image(ax, pictures[i], label_names(labels[i], classes))
     fig.tight_layout()
     return fig
 
 
 def label_frequencies(labels_by_split: dict[str, np.ndarray], classes: list[str]):
     """Bar chart: fraction of images carrying each label, per split."""
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    fig, ax = plt.subplots(figsize=(max(9, 0.16 * len(classes)), 3.2))
     width = 0.8 / len(labels_by_split)
     x = np.arange(len(classes))
     for k, (split, y) in enumerate(labels_by_split.items()):
@@ -47,6 +64,10 @@ def heatmap(matrix: np.ndarray, classes: list[str], title: str, fmt: str = "{:.2
     ax.set_xlabel(col_label)
     ax.set_ylabel(row_label)
     hi = np.nanmax(matrix) if np.size(matrix) else 1
+    if len(classes) > 20:  # COCO's 80 labels: colour only, no numbers
+        ax.tick_params(labelsize=4)
+        ax.figure.colorbar(im, ax=ax, fraction=0.046)
+        return ax
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
             ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center", fontsize=6.5,
@@ -67,9 +88,10 @@ def draw_graph(A: np.ndarray, classes: list[str], title: str, ax=None, eps: floa
     pos = nx.circular_layout(g)
     w = np.array([d["weight"] for *_, d in g.edges(data=True)]) if g.number_of_edges() else np.ones(0)
     widths = 0.6 + 3.0 * w / w.max() if w.size else []
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_color="#cfe2f3", node_size=900)
-    nx.draw_networkx_labels(g, pos, ax=ax, font_size=7)
-    nx.draw_networkx_edges(g, pos, ax=ax, width=widths, arrowsize=12, node_size=900,
+    size, font = (900, 7) if len(classes) <= 20 else (120, 4)
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color="#cfe2f3", node_size=size)
+    nx.draw_networkx_labels(g, pos, ax=ax, font_size=font)
+    nx.draw_networkx_edges(g, pos, ax=ax, width=widths, arrowsize=12, node_size=size,
                            connectionstyle="arc3,rad=0.12", edge_color="#555555")
     ax.set_title(f"{title}\n{g.number_of_edges()} directed edges")
     ax.axis("off")

@@ -53,3 +53,12 @@ def table3_depth() -> pd.DataFrame:
 def table1_coco() -> pd.DataFrame:
     """Paper Table 1 as a DataFrame (rows: methods, columns: the 13 metric keys)."""
     return pd.DataFrame.from_dict(TABLE1_COCO, orient="index", columns=metric_keys(3))
+
+
+def main_table(dataset: str) -> tuple[pd.DataFrame, str]:
+    """The paper's main result to show beside ours, and its label: Table 2's mAP on VOC 2007
+    (the paper gives no CP … OF1 for VOC), Table 1's 13 metrics otherwise (COCO; also beside the
+    embedded benchmark and custom data, where only the rows' ordering is comparable)."""
+    if dataset == "voc2007":
+        return table2_voc()[["mAP"]], "paper (VOC, ResNet-101 @ 448)"
+    return table1_coco(), SOURCE

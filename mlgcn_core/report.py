@@ -36,7 +36,7 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, ours_label: str,
     """Metrics as rows; columns (source, method): ours first, then the paper's."""
     paper = paper.map(lambda v: f"{v:.1f}")
     paper.insert(0, "seeds", "")
-    return pd.concat({ours_label: ours, paper_label: paper}).T
+    return pd.concat({ours_label: ours, paper_label: paper}).T.fillna("—")  # "—": not in the paper
 
 
 def paired_difference(frame: pd.DataFrame, a: str, b: str, metric: str = "mAP") -> dict:
@@ -53,8 +53,10 @@ def effect_holds(d: dict) -> bool:
     return d["mean"] > 0 and d["mean"] > 2 * d["std"] / max(1, d["n"]) ** 0.5
 
 
-def verdict(d: dict, what: str, claim: str = "the paper's effect") -> str:
+def verdict(d: dict, what: str, claim: str = "the paper's effect", unit: str = "mAP",
+            digits: int = 2) -> str:
     """One Markdown bullet stating a paired difference and whether ``claim`` held."""
-    return (f"* {what}: **{d['mean']:+.2f} ± {d['std']:.2f}** mAP over {d['n']} seeds "
+    unit = f" {unit}" if unit else ""
+    return (f"* {what}: **{d['mean']:+.{digits}f} ± {d['std']:.{digits}f}**{unit} over {d['n']} seeds "
             f"(per seed {d['values']}) — {claim} "
-            + ("**holds** here." if effect_holds(d) else "is **not** shown by this benchmark."))
+            + ("**holds** here." if effect_holds(d) else "is **not** shown here."))

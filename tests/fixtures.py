@@ -132,3 +132,30 @@ def jpeg_bytes(seed: int) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.full((8, 8, 3), seed % 255, np.uint8)).save(buf, format="JPEG")
     return buf.getvalue()
+
+
+def make_voc_scenes(root: Path, n_trainval: int = 80, n_test: int = 50, side: int = 96) -> tuple[Path, dict]:
+    """A VOC 2007 tree of real images (the embedded benchmark's Fashion-MNIST scenes), so that the
+    paper profile's chapters can run end to end in tests: garment class c of an even-numbered image
+    is VOC class c, of an odd-numbered one VOC class c + 10 (every VOC class gets images). Returns
+    the tree and {split: (ids, (n, 20) labels in {-1, 1})}."""
+    from mlgcn_core.data import SMOKE, load_outfits
+
+    data = load_outfits(SMOKE)
+    vdir = root / "VOCdevkit" / "VOC2007"
+    main = vdir / "ImageSets" / "Main"
+    main.mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for split, src, n, first in (("trainval", "train", n_trainval, 100), ("test", "test", n_test, 900)):
+        ids = [f"{first + k:06d}" for k in range(n)]
+        y = -np.ones((n, 20), dtype=np.int64)
+        for k in range(n):
+            y[k, (k % 2) * 10 + np.flatnonzero(data[src]["labels"][k])] = 1
+        for k, i in enumerate(ids):
+            img = Image.fromarray(data[src]["images"][k]).convert("RGB").resize((side, side))
+            (vdir / "JPEGImages").mkdir(parents=True, exist_ok=True)
+            img.save(vdir / "JPEGImages" / f"{i}.jpg", format="JPEG", quality=92)
+        for c, cls in enumerate(voc.CLASSES):
+            (main / f"{cls}_{split}.txt").write_text("".join(f"{i} {y[r, c]:2d}\n" for r, i in enumerate(ids)))
+        truth[split] = (ids, y)
+    return vdir, truth

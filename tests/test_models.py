@@ -171,3 +171,14 @@ def test_unknown_backbone_and_pooling():
     with pytest.raises(ValueError, match="pooling"):
         build_backbone("efficientnet_lite0", "imagenet", "median")
     assert set(BACKBONES) == {"resnet101", "efficientnet_lite0"}
+
+
+def test_efficientnet_lite0_same_parameters_with_and_without_weights():
+    """An end-to-end checkpoint holds the whole backbone; rebuilding it without the ImageNet weights
+    (as inference does) must give the same parameter names, or the checkpoint cannot be loaded."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        random_init = build_backbone("efficientnet_lite0", None)
+    pretrained = build_backbone("efficientnet_lite0", "imagenet")
+    assert random_init.state_dict().keys() == pretrained.state_dict().keys()
+    random_init.load_state_dict(pretrained.state_dict())  # strict

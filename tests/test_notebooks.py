@@ -49,11 +49,17 @@ def test_every_toc_notebook_exists_with_title_and_parameters():
 
 
 def test_01_label_graph_smoke():
+    import numpy as np
+
+    from mlgcn_core.data import CLASSES
+
     rec = run_notebook("01_label_graph")["graph"]
-    assert rec["n_train"] == 300
+    assert rec["n_train"] == 300 and rec["classes"] == CLASSES
     assert rec["edges_binary"] > 0 and rec["edges_reweighted"] == rec["edges_binary"]
-    assert rec["p_boot_given_coat"] > rec["p_coat_given_boot"]
-    assert 0 < rec["max_asymmetry"] <= 1
+    P = np.array(rec["P"])
+    coat, boot = CLASSES.index("coat"), CLASSES.index("ankle boot")
+    assert P[coat, boot] > P[boot, coat]  # the outfit model's asymmetry: coat → ankle boot
+    assert 0 < rec["max_asymmetry"] <= 1 and np.isclose(np.abs(P - P.T).max(), rec["max_asymmetry"])
 
 
 def test_02_train_smoke():
@@ -90,6 +96,7 @@ def test_tsne_retrieval_per_class_smoke():
     assert all(-1 <= v <= 1 for vals in rho.values() for v in vals)
     ret = run_notebook("08_retrieval")["retrieval"]
     assert len(ret) == 2 * 2 + 1 and all(0 <= r["precision@k"] <= 1 for r in ret)
+    assert sum(r["variant"] == "pooled features (shared)" for r in ret) == 1  # features mode: one row
     per = run_notebook("09_per_class")["per_class"]
     assert set(per) == {"baseline (GMP)", "ML-GCN (re-weighted)"} and all(len(v) == 10 for v in per.values())
 
@@ -157,3 +164,111 @@ def test_book_in_headless_chromium(smoke_book):
     chapters = [p for p in PAGES if "executed" in p]
     shots = screenshots(smoke_book, chapters, smoke_book.parent / "screenshots")
     assert len(shots) == len(chapters) and all(s.stat().st_size > 10_000 for s in shots)
+
+
+# --- the same notebooks at "paper scale": profile paper_voc on a prepared VOC-format tree -------
+
+PROFILE_CHAPTERS = ["01_label_graph", "02_train", "09_per_class", "08_retrieval", "07_tsne_classifiers"]
+
+
+@pytest.fixture(scope="module")
+def voc_profile_book(tmp_path_factory, official_dir):
+    """`python -m mlgcn_core.book --profile paper_voc --data-root …` on a VOC 2007 tree of real
+    scene images made by `prepare voc2007`; the paper recipe with a small backbone, few epochs, CPU."""
+    from fixtures import make_voc_scenes
+
+    tmp = tmp_path_factory.mktemp("voc_profile")
+    _, truth = make_voc_scenes(tmp / "voc")
+    env = dict(os.environ, MLGCN_OFFICIAL_DIR=str(official_dir), MLGCN_RUNS=str(tmp / "runs"))
+    env.pop("MLGCN_SMOKE", None)
+    prep = subprocess.run([sys.executable, "-m", "mlgcn_core", "prepare", "voc2007", "--root", str(tmp / "voc"),
+                           "--out", str(tmp / "prepared")], env=env, capture_output=True, text=True)
+    assert prep.returncode == 0, prep.stderr
+    root = tmp / "book"
+    root.mkdir()
+    for f in ("_config.yml", "_toc.yml"):
+        shutil.copy(PROJECT_ROOT / f, root / f)
+    shutil.copytree(PROJECT_ROOT / "notebooks", root / "notebooks")
+    shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("executed"))
+    cmd = [sys.executable, "-m", "mlgcn_core.book", "--root", str(root), "--profile", "paper_voc",
+           "--data-root", str(tmp / "prepared"), "-p", "backbone=efficientnet_lite0", "-p", "image_size=64",
+           "-p", "epochs=2", "-p", "device=cpu"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"out": root / "_build" / "profiles" / "paper_voc", "truth": truth, "runs": tmp / "runs"}
+
+
+def test_paper_voc_profile_runs_the_same_notebooks_on_voc(voc_profile_book):
+    import json
+
+    import nbformat
+    import numpy as np
+
+    from mlgcn_core.data import voc
+    from mlgcn_core.data.sources import CARVE_SEED
+
+    out = voc_profile_book["out"]
+    nbs = {n: recorded(nbformat.read(out / "book" / "executed" / f"{n}.ipynb", 4)) for n in PROFILE_CHAPTERS}
+    assert sorted(p.stem for p in (out / "book" / "executed").glob("*.ipynb")) == sorted(PROFILE_CHAPTERS)
+    # 01: the graph's statistics are VOC's, counted on trainval minus the seeded validation carve-out
+    g = nbs["01_label_graph"]["graph"]
+    ids, y = voc_profile_book["truth"]["trainval"]
+    n_val = round(0.1 * len(ids))
+    train_rows = np.sort(np.random.default_rng(CARVE_SEED).permutation(len(ids))[n_val:])
+    assert g["classes"] == voc.CLASSES and g["n_train"] == len(ids) - n_val
+    assert g["N"] == (y[train_rows] == 1).sum(0).tolist()
+    # 02: four variants trained with the paper recipe's fields (end to end, official graph and vectors)
+    rows = nbs["02_train"]["table"]
+    assert sorted(r["variant"] for r in rows) == sorted(
+        ["baseline (GMP)", "baseline (GAP)", "ML-GCN (binary)", "ML-GCN (re-weighted)"])
+    for r in rows:
+        assert all(math.isfinite(r[k]) and 0 <= r[k] <= 100 for k in metric_keys()), r
+    configs = [json.loads(p.read_text())["config"] for p in voc_profile_book["runs"].glob("*/config.json")]
+    assert len(configs) == 4
+    for c in configs:
+        assert (c["dataset"], c["mode"], c["epochs"], c["image_size"], c["batch_size"], c["lr"]) == \
+            ("voc2007", "end2end", 2, 64, 16, 0.1)
+        assert c["model"] == "baseline" or (c["scheme"], c["word_vectors"]) == ("official", "official:voc2007")
+    # 09 / 08 / 07: per-class AP over VOC's 20 classes; retrieval by each model's own features
+    assert all(len(v) == 20 for v in nbs["09_per_class"]["per_class"].values())
+    ret = nbs["08_retrieval"]["retrieval"]
+    assert {r["variant"] for r in ret} == {f"{m}: {rep}" for m in ("baseline (GMP)", "ML-GCN (re-weighted)")
+                                           for rep in ("label probabilities", "pooled features")}
+    assert set(nbs["07_tsne_classifiers"]["tsne"]["spearman"]) == {"baseline (GMP)", "ML-GCN (re-weighted)",
+                                                                    "input word vectors"}
+    # the HTML: only the profile's chapters, the paper's VOC numbers beside ours, the profile named
+    html = out / "_build" / "html"
+    assert not (html / "book/executed/03_ablation_tau.html").exists()
+    assert "paper (VOC, ResNet-101 @ 448)" in (html / "book/executed/02_train.html").read_text()
+    assert "paper: ML-GCN" in (html / "book/executed/09_per_class.html").read_text()
+    assert "paper_voc" in (html / "book/intro.html").read_text()
+    for page in [f"book/executed/{n}.html" for n in PROFILE_CHAPTERS]:
+        text = (html / page).read_text()
+        assert re.search(rf"<h1>{re.escape(PAGES[page])}", text), page
+        for s in re.findall(r'<img[^>]+src="([^"]+)"', text):
+            assert s.startswith(("http", "data:")) or (html / page).parent.joinpath(s).resolve().is_file(), s
+
+
+@pytest.mark.browser
+def test_paper_voc_profile_in_headless_chromium(voc_profile_book):
+    from mlgcn_core.browser import check_pages, html_pages
+
+    html = voc_profile_book["out"] / "_build" / "html"
+    result = check_pages(html, html_pages(html))
+    assert {f"book/executed/{n}.html" for n in PROFILE_CHAPTERS} <= set(result)
+    for page, r in result.items():
+        assert r["title"] and not r["broken"], (page, r)
+
+
+def test_profile_on_real_data_needs_a_prepared_data_root(tmp_path):
+    from mlgcn_core.book import main
+
+    with pytest.raises(SystemExit, match=r"needs DATA_ROOT.*prepare voc2007"):
+        main(["--profile", "paper_voc", "--no-execute", "--no-build"])
+    with pytest.raises(SystemExit, match=r"needs DATA_ROOT.*no manifest.json"):
+        main(["--profile", "paper_voc", "--data-root", str(tmp_path / "missing"), "--no-execute", "--no-build"])
+    (tmp_path / "manifest.json").write_text('{"dataset": "coco2014"}')
+    with pytest.raises(SystemExit, match=r"runs on voc2007, but .*manifest.json says dataset 'coco2014'"):
+        main(["--profile", "paper_voc", "--data-root", str(tmp_path), "--no-execute", "--no-build"])
+    with pytest.raises(SystemExit, match=r"profile 'nope' not in .*profiles.yaml"):
+        main(["--profile", "nope", "--no-execute", "--no-build"])

@@ -60,6 +60,39 @@ class Splits:
     key: str  # identity of the data for caches
 
 
+DATASET_NAMES = {"outfits": "Fashion outfits", "voc2007": "PASCAL VOC 2007",
+                 "coco2014": "MS-COCO 2014", "custom": "custom dataset"}
+
+
+def _unwrap(ds: Dataset, i: int) -> tuple[Dataset, int]:
+    """The underlying dataset and index behind (nested) ``Subset``s."""
+    while isinstance(ds, Subset):
+        ds, i = ds.dataset, int(ds.indices[i])
+    return ds, i
+
+
+def split_labels(ds: Dataset) -> np.ndarray:
+    """(n, C) {0, 1} ground truth of a split (label 1 only; VOC's difficult entries are 0)."""
+    base = ds
+    while isinstance(base, Subset):
+        base = base.dataset
+    idx = np.arange(len(ds)) if base is ds else np.array([_unwrap(ds, i)[1] for i in range(len(ds))])
+    return (np.asarray(base.labels)[idx] == 1).astype(np.int64)
+
+
+def picture(ds: Dataset, i: int, side: int = 224) -> np.ndarray:
+    """Item ``i`` of a split as an image to draw: (S, S) uint8 grey canvas (embedded benchmark) or
+    (H, W, 3) uint8 RGB with its longer side at most ``side`` pixels (files on disk)."""
+    base, j = _unwrap(ds, i)
+    if isinstance(base, OutfitScenes):
+        return base.images[j]
+    from .images import load_image
+
+    img = load_image(base.paths[j])
+    img.thumbnail((side, side))
+    return np.asarray(img)
+
+
 def image_transform(cfg, train: bool = False):
     """The per-image transform of ``cfg`` for files on disk (real datasets, ``predict``)."""
     info = BACKBONES[cfg.backbone]

@@ -1,0 +1,84 @@
+"""The helpers the book's chapters share: one base config per preset, sweep set-up, the paper's
+table per dataset, and pictures / labels of any split (embedded benchmark or files on disk)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from torch.utils.data import Subset
+
+from fixtures import write_jpeg
+from mlgcn_core import experiments, reference, report
+from mlgcn_core.config import load_preset
+from mlgcn_core.data.images import MultiLabelImages
+from mlgcn_core.data.outfits import OutfitsConfig
+from mlgcn_core.data.sources import OutfitScenes, picture, split_labels
+from mlgcn_core.metrics import metric_keys
+
+
+def test_chapter_config_defaults_are_the_default_preset(monkeypatch):
+    monkeypatch.delenv("MLGCN_SMOKE", raising=False)
+    cfg, seeds = experiments.chapter_config("default", "", data_seed=3, n_train=100, n_val=20, n_test=30,
+                                            seeds=[0, 1], backbone=None, epochs=None, tau=None)
+    assert cfg == load_preset("default").replace(outfits=OutfitsConfig(seed=3, n_train=100, n_val=20, n_test=30))
+    assert seeds == [0, 1]
+
+
+def test_chapter_config_moves_lr_steps_with_epochs_and_keeps_none_fields(monkeypatch):
+    monkeypatch.delenv("MLGCN_SMOKE", raising=False)
+    cfg, _ = experiments.chapter_config("default", "", epochs=6, tau=0.3, lr=None)
+    assert (cfg.epochs, cfg.lr_steps, cfg.tau, cfg.lr) == (6, (4,), 0.3, load_preset("default").lr)
+    voc, _ = experiments.chapter_config("paper_voc", "some/prepared", backbone="efficientnet_lite0", epochs=None)
+    paper = load_preset("paper_voc")
+    assert voc.data_root.endswith("some/prepared") and voc.data_root.startswith("/")
+    assert (voc.backbone, voc.lr_steps, voc.image_size, voc.p, voc.scheme) == \
+        ("efficientnet_lite0", paper.lr_steps, 448, 0.25, "official")
+    monkeypatch.setenv("MLGCN_SMOKE", "1")
+    smoke, seeds = experiments.chapter_config("default", "", seeds=[0, 1, 2], smoke_seeds=1)
+    assert (smoke.epochs, smoke.outfits.n_train, seeds) == (3, 300, [0])
+
+
+def test_chapter_config_on_real_data_needs_data_root():
+    with pytest.raises(ValueError, match=r"preset 'paper_coco' trains on coco2014: set data_root .*prepare coco2014"):
+        experiments.chapter_config("paper_coco", "")
+
+
+def test_sweep_setup_passes_preset_and_overrides_to_every_point(monkeypatch):
+    monkeypatch.delenv("MLGCN_SMOKE", raising=False)
+    spec, grid, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
+    assert grid == spec["grid"] and fixed == spec["parameters"] and "preset" not in fixed
+    _, _, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, "paper_voc", "/d",
+                                          seeds=[0], epochs=20)
+    assert (fixed["preset"], fixed["data_root"], fixed["seeds"], fixed["epochs"]) == ("paper_voc", "/d", [0], 20)
+    monkeypatch.setenv("MLGCN_SMOKE", "1")
+    _, grid, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
+    assert grid == {"tau": [0.2]} and fixed["seeds"] == [0]
+
+
+def test_main_table_beside_ours_per_dataset():
+    ours = report.mean_std(__import__("pandas").DataFrame(
+        [{"variant": "ML-GCN", "seed": s, **{k: 50.0 + s for k in metric_keys()}} for s in (0, 1)]))
+    paper, label = reference.main_table("voc2007")
+    t = report.side_by_side(ours, paper, "ours", label)
+    assert label == "paper (VOC, ResNet-101 @ 448)"
+    assert t.loc["mAP", (label, "ML-GCN")] == "94.0" and t.loc["mAP", (label, "ResNet-101 (baseline)")] == "89.9"
+    assert t.loc["CF1", (label, "ML-GCN")] == "—"   # the paper gives no CF1 for VOC
+    assert t.loc["mAP", ("ours", "ML-GCN")] == "50.5 ± 0.7"
+    coco, label = reference.main_table("coco2014")
+    assert label == reference.SOURCE and list(coco.columns) == metric_keys(3)
+
+
+def test_pictures_and_labels_of_any_split(tmp_path):
+    canvases = np.random.default_rng(0).integers(0, 255, (4, 64, 64), dtype=np.uint8)
+    scenes = OutfitScenes(canvases, np.eye(4, 3, dtype=np.int64), 32, (0.5,) * 3, (0.5,) * 3)
+    assert picture(scenes, 2) is canvases[2] or np.array_equal(picture(scenes, 2), canvases[2])
+    assert split_labels(scenes).tolist() == np.eye(4, 3).tolist()
+    paths = [tmp_path / f"{i}.jpg" for i in range(3)]
+    for i, p in enumerate(paths):
+        write_jpeg(p, i, size=(400, 300))
+    labels = np.array([[1, -1], [0, 1], [-1, -1]])  # 0: VOC "difficult", not ground truth for display
+    files = MultiLabelImages(paths, labels, ["a", "b"])
+    sub = Subset(Subset(files, [2, 1, 0]), [1, 2])  # items 1, 0 of the files
+    assert split_labels(sub).tolist() == [[0, 1], [1, 0]]
+    pic = picture(sub, 0, side=100)
+    assert pic.dtype == np.uint8 and pic.shape == (75, 100, 3)
