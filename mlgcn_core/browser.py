@@ -1,5 +1,6 @@
 """Checking the built book in a real browser (headless Chromium): every page renders its title,
-every ``<img>`` loads; screenshots of the chapters.
+every ``<img>`` loads, every equation is typeset by MathJax (served from the book itself, so it
+works offline); screenshots of the chapters.
 
 The HTML folder is served on 127.0.0.1; a small checker page (same origin) loads each page in an
 iframe and writes what it found into its own DOM, which ``chromium --dump-dom`` prints.
@@ -30,10 +31,12 @@ function check(i) {
   f.onload = () => setTimeout(() => {
     const d = f.contentDocument; const h1 = d.querySelector('h1');
     const imgs = Array.from(d.images).filter(im => !im.src.startsWith('http') || im.src.includes('127.0.0.1'));
+    const maths = Array.from(d.querySelectorAll('.math'));
     results[pages[i]] = {title: h1 ? h1.textContent.replace(/#$/, '').trim() : null, images: imgs.length,
-      broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).map(im => im.getAttribute('src'))};
+      broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).map(im => im.getAttribute('src')),
+      math: maths.length, untypeset: maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 40))};
     f.remove(); check(i + 1);
-  }, 300);
+  }, 1500);
   f.src = pages[i]; document.body.appendChild(f);
 }
 check(0);
@@ -71,7 +74,9 @@ def _run(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
 
 
 def check_pages(html: Path, pages: list[str]) -> dict:
-    """{page: {"title", "images", "broken"}} as rendered by Chromium."""
+    """{page: {"title", "images", "broken", "math", "untypeset"}} as rendered by Chromium: the
+    first ``<h1>``, the number of local images and those that did not load, the number of equations
+    and the beginnings of those MathJax left as raw TeX."""
     html = Path(html)
     checker = html / "_browser_check.html"
     checker.write_text(CHECKER % json.dumps(["/" + p for p in pages]))
@@ -113,7 +118,8 @@ if __name__ == "__main__":  # python -m mlgcn_core.browser [_build/html]
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
     res = check_pages(root, html_pages(root))
     for page, r in res.items():
-        print(f"{page}: title {r['title']!r}, {r['images']} images, broken {r['broken']}")
+        print(f"{page}: title {r['title']!r}, {r['images']} images, broken {r['broken']}, "
+              f"{r['math']} equations, untypeset {r['untypeset']}")
     shots = screenshots(root, [p for p in res if "executed" in p], root.parent / "screenshots")
     print(f"{len(shots)} screenshots in {root.parent / 'screenshots'}")
-    sys.exit(1 if any(r["broken"] or not r["title"] for r in res.values()) else 0)
+    sys.exit(1 if any(r["broken"] or r["untypeset"] or not r["title"] for r in res.values()) else 0)

@@ -158,9 +158,11 @@ def test_book_in_headless_chromium(smoke_book):
     for page, r in result.items():
         assert r["title"], f"{page}: no title rendered"
         assert not r["broken"], f"{page}: broken images {r['broken']}"
+        assert not r["untypeset"], f"{page}: equations left as raw TeX {r['untypeset']}"
         if page in PAGES:
             assert r["title"] == PAGES[page], (page, r["title"])
             assert r["images"] >= MIN_IMAGES.get(page, 0), (page, r["images"])
+    assert result["book/executed/01_label_graph.html"]["math"] >= 10  # Eq. 6–8 typeset (offline MathJax)
     chapters = [p for p in PAGES if "executed" in p]
     shots = screenshots(smoke_book, chapters, smoke_book.parent / "screenshots")
     assert len(shots) == len(chapters) and all(s.stat().st_size > 10_000 for s in shots)
@@ -257,7 +259,7 @@ def test_paper_voc_profile_in_headless_chromium(voc_profile_book):
     result = check_pages(html, html_pages(html))
     assert {f"book/executed/{n}.html" for n in PROFILE_CHAPTERS} <= set(result)
     for page, r in result.items():
-        assert r["title"] and not r["broken"], (page, r)
+        assert r["title"] and not r["broken"] and not r["untypeset"], (page, r)
 
 
 def test_profile_on_real_data_needs_a_prepared_data_root(tmp_path):
