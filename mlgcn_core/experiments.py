@@ -115,11 +115,13 @@ def dataset_label(cfg, seeds: list) -> str:
 
 
 def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root: str = "",
-                seeds: list | None = None, epochs: int | None = None) -> tuple[dict, dict, dict]:
+                seeds: list | None = None, epochs: int | None = None,
+                point_parameters: dict | None = None) -> tuple[dict, dict, dict]:
     """An ablation chapter's sweep: ``(spec, grid, fixed parameters)`` from the sweep file
     ``sweep`` (relative to the project). ``preset``/``data_root`` are passed to every point when
-    not the embedded benchmark; ``seeds``/``epochs`` replace the file's when given. Under
-    ``MLGCN_SMOKE=1``: ``smoke_grid`` and seed 0."""
+    not the embedded benchmark; ``seeds``/``epochs`` replace the file's when given, and
+    ``point_parameters`` (more parameters of the point notebook, e.g. ``{"device": "cuda:1"}``)
+    are added. Under ``MLGCN_SMOKE=1``: ``smoke_grid`` and seed 0."""
     from .notebook import smoke_mode
     from .paths import PROJECT_ROOT
     from .sweep import load_spec
@@ -129,6 +131,33 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
     if preset != "default":
         fixed.update(preset=preset, data_root=data_root)
     fixed.update({k: v for k, v in (("seeds", seeds), ("epochs", epochs)) if v is not None})
+    fixed.update(point_parameters or {})
     if smoke_mode():
         return spec, dict(smoke_grid), dict(fixed, seeds=[0])
     return spec, spec["grid"], fixed
+
+
+def plot_bars(table: pd.DataFrame, x: str, variants: list[str], metric: str = "mAP",
+              reference: str | None = None):
+    """Mean ± std over seeds of ``metric`` for each (categorical) ``x``, one bar group per value;
+    a dashed line for ``reference`` (a variant independent of x, e.g. the baseline)."""
+    import matplotlib.pyplot as plt
+
+    c = curve(table, x, metric)
+    values = list(dict.fromkeys(c[x]))
+    fig, ax = plt.subplots(figsize=(1.4 * len(values) + 2.5, 3.4))
+    width = 0.8 / max(1, len(variants))
+    for k, v in enumerate(variants):
+        d = c[c["variant"] == v].set_index(x).reindex(values)
+        ax.bar(np.arange(len(values)) + (k - (len(variants) - 1) / 2) * width, d["mean"], width,
+               yerr=d["std"], capsize=3, label=v)
+    if reference is not None and (c["variant"] == reference).any():
+        ax.axhline(float(c[c["variant"] == reference]["mean"].mean()), color="gray", ls="--", lw=1, label=reference)
+    lo = np.nanmin(c["mean"] - c["std"])
+    ax.set_ylim(max(0.0, lo - 2), None)
+    ax.set_xticks(np.arange(len(values)), values)
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"test {metric} (%)")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -48,8 +48,9 @@ def test_sweep_setup_passes_preset_and_overrides_to_every_point(monkeypatch):
     spec, grid, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
     assert grid == spec["grid"] and fixed == spec["parameters"] and "preset" not in fixed
     _, _, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, "paper_voc", "/d",
-                                          seeds=[0], epochs=20)
-    assert (fixed["preset"], fixed["data_root"], fixed["seeds"], fixed["epochs"]) == ("paper_voc", "/d", [0], 20)
+                                          seeds=[0], epochs=20, point_parameters={"device": "cuda:1"})
+    assert (fixed["preset"], fixed["data_root"], fixed["seeds"], fixed["epochs"], fixed["device"]) == \
+        ("paper_voc", "/d", [0], 20, "cuda:1")
     monkeypatch.setenv("MLGCN_SMOKE", "1")
     _, grid, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
     assert grid == {"tau": [0.2]} and fixed["seeds"] == [0]

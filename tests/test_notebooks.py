@@ -128,6 +128,7 @@ PAGES = {"book/intro.html": "ML-GCN, re-made", "book/references.html": "Referenc
          "book/executed/08_retrieval.html": "Image retrieval (Fig. 7)",
          "book/executed/09_per_class.html": "Per-class results (Table 2)"}
 MIN_IMAGES = {"book/executed/01_label_graph.html": 5, "book/executed/02_train.html": 1,
+              "book/executed/06_word_embeddings.html": 1,
               "book/executed/03_ablation_tau.html": 1, "book/executed/04_ablation_p.html": 1,
               "book/executed/05_ablation_depth.html": 1, "book/executed/07_tsne_classifiers.html": 1,
               "book/executed/08_retrieval.html": 1, "book/executed/09_per_class.html": 2}
@@ -194,7 +195,8 @@ def voc_profile_book(tmp_path_factory, official_dir):
     shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("executed"))
     cmd = [sys.executable, "-m", "mlgcn_core.book", "--root", str(root), "--profile", "paper_voc",
            "--data-root", str(tmp / "prepared"), "-p", "backbone=efficientnet_lite0", "-p", "image_size=64",
-           "-p", "epochs=2", "-p", "device=cpu"]
+           "-p", "epochs=2", "-p", "device=cpu", "--chapters", *PROFILE_CHAPTERS, "06_word_embeddings",
+           "-p", "point_parameters={backbone: efficientnet_lite0, image_size: 64, device: cpu}"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"out": root / "_build" / "profiles" / "paper_voc", "truth": truth, "runs": tmp / "runs"}
@@ -210,8 +212,9 @@ def test_paper_voc_profile_runs_the_same_notebooks_on_voc(voc_profile_book):
     from mlgcn_core.data.sources import CARVE_SEED
 
     out = voc_profile_book["out"]
-    nbs = {n: recorded(nbformat.read(out / "book" / "executed" / f"{n}.ipynb", 4)) for n in PROFILE_CHAPTERS}
-    assert sorted(p.stem for p in (out / "book" / "executed").glob("*.ipynb")) == sorted(PROFILE_CHAPTERS)
+    chapters = [*PROFILE_CHAPTERS, "06_word_embeddings"]
+    nbs = {n: recorded(nbformat.read(out / "book" / "executed" / f"{n}.ipynb", 4)) for n in chapters}
+    assert sorted(p.stem for p in (out / "book" / "executed").glob("*.ipynb")) == sorted(chapters)
     # 01: the graph's statistics are VOC's, counted on trainval minus the seeded validation carve-out
     g = nbs["01_label_graph"]["graph"]
     ids, y = voc_profile_book["truth"]["trainval"]
@@ -226,11 +229,16 @@ def test_paper_voc_profile_runs_the_same_notebooks_on_voc(voc_profile_book):
     for r in rows:
         assert all(math.isfinite(r[k]) and 0 <= r[k] <= 100 for k in metric_keys()), r
     configs = [json.loads(p.read_text())["config"] for p in voc_profile_book["runs"].glob("*/config.json")]
-    assert len(configs) == 4
+    assert len(configs) == 4 + 3  # 02's four variants; 06 adds ML-GCN on one-hot, random and GloVe 50-d
     for c in configs:
         assert (c["dataset"], c["mode"], c["epochs"], c["image_size"], c["batch_size"], c["lr"]) == \
             ("voc2007", "end2end", 2, 64, 16, 0.1)
-        assert c["model"] == "baseline" or (c["scheme"], c["word_vectors"]) == ("official", "official:voc2007")
+        assert c["model"] == "baseline" or c["scheme"] == "official"
+    assert sorted(c["word_vectors"] for c in configs if c["model"] == "mlgcn" and c["graph"] == "reweighted") == \
+        ["glove6b50d", "official:voc2007", "onehot", "random"]
+    # 06 at paper scale: the sweep file's node features plus the official GloVe 300-d vectors
+    abl = nbs["06_word_embeddings"]["ablation"]
+    assert abl["failed"] == 0 and abl["rows"] == 4 * 2  # 4 node features × (baseline, ML-GCN) × 1 seed
     # 09 / 08 / 07: per-class AP over VOC's 20 classes; retrieval by each model's own features
     assert all(len(v) == 20 for v in nbs["09_per_class"]["per_class"].values())
     ret = nbs["08_retrieval"]["retrieval"]
@@ -244,7 +252,7 @@ def test_paper_voc_profile_runs_the_same_notebooks_on_voc(voc_profile_book):
     assert "paper (VOC, ResNet-101 @ 448)" in (html / "book/executed/02_train.html").read_text()
     assert "paper: ML-GCN" in (html / "book/executed/09_per_class.html").read_text()
     assert "paper_voc" in (html / "book/intro.html").read_text()
-    for page in [f"book/executed/{n}.html" for n in PROFILE_CHAPTERS]:
+    for page in [f"book/executed/{n}.html" for n in chapters]:
         text = (html / page).read_text()
         assert re.search(rf"<h1>{re.escape(PAGES[page])}", text), page
         for s in re.findall(r'<img[^>]+src="([^"]+)"', text):
