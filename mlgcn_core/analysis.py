@@ -2,31 +2,51 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import torch
 
 from .data.sources import load_splits
-from .features import extract_dataset_features
+from .features import extract_dataset_features, extract_features
 from .inference import model_from_checkpoint
 from .train import RunResult
 
 
 @torch.no_grad()
-def run_outputs(run: RunResult, split: str = "test") -> dict[str, np.ndarray]:
+def run_outputs(run: RunResult, split: str = "test", device: str | None = None) -> dict[str, np.ndarray]:
     """For a finished run: ``scores`` (n, C) logits, ``targets`` (n, C), ``features`` (n, D) pooled
-    image features, on ``split`` (cached features in features mode, images in end2end mode)."""
+    image features, on ``split``. Features mode reads the cached backbone features; end2end mode
+    runs the run's own fine-tuned backbone over the images, batch by batch on ``device`` (default:
+    the run's device when available, else the CPU), and keeps the result beside the run
+    (``outputs-<split>.npz``, tied to its ``model.pt``) so later chapters do not recompute it."""
     cfg = run.config
-    model, _, _ = model_from_checkpoint(run.path / "model.pt")
+    if device is None:
+        device = cfg.device if cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
+    weights = run.path / "model.pt"
+    stamp = f"{weights.stat().st_size}-{weights.stat().st_mtime_ns}"
+    cache = run.path / f"outputs-{split}.npz"
+    if cfg.mode == "end2end" and cache.is_file():
+        z = np.load(cache)
+        if str(z["stamp"]) == stamp:
+            return {k: z[k] for k in ("scores", "targets", "features")}
+    model, _, _ = model_from_checkpoint(weights, device)
     splits = load_splits(cfg)
     ds = {"train": splits.eval_train, "val": splits.val, "test": splits.test}[split]
     if cfg.mode == "features":
         f, y, _ = extract_dataset_features(cfg, {split: ds}, splits.key, progress=False)[split]
     else:
-        xs, ys = zip(*[(x, t) for x, t, _ in torch.utils.data.DataLoader(ds, batch_size=32)])
-        f = torch.cat([model.features(x) for x in xs])
-        y = torch.cat(ys)
-    return {"scores": model.head(f).numpy(), "targets": y.numpy().astype(np.int64), "features": f.numpy()}
+        arrays = extract_features(model.backbone, ds, batch_size=cfg.batch_size, device=device,
+                                  workers=cfg.workers, progress=False)
+        f, y = torch.from_numpy(arrays[cfg.pooling]), torch.from_numpy(arrays["targets"])  # (n, D), (n, C)
+    out = {"scores": model.head(f.to(device)).float().cpu().numpy(), "targets": y.numpy().astype(np.int64),
+           "features": f.numpy()}
+    if cfg.mode == "end2end":  # (features mode: the backbone features are cached already)
+        tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, stamp=np.array(stamp), **out)
+        os.replace(tmp, cache)
+    return out
 
 
 @torch.no_grad()

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -119,6 +121,24 @@ def test_end2end_mode_updates_backbone(tmp_path):
     ref = torch.load(efficientnet_lite0_weights_file(), weights_only=True)
     key = "backbone.trunk.net._conv_stem.weight"
     assert key in state and not torch.equal(state[key], ref["_conv_stem.weight"])  # fine-tuned
+    # the book's chapters look inside the run: its own fine-tuned backbone, the run's test mAP again,
+    # kept beside the run and recomputed when model.pt changes
+    from mlgcn_core.analysis import run_outputs
+    from mlgcn_core.metrics import evaluate
+
+    out = run_outputs(r)
+    assert out["features"].shape == (16, 1280) and out["scores"].shape == (16, 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny split: some class may have no positive
+        assert evaluate(out["scores"], out["targets"])["mAP"] == pytest.approx(r.metrics["mAP"], abs=1e-4)
+    cache = r.path / "outputs-test.npz"
+    assert cache.is_file()
+    again = run_outputs(r)
+    assert all(np.array_equal(out[k], again[k]) for k in out)
+    os.utime(r.path / "model.pt", ns=(1, 1))  # a retrained model: the kept outputs no longer count
+    mtime = cache.stat().st_mtime_ns
+    run_outputs(r)
+    assert cache.stat().st_mtime_ns != mtime
 
 
 def test_lr_schedule_warmup_and_steps():
