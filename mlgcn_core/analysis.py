@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import torch
@@ -11,6 +9,7 @@ import torch
 from .data.sources import load_splits
 from .features import extract_dataset_features, extract_features
 from .inference import model_from_checkpoint
+from .io import atomic_path
 from .train import RunResult
 
 
@@ -43,9 +42,8 @@ def run_outputs(run: RunResult, split: str = "test", device: str | None = None) 
     out = {"scores": model.head(f.to(device)).float().cpu().numpy(), "targets": y.numpy().astype(np.int64),
            "features": f.numpy()}
     if cfg.mode == "end2end":  # (features mode: the backbone features are cached already)
-        tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, stamp=np.array(stamp), **out)
-        os.replace(tmp, cache)
+        with atomic_path(cache) as tmp:
+            np.savez(tmp, stamp=np.array(stamp), **out)
     return out
 
 

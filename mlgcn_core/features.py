@@ -6,7 +6,6 @@ from the cache in seconds."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .backbones import Backbone, build_backbone
+from .io import atomic_path
 from .paths import cache_root
 
 
@@ -62,9 +62,8 @@ def extract_dataset_features(cfg, datasets: dict[str, Dataset], dataset_key: str
         arrays = extract_features(net, datasets[s], device=device, workers=cfg.workers,
                                   progress=progress, desc=f"{cfg.backbone} features [{s}]")
         paths[s].parent.mkdir(parents=True, exist_ok=True)
-        tmp = paths[s].with_name(f".{paths[s].stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, paths[s])
+        with atomic_path(paths[s]) as tmp:
+            np.savez(tmp, **arrays)
     out = {}
     for s, p in paths.items():
         z = np.load(p)

@@ -16,6 +16,7 @@ from .data import coco, voc
 from .data.images import load_image
 from .data.sources import image_transform
 from .graph import normalize_adjacency
+from .io import atomic_path
 from .models import MLGCN, Baseline, MultiLabelModel
 from .train import CHECKPOINT_FORMAT, checkpoint_payload
 
@@ -160,8 +161,7 @@ def import_official(checkpoint: str | os.PathLike, dataset: str, out: str | os.P
                          f"unexpected {unexpected[:3]})")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    torch.save(checkpoint_payload(cfg, classes, model.state_dict(), epoch=None,
-                                  source=f"official checkpoint {path.name}"), tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        torch.save(checkpoint_payload(cfg, classes, model.state_dict(), epoch=None,
+                                      source=f"official checkpoint {path.name}"), tmp)
     return out

@@ -1,4 +1,5 @@
-"""Reading and writing the official ML-GCN file layouts.
+"""Reading and writing the official ML-GCN file layouts, and atomic writes for every file the
+package produces.
 
 Pickles are read with a restricted unpickler that only admits NumPy arrays (and the dicts /
 lists holding them): a pickle naming any other global is rejected before anything runs.
@@ -6,8 +7,10 @@ lists holding them): a pickle naming any other global is rejected before anythin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,20 +51,33 @@ def load_label_stats(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return M, N
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary name beside ``path`` (same suffix) to write to; it replaces ``path`` only when
+    the block succeeds, so a reader never sees a half-written file; removed on failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """``text`` written atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def save_label_stats(path: str | os.PathLike, M: np.ndarray, N: np.ndarray) -> None:
     """Write ``(M, N)`` in the official pickle layout, atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         pickle.dump({"adj": np.asarray(M, dtype=np.int64), "nums": np.asarray(N, dtype=np.int64)}, f,
                     protocol=3)
-    os.replace(tmp, path)
 
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
     """A bare float32 array pickled like the official ``*_glove_word2vec.pkl`` files, atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         pickle.dump(np.asarray(array, dtype=np.float32), f, protocol=3)
-    os.replace(tmp, path)

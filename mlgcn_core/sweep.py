@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .io import atomic_path, write_text
 from .paths import PROJECT_ROOT, runs_root
 
 TABLE_RECORD = "table"
@@ -108,9 +109,8 @@ def _run_point(notebook: str, params: dict, folder: str, kernel: str | None,
                                  kernel_name=kernel or default_kernel(), cwd=str(PROJECT_ROOT),
                                  progress_bar=False)
         rec = recorded(nb)
-        tmp = folder_p / ".records.json.tmp"
-        tmp.write_text(json.dumps({"records": rec, "seconds": round(time.time() - t0, 2)}, default=float))
-        os.replace(tmp, folder_p / "records.json")
+        write_text(folder_p / "records.json",
+                   json.dumps({"records": rec, "seconds": round(time.time() - t0, 2)}, default=float))
         return folder, None
     except Exception as exc:  # recorded, the sweep goes on
         if hasattr(exc, "ename"):  # a cell raised: papermill names the notebook's own exception
@@ -158,12 +158,10 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
                 log(f"[sweep] point {Path(folder).name} failed: {err.splitlines()[0][:200]}")
     table = tidy_table(all_points, list(grid))
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".results.csv.tmp"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out / "results.csv")
-    tmp = out / ".results.parquet.tmp"
-    table.astype({c: str for c in table.columns if table[c].dtype == object}).to_parquet(tmp, index=False)
-    os.replace(tmp, out / "results.parquet")
+    with atomic_path(out / "results.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out / "results.parquet") as tmp:
+        table.astype({c: str for c in table.columns if table[c].dtype == object}).to_parquet(tmp, index=False)
     return table
 
 

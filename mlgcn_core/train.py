@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    Subset,
+    TensorDataset,
+)
 from tqdm import tqdm
 
 from . import __version__
@@ -38,6 +44,7 @@ from .data.sources import Splits, load_splits
 from .embeddings import make_vectors
 from .features import extract_dataset_features
 from .graph import binary_adjacency, build_adjacency, cooccurrence
+from .io import atomic_path, write_text
 from .losses import make_loss
 from .metrics import evaluate
 from .models import MLGCN, Baseline, MultiLabelModel
@@ -118,15 +125,8 @@ def git_commit() -> str | None:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _jsonable(metrics: dict) -> dict:
@@ -134,12 +134,10 @@ def _jsonable(metrics: dict) -> dict:
 
 
 def _write_history(path: Path, history: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(history[0]))
         w.writeheader()
         w.writerows(history)
-    os.replace(tmp, path)
 
 
 class TensorBatches:
@@ -345,7 +343,7 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
         out.mkdir(parents=True, exist_ok=True)
         meta = {"config": cfg.to_dict(), "package_version": __version__, "git_commit": git_commit(),
                 "torch": torch.__version__, "python": platform.python_version(), "world_size": ctx.world}
-        _atomic_text(out / "config.json", json.dumps(meta, indent=2))
+        write_text(out / "config.json", json.dumps(meta, indent=2))
     if resume and ckpt_path.is_file():
         st = torch.load(ckpt_path, map_location=eng.device, weights_only=True)
         if st.get("config") != cfg.to_dict():
@@ -382,7 +380,7 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     if ctx.main:
         _atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"]),
                      out / "model.pt")
-        _atomic_text(out / "metrics.json", json.dumps(
+        write_text(out / "metrics.json", json.dumps(
             {"test": _jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
              "classes": eng.classes, "selection": "best validation mAP",
              "seconds": round(time.time() - t_start, 2)}, indent=2))

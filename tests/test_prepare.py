@@ -355,3 +355,18 @@ def test_mlgcn_from_official_files_forward_backward(official_dir, resnet_random,
     out.sum().backward()
     assert model.head.gcn.layers[0].weight.grad.abs().sum() > 0
     resnet_random.zero_grad()
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    from mlgcn_core.io import atomic_path, write_text
+
+    target = tmp_path / "metrics.json"
+    write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half-writ")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]  # no temporary left
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".json" and tmp != target
+        tmp.write_text("new")
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import write_text
 
 SPLITS = ("train", "val")
 # the 80 categories in the official order (alphabetical by name; category.json)
@@ -98,10 +99,7 @@ def read_official(anno_path: str | os.PathLike, category_path: str | os.PathLike
 
 def write_json(path: str | os.PathLike, obj, indent: int | None = None) -> None:
     """JSON written atomically (``category.json``: indent 2 + newline, as the official file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=indent) + ("\n" if indent else ""))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=indent) + ("\n" if indent else ""))
 
 
 def split_files(prepared: Path, manifest: dict, split: str, splits: tuple[str, ...] = SPLITS

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..io import atomic_path
 from ..paths import cache_root
 from . import fashion_mnist
 
@@ -183,9 +183,8 @@ def load_outfits(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None =
         data = generate(cfg, fmnist_path)
         d.mkdir(parents=True, exist_ok=True)
         for split, arrays in data.items():
-            tmp = d / f".{split}.tmp.npz"
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, files[split])
+            with atomic_path(files[split]) as tmp:
+                np.savez_compressed(tmp, **arrays)
         (d / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         return data
     return {s: dict(np.load(f)) for s, f in files.items()}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_path
 
 CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
            "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
@@ -65,14 +66,11 @@ def read_split(vdir: Path, split: str) -> tuple[list[str], np.ndarray]:
 
 def write_classification_csv(path: str | os.PathLike, ids: list[str], labels: np.ndarray) -> None:
     """The official code's ``classification_{split}.csv`` (csv module defaults, header name,classes…)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["name"] + CLASSES)
         for name, row in zip(ids, labels):
             w.writerow([name] + [int(v) for v in row])
-    os.replace(tmp, path)
 
 
 def read_classification_csv(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
