@@ -54,6 +54,21 @@ def classifiers(run: RunResult) -> np.ndarray:
     return model.classifiers().numpy()
 
 
+def cooccurrence_agreement(vectors: np.ndarray, train_positives: np.ndarray) -> float:
+    """How well per-label vectors (C, D) follow the labels' co-occurrence (Fig. 8a's claim, as a
+    number): the Spearman correlation, over label pairs i < j, between the cosine similarity of
+    the two vectors and the symmetric co-occurrence rate (P(L_j|L_i) + P(L_i|L_j)) / 2 (Eq. 6) on
+    the training labels (n, C)."""
+    from scipy.stats import spearmanr
+
+    from .graph import conditional_probability, cooccurrence
+
+    P = conditional_probability(*cooccurrence(train_positives))  # (C, C)
+    z = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    iu = np.triu_indices(len(P), 1)
+    return float(spearmanr((z @ z.T)[iu], ((P + P.T) / 2)[iu]).statistic)
+
+
 def nearest(representation: np.ndarray, k: int = 5) -> np.ndarray:
     """Indices (n, k) of each item's k nearest other items by cosine similarity."""
     z = representation / np.maximum(np.linalg.norm(representation, axis=1, keepdims=True), 1e-12)
@@ -81,7 +96,7 @@ def retrieval(runs: dict[str, list[RunResult]], k: int = 5) -> tuple[pd.DataFram
     where every head reads the same frozen features. Returns the tidy table (``variant``
     = representation, ``seed``, precision@k, jaccard@k, exact@k) and, per model, the first seed's
     neighbours by label probabilities, (n_test, k)."""
-    rows, neighbours = [], {}
+    rows, neighbours, shared_done = [], {}, False
     for name, rs in runs.items():
         for r in rs:
             out = run_outputs(r)
@@ -90,7 +105,8 @@ def retrieval(runs: dict[str, list[RunResult]], k: int = 5) -> tuple[pd.DataFram
             rows.append({"variant": f"{name}: label probabilities", "seed": r.config.seed,
                          **retrieval_scores(by_probs, out["targets"])})
             shared = r.config.mode == "features"
-            if not shared or not any(row["seed"] == -1 for row in rows):
+            if not (shared and shared_done):
+                shared_done = shared_done or shared
                 rows.append({"variant": "pooled features (shared)" if shared else f"{name}: pooled features",
                              "seed": -1 if shared else r.config.seed,
                              **retrieval_scores(nearest(out["features"], k), out["targets"])})

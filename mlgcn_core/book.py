@@ -64,9 +64,9 @@ def profile_tree(root: Path, name: str, chapters: list[str], data_root: str) -> 
     (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))
     for page in (root / "book").glob("*"):
         if page.is_file() and page.suffix in (".md", ".bib"):
-            text = "".join(line for line in page.read_text().splitlines(keepends=True)  # no links to
-                           if not re.search(r"\{doc\}`executed/(\w+)`", line)            # chapters left out
-                           or re.search(r"\{doc\}`executed/(\w+)`", line).group(1) in chapters)
+            links = ((line, re.search(r"\{doc\}`executed/(\w+)`", line))  # rows linking to chapters
+                     for line in page.read_text().splitlines(keepends=True))  # left out are dropped
+            text = "".join(line for line, m in links if not m or m.group(1) in chapters)
             if page.name == "intro.md":
                 title, _, rest = text.partition("\n")
                 text = (f"{title}\n\n```{{note}}\nThis build ran the profile **{name}** on the data "

@@ -83,3 +83,21 @@ def test_pictures_and_labels_of_any_split(tmp_path):
     assert split_labels(sub).tolist() == [[0, 1], [1, 0]]
     pic = picture(sub, 0, side=100)
     assert pic.dtype == np.uint8 and pic.shape == (75, 100, 3)
+
+
+def test_cooccurrence_agreement_follows_the_label_statistics():
+    from mlgcn_core.analysis import cooccurrence_agreement
+
+    rng = np.random.default_rng(0)
+    Y = (rng.random((400, 5)) < 0.3).astype(np.int64)
+    Y[:, 1] |= Y[:, 0]                       # label 1 goes with label 0, label 3 with label 2
+    Y[:, 3] = Y[:, 2] & (rng.random(400) < 0.9)
+    P = (Y.T @ Y) / Y.sum(0)[:, None]
+    np.fill_diagonal(P, 0)
+    S = (P + P.T) / 2                         # vectors whose cosine similarity orders like S
+    w, V = np.linalg.eigh(S + 5 * np.eye(5))
+    X = V @ np.diag(np.sqrt(w)) @ V.T        # X Xᵀ = S + 5 I, rows of nearly equal norm
+    assert cooccurrence_agreement(X, Y) > 0.9
+    w, V = np.linalg.eigh(-S + 5 * np.eye(5))
+    anti = V @ np.diag(np.sqrt(w)) @ V.T     # similarities ordered against the co-occurrence
+    assert cooccurrence_agreement(anti, Y) < -0.9

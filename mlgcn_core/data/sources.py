@@ -64,19 +64,17 @@ DATASET_NAMES = {"outfits": "Fashion outfits", "voc2007": "PASCAL VOC 2007",
                  "coco2014": "MS-COCO 2014", "custom": "custom dataset"}
 
 
-def _unwrap(ds: Dataset, i: int) -> tuple[Dataset, int]:
-    """The underlying dataset and index behind (nested) ``Subset``s."""
+def _unwrap(ds: Dataset, idx) -> tuple[Dataset, np.ndarray]:
+    """The underlying dataset and the indices into it behind (nested) ``Subset``s."""
+    idx = np.asarray(idx)
     while isinstance(ds, Subset):
-        ds, i = ds.dataset, int(ds.indices[i])
-    return ds, i
+        ds, idx = ds.dataset, np.asarray(ds.indices)[idx]
+    return ds, idx
 
 
 def split_labels(ds: Dataset) -> np.ndarray:
     """(n, C) {0, 1} ground truth of a split (label 1 only; VOC's difficult entries are 0)."""
-    base = ds
-    while isinstance(base, Subset):
-        base = base.dataset
-    idx = np.arange(len(ds)) if base is ds else np.array([_unwrap(ds, i)[1] for i in range(len(ds))])
+    base, idx = _unwrap(ds, np.arange(len(ds)))
     return (np.asarray(base.labels)[idx] == 1).astype(np.int64)
 
 
@@ -84,6 +82,7 @@ def picture(ds: Dataset, i: int, side: int = 224) -> np.ndarray:
     """Item ``i`` of a split as an image to draw: (S, S) uint8 grey canvas (embedded benchmark) or
     (H, W, 3) uint8 RGB with its longer side at most ``side`` pixels (files on disk)."""
     base, j = _unwrap(ds, i)
+    j = int(j)
     if isinstance(base, OutfitScenes):
         return base.images[j]
     from .images import load_image
