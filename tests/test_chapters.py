@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fixtures import write_jpeg
 from torch.utils.data import Subset
 
-from fixtures import write_jpeg
 from mlgcn_core import experiments, reference, report
 from mlgcn_core.config import load_preset
 from mlgcn_core.data.images import MultiLabelImages
