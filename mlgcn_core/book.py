@@ -106,12 +106,6 @@ def parse_params(items: list[str]) -> dict:
     return params
 
 
-def default_kernel() -> str:
-    from jupyter_client.kernelspec import find_kernel_specs
-
-    return "mlgcn" if "mlgcn" in find_kernel_specs() else "python3"
-
-
 def source_key(nb_path: Path, params: dict) -> str:
     """What an executed notebook depends on: its source, its parameters, the package's code and
     data files (presets, sweeps), and smoke mode. Unchanged → the executed copy is reused."""
@@ -142,6 +136,9 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
     import nbformat
     import papermill as pm
 
+    from .notebook import default_kernel
+    from .notebook import execute as execute_notebook
+
     kernel = kernel or default_kernel()
     declared = {n: set(pm.inspect_notebook(str(root / "notebooks" / f"{n}.ipynb"))) for n in names}
     unknown = sorted(set(params) - set().union(*declared.values()))
@@ -160,8 +157,7 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
         t0 = time.time()
         print(f"[book] executing notebooks/{n}.ipynb {own or ''}", flush=True)
         try:
-            pm.execute_notebook(str(root / "notebooks" / f"{n}.ipynb"), str(tmp), parameters=own,
-                                kernel_name=kernel, cwd=str(root), progress_bar=False)
+            execute_notebook(root / "notebooks" / f"{n}.ipynb", tmp, own, kernel=kernel, cwd=root)
         except BaseException:
             failed = out.with_name(f"{n}.failed.ipynb")
             if tmp.exists():

@@ -1,11 +1,18 @@
-"""Small helpers for the notebooks: smoke mode and recorded values read back by tests."""
+"""Notebook helpers: smoke mode, recorded values read back by tests, and :func:`execute`, the one
+way the package runs a notebook with papermill (book chapters and sweep points)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 RECORD_KEY = "mlgcn_record"
+KERNEL_START_ATTEMPTS = 3
 
 
 def smoke_mode() -> bool:
@@ -31,3 +38,70 @@ def recorded(nb) -> dict:
             if name is not None:
                 out[name] = o["data"]["application/json"]
     return out
+
+
+def default_kernel() -> str:
+    """The project's kernelspec (``mlgcn``, installed by ``make``) if present, else ``python3``."""
+    from jupyter_client.kernelspec import find_kernel_specs
+
+    return "mlgcn" if "mlgcn" in find_kernel_specs() else "python3"
+
+
+def _kernel_config(socket_dir: str | None):
+    """Kernel transport: on POSIX, Unix-domain sockets in a private folder (``ipc``). Over TCP,
+    jupyter_client picks a free port, closes it and hands the number to the kernel; a kernel
+    started at the same moment by another process (parallel sweep points) can take that port
+    first and the kernel dies with "Address already in use" — sockets named by a path cannot
+    collide."""
+    from traitlets.config import Config
+
+    if socket_dir is None:
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(socket_dir, "k")}})
+
+
+def _nothing_ran(output: Path) -> bool:
+    """True when papermill's output notebook shows no cell was started (the kernel never came up)."""
+    import nbformat
+
+    if not output.is_file():
+        return True
+    try:
+        nb = nbformat.read(output, 4)
+    except Exception:
+        return True
+    return all((c.get("metadata", {}).get("papermill") or {}).get("start_time") is None
+               for c in nb.cells if c.cell_type == "code")
+
+
+def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: dict | None = None,
+            *, kernel: str | None = None, cwd: str | os.PathLike | None = None,
+            attempts: int = KERNEL_START_ATTEMPTS, log=None):
+    """Run ``notebook`` with papermill into ``output`` and return the executed notebook.
+
+    The kernel talks over Unix sockets (see :func:`_kernel_config`); a kernel that dies or hangs
+    before its first cell runs is started again, up to ``attempts`` times in all. Errors raised
+    by a cell are never retried: papermill's ``PapermillExecutionError`` goes to the caller.
+    """
+    import papermill as pm
+
+    from .paths import PROJECT_ROOT
+
+    output = Path(output)
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    for attempt in range(1, attempts + 1):
+        socket_dir = None if os.name == "nt" else tempfile.mkdtemp(prefix="mlgcn-kernel-")
+        try:
+            return pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
+                                       kernel_name=kernel or default_kernel(),
+                                       cwd=str(cwd or PROJECT_ROOT), progress_bar=False,
+                                       config=_kernel_config(socket_dir))
+        except Exception as exc:
+            if hasattr(exc, "ename") or attempt == attempts or not _nothing_ran(output):
+                raise
+            log(f"[kernel] {Path(notebook).name}: the kernel did not start ({type(exc).__name__}: "
+                f"{str(exc).strip()[:200]}); attempt {attempt + 1} of {attempts}")
+            time.sleep(attempt)
+        finally:
+            if socket_dir:
+                shutil.rmtree(socket_dir, ignore_errors=True)

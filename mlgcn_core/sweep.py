@@ -92,12 +92,9 @@ def point_key(notebook: Path, params: dict) -> str:
 def _run_point(notebook: str, params: dict, folder: str, kernel: str | None,
                threads: int | None = None) -> tuple[str, str | None]:
     """Execute one point (in a worker process); returns (folder, error or None)."""
-    import papermill as pm
-
     if threads:  # inherited by the kernel: parallel points must not oversubscribe the cores
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    from .book import default_kernel
-    from .notebook import recorded
+    from .notebook import execute, recorded
 
     folder_p = Path(folder)
     folder_p.mkdir(parents=True, exist_ok=True)
@@ -105,9 +102,7 @@ def _run_point(notebook: str, params: dict, folder: str, kernel: str | None,
     (folder_p / "error.txt").unlink(missing_ok=True)
     t0 = time.time()
     try:
-        nb = pm.execute_notebook(notebook, str(folder_p / "notebook.ipynb"), parameters=params,
-                                 kernel_name=kernel or default_kernel(), cwd=str(PROJECT_ROOT),
-                                 progress_bar=False)
+        nb = execute(notebook, folder_p / "notebook.ipynb", params, kernel=kernel, cwd=PROJECT_ROOT)
         rec = recorded(nb)
         write_text(folder_p / "records.json",
                    json.dumps({"records": rec, "seconds": round(time.time() - t0, 2)}, default=float))

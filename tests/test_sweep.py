@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from mlgcn_core.notebook import execute, recorded
 from mlgcn_core.sweep import parse_grid, point_key, run_sweep
 
 pytestmark = pytest.mark.notebook
@@ -60,3 +63,87 @@ def test_sweep_points_table_skip_and_failures(tiny_notebook, tmp_path):
 def test_sweep_rejects_unknown_parameter(tiny_notebook, tmp_path):
     with pytest.raises(ValueError, match=r"\['tau'\] are not in point.ipynb's parameters"):
         run_sweep(str(tiny_notebook), {"tau": [0.1]}, out=tmp_path / "s", log=lambda m: None)
+
+
+# --- how a notebook is run: Unix-socket kernels, a kernel that does not start is started again ---
+
+def _notebook(path, source: str, kernel: str = "mlgcn"):
+    params = new_code_cell("x: int = 0")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell(source)],
+                      metadata={"kernelspec": {"name": kernel, "language": "python", "display_name": kernel}})
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def flaky_kernel(tmp_path, monkeypatch):
+    """A kernelspec 'flaky' whose first FLAKY_FAILS starts exit before the kernel comes up (as
+    a kernel that lost its port does), then starts ipykernel; returns the start counter file."""
+    script = tmp_path / "flaky.py"
+    script.write_text(
+        "import os, runpy, sys\n"
+        "counter = os.environ['FLAKY_COUNTER']\n"
+        "n = int(open(counter).read()) if os.path.exists(counter) else 0\n"
+        "open(counter, 'w').write(str(n + 1))\n"
+        "if n < int(os.environ['FLAKY_FAILS']):\n"
+        "    sys.exit('zmq.error.ZMQError: Address already in use (simulated)')\n"
+        "sys.argv = ['ipykernel_launcher', '-f', sys.argv[1]]\n"
+        "runpy.run_module('ipykernel_launcher', run_name='__main__')\n")
+    spec = tmp_path / "jupyter" / "kernels" / "flaky"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(script), "{connection_file}"], "display_name": "flaky",
+        "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    counter = tmp_path / "starts"
+    monkeypatch.setenv("FLAKY_COUNTER", str(counter))
+    return counter
+
+
+def test_execute_talks_to_the_kernel_over_unix_sockets(tmp_path):
+    nb = _notebook(tmp_path / "in.ipynb", "import ipykernel\n"
+                   "from mlgcn_core.notebook import record\n"
+                   "info = ipykernel.get_connection_info(unpack=True)\n"
+                   "record('conn', {'transport': info['transport'], 'ip': info['ip'], 'x': x})")
+    out = execute(nb, tmp_path / "out.ipynb", {"x": 5}, kernel="python3")
+    conn = recorded(out)["conn"]
+    assert conn["transport"] == "ipc" and conn["x"] == 5  # no TCP port to lose to another process
+    sockets = Path(conn["ip"]).parent
+    assert sockets.name.startswith("mlgcn-kernel-") and not sockets.exists()  # removed afterwards
+
+
+def test_execute_starts_a_dead_kernel_again(tmp_path, flaky_kernel, monkeypatch):
+    monkeypatch.setenv("FLAKY_FAILS", "2")
+    nb = _notebook(tmp_path / "in.ipynb", "from mlgcn_core.notebook import record\nrecord('x', x)",
+                   kernel="flaky")
+    logs = []
+    out = execute(nb, tmp_path / "out.ipynb", {"x": 7}, kernel="flaky", log=logs.append)
+    assert recorded(out) == {"x": 7} and flaky_kernel.read_text() == "3"
+    assert len(logs) == 2 and "the kernel did not start" in logs[0] and "attempt 2 of 3" in logs[0]
+
+
+@pytest.mark.parametrize("fails, source, error, starts", [
+    ("9", "pass", "Kernel died", "3"),  # never comes up: three starts, then the kernel's error
+    ("0", "raise ValueError('a real error')", "a real error", "1"),  # a cell's error: no retry
+])
+def test_execute_stops_retrying(tmp_path, flaky_kernel, monkeypatch, fails, source, error, starts):
+    from papermill.exceptions import PapermillExecutionError
+
+    monkeypatch.setenv("FLAKY_FAILS", fails)
+    nb = _notebook(tmp_path / "in.ipynb", source, kernel="flaky")
+    with pytest.raises(RuntimeError if fails != "0" else PapermillExecutionError, match=error):
+        execute(nb, tmp_path / "out.ipynb", kernel="flaky", log=lambda m: None)
+    assert flaky_kernel.read_text() == starts
+
+
+def test_sweep_point_survives_a_kernel_that_did_not_start(tmp_path, flaky_kernel, monkeypatch):
+    """The CI failure this guards against: one parallel point's kernel died at start-up and the
+    point was recorded as failed."""
+    monkeypatch.setenv("FLAKY_FAILS", "1")
+    nb = _notebook(tmp_path / "point.ipynb", "from mlgcn_core.notebook import record\n"
+                   "record('table', [{'variant': 'v', 'seed': 0, 'mAP': float(x)}])", kernel="flaky")
+    table = run_sweep(str(nb), {"x": [1, 2]}, out=tmp_path / "sweep", jobs=2, kernel="flaky",
+                      log=lambda m: None)
+    assert table.error.isna().all() and sorted(table.mAP) == [1.0, 2.0]
+    assert int(flaky_kernel.read_text()) == 3  # one failed start, then both points
