@@ -90,6 +90,7 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: 
     output = Path(output)
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     for attempt in range(1, attempts + 1):
+        output.unlink(missing_ok=True)  # what `_nothing_ran` reads must be this attempt's
         socket_dir = None if os.name == "nt" else tempfile.mkdtemp(prefix="mlgcn-kernel-")
         try:
             return pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},

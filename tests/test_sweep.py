@@ -117,6 +117,8 @@ def test_execute_starts_a_dead_kernel_again(tmp_path, flaky_kernel, monkeypatch)
     monkeypatch.setenv("FLAKY_FAILS", "2")
     nb = _notebook(tmp_path / "in.ipynb", "from mlgcn_core.notebook import record\nrecord('x', x)",
                    kernel="flaky")
+    stale = new_notebook(cells=[new_code_cell("x = 1", metadata={"papermill": {"start_time": "2026"}})])
+    nbformat.write(stale, tmp_path / "out.ipynb")  # a previous run's output must not hide the failure
     logs = []
     out = execute(nb, tmp_path / "out.ipynb", {"x": 7}, kernel="flaky", log=logs.append)
     assert recorded(out) == {"x": 7} and flaky_kernel.read_text() == "3"
