@@ -47,6 +47,17 @@ def default_kernel() -> str:
     return "mlgcn" if "mlgcn" in find_kernel_specs() else "python3"
 
 
+def _socket_dir() -> str | None:
+    """A private folder for one kernel's sockets (None on Windows: TCP there). A Unix socket's
+    path is limited to ~104 bytes, so a long ``TMPDIR`` falls back to ``/tmp``."""
+    if os.name == "nt":
+        return None
+    base = tempfile.gettempdir()
+    if len(base) > 64 and os.path.isdir("/tmp"):
+        base = "/tmp"
+    return tempfile.mkdtemp(prefix="mlgcn-kernel-", dir=base)  # + "/k-N": base + ~26 bytes
+
+
 def _kernel_config(socket_dir: str | None):
     """Kernel transport: on POSIX, Unix-domain sockets in a private folder (``ipc``). Over TCP,
     jupyter_client picks a free port, closes it and hands the number to the kernel; a kernel
@@ -91,7 +102,7 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: 
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     for attempt in range(1, attempts + 1):
         output.unlink(missing_ok=True)  # what `_nothing_ran` reads must be this attempt's
-        socket_dir = None if os.name == "nt" else tempfile.mkdtemp(prefix="mlgcn-kernel-")
+        socket_dir = _socket_dir()
         try:
             return pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
                                        kernel_name=kernel or default_kernel(),

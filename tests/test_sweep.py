@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -111,6 +112,19 @@ def test_execute_talks_to_the_kernel_over_unix_sockets(tmp_path):
     assert conn["transport"] == "ipc" and conn["x"] == 5  # no TCP port to lose to another process
     sockets = Path(conn["ip"]).parent
     assert sockets.name.startswith("mlgcn-kernel-") and not sockets.exists()  # removed afterwards
+
+
+def test_socket_folder_stays_short(tmp_path, monkeypatch):
+    from mlgcn_core.notebook import _socket_dir
+
+    long_tmp = tmp_path / ("t" * 80)
+    long_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_tmp))
+    d = Path(_socket_dir())
+    try:
+        assert d.parent == Path("/tmp") and len(str(d / "k-1")) < 100
+    finally:
+        d.rmdir()
 
 
 def test_execute_starts_a_dead_kernel_again(tmp_path, flaky_kernel, monkeypatch):
