@@ -12,15 +12,20 @@ import os
 import random
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
-from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as TF
 
 from ..backbones import IMAGENET_MEAN, IMAGENET_STD
+
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
+
+# torchvision is imported where it is used: importing it costs ~2.5 s (it pulls in torch._dynamo),
+# paid by every kernel of a sweep point, though features-mode runs never decode an image.
 
 PAPER_SIZE = 448
 PAPER_SCALES = (1.0, 0.875, 0.75, 0.66, 0.5)
@@ -71,6 +76,8 @@ class MultiScaleCrop(torch.nn.Module):
         return oy * sh, ox * sw, ch, cw
 
     def forward(self, img):
+        from torchvision.transforms.v2 import functional as TF
+
         h, w = TF.get_size(img)
         top, left, ch, cw = self.crop_params(h, w, random)
         return TF.resized_crop(img, top, left, ch, cw, [self.size, self.size], antialias=True)
@@ -79,12 +86,16 @@ class MultiScaleCrop(torch.nn.Module):
 def train_transform(size: int = PAPER_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
     """Paper/official training transform: MultiScaleCrop + horizontal flip + normalization
     (ImageNet statistics by default; pass the backbone's ``info.mean``/``info.std``)."""
+    from torchvision.transforms import v2
+
     return v2.Compose([v2.ToImage(), MultiScaleCrop(size), v2.RandomHorizontalFlip(),
                        v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
 
 
 def eval_transform(size: int = PAPER_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
     """Evaluation: plain resize to size × size (the official "Warp", no crop) + normalization."""
+    from torchvision.transforms import v2
+
     return v2.Compose([v2.ToImage(), v2.Resize((size, size), antialias=True),
                        v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
 
@@ -129,6 +140,11 @@ class MultiLabelImages(Dataset):
 
     def __getitem__(self, i: int):
         img = load_image(self.paths[i])
-        x = self.transform(img) if self.transform else TF.pil_to_tensor(img)  # (3, H, W)
+        if self.transform:
+            x = self.transform(img)  # (3, H, W)
+        else:
+            from torchvision.transforms.v2 import functional as TF
+
+            x = TF.pil_to_tensor(img)  # (3, H, W) uint8
         row = self.labels[i]
         return x, torch.as_tensor(row >= 0, dtype=torch.float32), torch.as_tensor(row == 0)
