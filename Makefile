@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_step.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/kernel_starts.py
+	$(PY) benchmarks/parallel_runs.py
 
 sweeps: data
 	for f in notebooks/sweeps/*.yaml; do $(PY) -m mlgcn_core sweep $$f --jobs 2; done

@@ -17,6 +17,20 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1) -> dict[str, list]:
+    """Train (or read back) each variant of :data:`VARIANTS` on ``base`` for every seed:
+    ``{variant: [RunResult per seed]}``. ``jobs``: runs trained in parallel processes on the CPU
+    (see :func:`mlgcn_core.train.run_many`)."""
+    from .train import run_many
+
+    configs = [(n, base.replace(seed=s, **VARIANTS[n])) for n in names for s in seeds]
+    runs = run_many([c for _, c in configs], jobs=jobs)
+    out: dict[str, list] = {n: [] for n in names}
+    for (n, _), r in zip(configs, runs):
+        out[n].append(r)
+    return out
+
+
 def curve(table: pd.DataFrame, x: str, metric: str = "mAP", by: str = "variant") -> pd.DataFrame:
     """Mean, std and count over seeds of ``metric`` per (variant, x), from a sweep's tidy table."""
     ok = table[table["error"].isna()] if "error" in table else table

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pandas as pd
 
 from .metrics import metric_keys
 from .train import RunResult
 
 
-def results_frame(runs: Iterable[tuple[str, RunResult]]) -> pd.DataFrame:
-    """One row per (variant, seed) with the 13 test metrics; tidy, for further analysis."""
+def results_frame(runs: dict[str, list[RunResult]]) -> pd.DataFrame:
+    """One row per (variant, seed) with the 13 test metrics; tidy, for further analysis.
+    ``runs``: ``{variant: [RunResult per seed]}`` (:func:`mlgcn_core.experiments.run_variants`)."""
     rows = []
-    for variant, r in runs:
+    for variant, r in ((v, r) for v, rs in runs.items() for r in rs):
         rows.append({"variant": variant, "seed": r.config.seed, "best_epoch": r.best_epoch,
                      **{k: float(r.metrics[k]) for k in metric_keys()}})
     return pd.DataFrame(rows)

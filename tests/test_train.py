@@ -18,7 +18,7 @@ from mlgcn_core.__main__ import config_from_overrides
 from mlgcn_core.config import ExperimentConfig, load_preset, presets
 from mlgcn_core.data import OutfitsConfig
 from mlgcn_core.metrics import metric_keys
-from mlgcn_core.train import lr_factor, run_experiment
+from mlgcn_core.train import lr_factor, parallel_jobs, run_experiment, run_many
 
 TINY = OutfitsConfig(n_train=160, n_val=60, n_test=80)
 
@@ -26,6 +26,29 @@ TINY = OutfitsConfig(n_train=160, n_val=60, n_test=80)
 @pytest.fixture(scope="module")
 def features_cfg():
     return ExperimentConfig(outfits=TINY, epochs=4, lr_steps=(3,), batch_size=32)
+
+
+def test_run_many_in_parallel_processes(features_cfg, tmp_path):
+    configs = [features_cfg.replace(seed=s) for s in (0, 1, 2)]
+    first = run_many(configs[:2], tmp_path / "a", jobs=2)  # trained by two spawned workers
+    assert [r.config.seed for r in first] == [0, 1] and not any(r.reused for r in first)
+    both = run_many(configs, tmp_path / "a", jobs=2)  # two read back, one trained (one job)
+    assert [r.reused for r in both] == [True, True, False]
+    assert [r.metrics["mAP"] for r in both[:2]] == [r.metrics["mAP"] for r in first]
+    serial = run_many(configs[:2], tmp_path / "b", jobs=1)
+    assert [r.path.name for r in serial] == [r.path.name for r in first]  # the same runs
+    for a, b in zip(first, serial):  # one thread per worker vs all threads: summation order only
+        assert a.metrics["mAP"] == pytest.approx(b.metrics["mAP"], abs=1.0)
+
+
+def test_parallel_jobs_only_for_cpu_features_runs(features_cfg):
+    runs = [features_cfg.replace(seed=s) for s in range(4)]
+    assert parallel_jobs(runs, 2, threads=2) == 2
+    assert parallel_jobs(runs, 8, threads=2) == 2  # never more processes than threads
+    assert parallel_jobs(runs, 2, threads=1) == 1  # e.g. inside a parallel sweep point
+    assert parallel_jobs(runs[:1], 2, threads=2) == 1
+    assert parallel_jobs([*runs, features_cfg.replace(mode="end2end")], 2, threads=2) == 1
+    assert parallel_jobs([r.replace(device="cuda") for r in runs], 2, threads=2) == 1
 
 
 def test_features_mode_run_folder_and_reuse(features_cfg, tmp_path):
