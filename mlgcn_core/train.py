@@ -337,6 +337,8 @@ def prepare_features(cfg: ExperimentConfig) -> None:
 def parallel_jobs(todo: Sequence[ExperimentConfig], jobs: int, threads: int) -> int:
     """How many processes :func:`run_many` uses for the runs ``todo``: ``jobs``, capped by the
     runs and by ``threads``; 1 unless every run is a CPU run in features mode."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return 1
     if not all(c.mode == "features" and c.device == "cpu" for c in todo):
         return 1
     return max(1, min(jobs, len(todo), threads))
@@ -353,9 +355,10 @@ def run_many(configs: Sequence[ExperimentConfig], root: str | os.PathLike | None
 
     ``jobs`` > 1 trains the runs not done yet in that many spawned processes, each with an equal
     share of this process's torch threads — only when all of them are CPU runs in features mode
-    (small heads on cached features, where two one-thread processes train ~1.6× more runs per
-    second than one two-thread process on 2 cores: ``benchmarks/parallel_runs.py``), and
-    never more processes than this process has threads (inside a parallel sweep point: one).
+    (small heads on cached features: chapter 02's 12 runs train 1.4× faster as two one-thread
+    processes than as one two-thread process on 2 cores, ``benchmarks/parallel_runs.py``), never
+    more processes than this process has threads (inside a parallel sweep point: one), and never
+    under ``torchrun`` (the processes there are DDP ranks).
     The results are the same runs as with ``jobs=1``: same configs, same run folders.
     """
     todo = list({c.run_name(): c for c in configs

@@ -41,7 +41,7 @@ def test_run_many_in_parallel_processes(features_cfg, tmp_path):
         assert a.metrics["mAP"] == pytest.approx(b.metrics["mAP"], abs=1.0)
 
 
-def test_parallel_jobs_only_for_cpu_features_runs(features_cfg):
+def test_parallel_jobs_only_for_cpu_features_runs(features_cfg, monkeypatch):
     runs = [features_cfg.replace(seed=s) for s in range(4)]
     assert parallel_jobs(runs, 2, threads=2) == 2
     assert parallel_jobs(runs, 8, threads=2) == 2  # never more processes than threads
@@ -49,6 +49,8 @@ def test_parallel_jobs_only_for_cpu_features_runs(features_cfg):
     assert parallel_jobs(runs[:1], 2, threads=2) == 1
     assert parallel_jobs([*runs, features_cfg.replace(mode="end2end")], 2, threads=2) == 1
     assert parallel_jobs([r.replace(device="cuda") for r in runs], 2, threads=2) == 1
+    monkeypatch.setenv("WORLD_SIZE", "2")  # under torchrun
+    assert parallel_jobs(runs, 2, threads=2) == 1
 
 
 def test_features_mode_run_folder_and_reuse(features_cfg, tmp_path):
