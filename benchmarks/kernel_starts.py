@@ -3,7 +3,7 @@
 Why: a sweep with ``--jobs N`` starts N kernels at once. Over TCP, jupyter_client picks free
 ports, closes them and hands the numbers to the kernel; another process starting a kernel at
 the same moment can take one of them first, and the kernel dies with "Address already in use"
-(CI saw this once in ~60 sweep points). ``mlgcn_core.notebook.execute`` therefore uses Unix
+(CI saw this once in ~60 sweep points). ``mlgcn_core.book.notebook.execute`` therefore uses Unix
 sockets named by a private path (and starts a kernel that did not come up again). This starts
 ``--starts`` kernels in each of ``--procs`` processes, at once, per transport, each once (no
 retry), and prints how many did not come up and the time per start. Target: 0 failed starts
@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=4)
     ap.add_argument("--starts", type=int, default=10)
     args = ap.parse_args()
-    from mlgcn_core.notebook import default_kernel
+    from mlgcn_core.book.notebook import default_kernel
 
     kernel = default_kernel()
     print(f"{args.procs} processes × {args.starts} kernel starts each, kernel '{kernel}'")

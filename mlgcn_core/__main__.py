@@ -10,8 +10,8 @@
   official ML-GCN checkpoint.
 * ``presets`` — list the named presets.
 * ``sweep NOTEBOOK|SWEEP.yaml --grid NAME=V1,V2 … [-p NAME=VALUE] [--jobs N]`` — one papermill run
-  per grid point and a tidy table of all results (see ``mlgcn_core.sweep``).
-* ``book …`` — execute the notebooks and build the HTML book (see ``mlgcn_core.book``).
+  per grid point and a tidy table of all results (see ``mlgcn_core.book.sweep``).
+* ``book …`` — execute the notebooks and build the HTML book (see ``mlgcn_core.book.build``).
 * ``prepare {voc2007,coco2014,custom} …`` — dataset files in the official formats (see ``mlgcn_core.prepare``).
 * ``embed --classes FILE (--glove FILE | --provider NAME) --out FILE`` — label word vectors.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
 
 
 def _cmd_data(args) -> int:
@@ -89,9 +88,9 @@ def _cmd_import_official(args) -> int:
 
 
 def _cmd_presets(args) -> int:
-    from .config import PRESET_DIR, presets
-
     import yaml as _yaml
+
+    from .config import PRESET_DIR, presets
 
     for name in presets():
         d = _yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text())
@@ -120,13 +119,9 @@ def _read_classes(path: str) -> list[str]:
 
 
 def _fallbacks(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, phrase = item.partition("=")
-        if not sep:
-            raise ValueError(f"--fallback {item!r}: expected CLASS=PHRASE")
-        out[name] = phrase
-    return out
+    from .config import parse_assignments
+
+    return parse_assignments(items, "--fallback", raw=True)
 
 
 def _cmd_prepare(args) -> int:
@@ -165,7 +160,7 @@ def _cmd_embed(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from .sweep import main as sweep_main
+    from .book.sweep import main as sweep_main
 
     return sweep_main(args)
 
@@ -231,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--out", required=True)
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "book":
-        from .book import main as book_main
+        from .book.build import main as book_main
 
         return book_main(rest)
     if rest:

@@ -28,6 +28,23 @@ PRESET_DIR = Path(__file__).resolve().parent / "presets"
 NOT_IN_KEY = ("device", "workers")
 
 
+def parse_assignments(items: list[str], what: str = "parameter", raw: bool = False) -> dict:
+    """The one ``NAME=VALUE`` parser (config overrides, book parameters, sweep parameters,
+    ``--fallback CLASS=PHRASE``): ``{name: value}``, values parsed as YAML (``seeds=[0,1]``,
+    ``tau=0.3``) unless ``raw``. NAME is an identifier (dotted for ``outfits.n_train``) unless ``raw``."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        ok = bool(name.strip()) if raw else all(part.isidentifier() for part in name.split("."))
+        if not sep or not ok:
+            raise ValueError(f"{what} {item!r}: expected NAME=VALUE")
+        try:
+            out[name] = value if raw else yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{what} {item!r}: the value is not valid YAML ({exc.problem})") from None
+    return out
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that determines one training run's result."""
@@ -116,18 +133,14 @@ class ExperimentConfig:
     def with_overrides(self, items: list[str] | dict) -> "ExperimentConfig":
         """Apply ``FIELD=VALUE`` strings (YAML values) or a dict; ``outfits.n_train=…`` sets a
         benchmark field."""
-        if isinstance(items, dict):
-            items = [f"{k}={json.dumps(v)}" for k, v in items.items()]
+        values = dict(items) if isinstance(items, dict) else parse_assignments(items, "override")
         known = {f.name for f in fields(self)}
         changes, outfit_changes = {}, {}
-        for item in items:
-            name, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"override {item!r}: expected FIELD=VALUE")
+        for name, value in values.items():
             if name.startswith("outfits."):
-                outfit_changes[name.removeprefix("outfits.")] = yaml.safe_load(value)
+                outfit_changes[name.removeprefix("outfits.")] = value
             elif name in known:
-                changes[name] = yaml.safe_load(value)
+                changes[name] = value
             else:
                 raise ValueError(f"override: unknown config field {name!r}; known: {sorted(known)}")
         if outfit_changes:

@@ -17,8 +17,8 @@ from .data.images import load_image
 from .data.sources import image_transform
 from .graph import normalize_adjacency
 from .io import atomic_path
-from .models import MLGCN, Baseline, MultiLabelModel
-from .train import CHECKPOINT_FORMAT, checkpoint_payload
+from .models import MultiLabelModel, build_model
+from .runs import CHECKPOINT_FORMAT, checkpoint_payload
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -48,14 +48,11 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu"
             warnings.simplefilter("ignore", PretrainedWeightsUnavailable)
         backbone = build_backbone(cfg.backbone, cfg.weights if cfg.mode == "features" else None,
                                   cfg.pooling)
-    if cfg.model == "baseline":
-        model: MultiLabelModel = Baseline(len(classes), backbone)
-    else:
-        z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
-        if z is None or adj is None:
-            raise ValueError(f"checkpoint {str(path)!r}: ML-GCN state lacks head.word_vectors / head.adj_hat")
-        model = MLGCN(z.numpy(), adj.numpy(), backbone, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden,
-                      normalization=None)
+    z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
+    if cfg.model != "baseline" and (z is None or adj is None):
+        raise ValueError(f"checkpoint {str(path)!r}: ML-GCN state lacks head.word_vectors / head.adj_hat")
+    model = build_model(cfg, None, classes, backbone=backbone, word_vectors=None if z is None else z.numpy(),
+                        adj_hat=None if adj is None else adj.numpy())
     head_only = not any(k.startswith("backbone.") for k in state)
     try:
         if head_only:
@@ -148,12 +145,12 @@ def import_official(checkpoint: str | os.PathLike, dataset: str, out: str | os.P
     for k, v in state.items():
         if k.startswith("features."):
             ours["backbone.trunk." + k[len("features."):]] = v
-    cfg = load_preset(preset).replace(weights=None)
+    cfg = load_preset(preset).replace(weights=None, gcn_depth=2, gcn_hidden=state["gc1.weight"].shape[1])
     with warnings.catch_warnings():  # the official weights replace the random ones
         warnings.simplefilter("ignore", PretrainedWeightsUnavailable)
         backbone = build_backbone("resnet101", None)
-    model = MLGCN(z, ours["head.adj_hat"].numpy(), backbone, normalization=None, depth=2,
-                  hidden=state["gc1.weight"].shape[1])
+    model = build_model(cfg, None, classes, backbone=backbone, word_vectors=z,
+                        adj_hat=ours["head.adj_hat"].numpy())
     missing, unexpected = model.load_state_dict(ours, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]  # absent in torch 0.3 files
     if missing or unexpected:

@@ -11,13 +11,19 @@ pre-extracted pooled features (the cached-features mode).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
 
-from .backbones import Backbone
+from .backbones import Backbone, build_backbone
+from .embeddings import make_vectors
 from .gcn import GCN, HIDDEN, gcn_widths
-from .graph import normalize_adjacency
+from .graph import binary_adjacency, build_adjacency, cooccurrence, normalize_adjacency
+
+if TYPE_CHECKING:
+    from .config import ExperimentConfig
 
 
 class LinearHead(nn.Module):
@@ -99,3 +105,37 @@ class Baseline(MultiLabelModel):
     def __init__(self, num_classes: int, backbone: Backbone | None = None,
                  feature_dim: int | None = None):
         super().__init__(LinearHead(_feature_dim(backbone, feature_dim), num_classes), backbone)
+
+
+def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
+    """A' (re-weighted, Eq. 8) or A + I (binary, Eq. 7) from the training labels."""
+    M, N = cooccurrence(train_positives)
+    if cfg.graph == "binary":
+        return binary_adjacency(M, N, cfg.tau)
+    if cfg.p == 1.0:
+        import warnings
+
+        warnings.warn("p = 1: every label ignores its own word vector (the paper's Fig. 6: training "
+                      "does not converge)", RuntimeWarning, stacklevel=2)
+    return build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme, allow_p_one=True)
+
+
+def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class_names: list[str],
+                feature_dim: int | None = None, *, backbone: Backbone | None | str = "auto",
+                word_vectors: np.ndarray | None = None, adj_hat: np.ndarray | None = None) -> MultiLabelModel:
+    """The model of ``cfg`` — the one model builder, for training and inference alike.
+
+    Training: the label graph comes from ``train_positives`` (n, C) (Eq. 6–8) and the word vectors
+    from ``cfg.word_vectors``; ``mode='features'`` builds a head on pooled features of size
+    ``feature_dim`` (no backbone), ``end2end`` the backbone of ``cfg``. Inference (a checkpoint):
+    ``word_vectors`` (C, d) and the normalized ``adj_hat`` (C, C) are given as stored, and
+    ``backbone`` is the module to put in front of the head (``"auto"``: as in training)."""
+    if isinstance(backbone, str):
+        backbone = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if cfg.mode == "end2end" else None
+    if cfg.model == "baseline":
+        return Baseline(len(class_names), backbone, feature_dim)
+    if adj_hat is not None:
+        return MLGCN(word_vectors, adj_hat, backbone, feature_dim, depth=cfg.gcn_depth,
+                     hidden=cfg.gcn_hidden, normalization=None)
+    return MLGCN(make_vectors(class_names, cfg.word_vectors), label_graph(cfg, train_positives),
+                 backbone, feature_dim, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden)

@@ -1,4 +1,4 @@
-"""The training engine: one experiment config → a run folder.
+"""The training engine (the engine only): one experiment config → a run folder (``runs.py``).
 
 ``run_experiment(cfg)``: data → label graph → model → SGD (backbone lr·lrp, head lr; step
 schedule with linear warm-up; gradient clipping; soft-margin / BCE / ASL loss; AMP on CUDA) with
@@ -14,16 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import csv
-import dataclasses
 import json
 import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,32 +31,24 @@ from torch.utils.data import (
 )
 from tqdm import tqdm
 
-from . import __version__
 from . import distributed as D
-from .backbones import build_backbone
 from .config import ExperimentConfig
 from .data.sources import Splits, load_splits
-from .embeddings import make_vectors
 from .features import extract_dataset_features
-from .graph import binary_adjacency, build_adjacency, cooccurrence
-from .io import atomic_path, write_text
+from .io import write_text
 from .losses import make_loss
 from .metrics import evaluate
-from .models import MLGCN, Baseline, MultiLabelModel
-from .paths import PROJECT_ROOT, runs_root
-
-CHECKPOINT_FORMAT = "mlgcn-checkpoint/1"
-
-
-@dataclass
-class RunResult:
-    config: ExperimentConfig
-    path: Path
-    metrics: dict  # test metrics (13 scalars + per-class "AP")
-    val_metrics: dict  # validation metrics of the selected epoch
-    best_epoch: int
-    history: list[dict]
-    reused: bool  # True when read back from an earlier run
+from .models import MultiLabelModel, build_model
+from .runs import (
+    RunResult,
+    atomic_save,
+    checkpoint_payload,
+    jsonable,
+    load_run,
+    provenance,
+    run_path,
+    write_history,
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -71,29 +57,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
-    """A' (re-weighted, Eq. 8) or A + I (binary, Eq. 7) from the training labels."""
-    M, N = cooccurrence(train_positives)
-    if cfg.graph == "binary":
-        return binary_adjacency(M, N, cfg.tau)
-    if cfg.p == 1.0:
-        import warnings
-
-        warnings.warn("p = 1: every label ignores its own word vector (the paper's Fig. 6: training "
-                      "does not converge)", RuntimeWarning, stacklevel=2)
-    return build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme, allow_p_one=True)
-
-
-def build_model(cfg: ExperimentConfig, train_positives: np.ndarray, class_names: list[str],
-                feature_dim: int | None = None) -> MultiLabelModel:
-    """The model of ``cfg``; with ``mode='features'`` it runs on pooled features of size feature_dim."""
-    backbone = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if cfg.mode == "end2end" else None
-    if cfg.model == "baseline":
-        return Baseline(len(class_names), backbone, feature_dim)
-    return MLGCN(make_vectors(class_names, cfg.word_vectors), label_graph(cfg, train_positives),
-                 backbone, feature_dim, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden)
 
 
 def make_optimizer(model: MultiLabelModel, cfg: ExperimentConfig) -> torch.optim.Optimizer:
@@ -114,31 +77,6 @@ def lr_factor(cfg: ExperimentConfig, epoch: int, step: int, steps_per_epoch: int
         done = epoch * steps_per_epoch + step + 1
         return decay * done / (cfg.warmup_epochs * steps_per_epoch)
     return decay
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _atomic_save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
-def _jsonable(metrics: dict) -> dict:
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in metrics.items()}
-
-
-def _write_history(path: Path, history: list[dict]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(history[0]))
-        w.writeheader()
-        w.writerows(history)
 
 
 class TensorBatches:
@@ -306,80 +244,11 @@ def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, pro
     return out
 
 
-def checkpoint_payload(cfg: ExperimentConfig, classes: list[str], model_state: dict, **extra) -> dict:
-    """Our checkpoint layout (loadable with ``torch.load(weights_only=True)``)."""
-    return {"format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "classes": list(classes),
-            "model": model_state, "package_version": __version__, **extra}
-
-
-def load_run(path: str | os.PathLike) -> RunResult:
-    path = Path(path)
-    cfg = ExperimentConfig.from_dict(json.loads((path / "config.json").read_text())["config"])
-    m = json.loads((path / "metrics.json").read_text())
-    with open(path / "history.csv") as f:
-        history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    test = dict(m["test"], AP=np.asarray(m["test"]["AP"], dtype=float))
-    return RunResult(cfg, path, test, m["val"], int(m["best_epoch"]), history, reused=True)
-
-
-def run_path(cfg: ExperimentConfig, root: str | os.PathLike | None = None) -> Path:
-    """The run folder of ``cfg``: ``root/<run_name>`` (``root``: ``runs_root()``)."""
-    return (Path(root) if root else runs_root()) / cfg.run_name()
-
-
 def prepare_features(cfg: ExperimentConfig) -> None:
     """Features mode: extract and cache the frozen backbone's features of ``cfg``'s splits now
     (a no-op when cached), so that runs started in parallel only read them."""
     if cfg.mode == "features":
         _cached_split_features(cfg, load_splits(cfg), cfg.device, D.Context(), progress=False)
-
-
-def parallel_jobs(todo: Sequence[ExperimentConfig], jobs: int, threads: int) -> int:
-    """How many processes :func:`run_many` uses for the runs ``todo``: ``jobs``, capped by the
-    runs and by ``threads``; 1 unless every run is a CPU run in features mode."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return 1
-    if not all(c.mode == "features" and c.device == "cpu" for c in todo):
-        return 1
-    return max(1, min(jobs, len(todo), threads))
-
-
-def _train_in_worker(cfg: dict, root: str | None, threads: int) -> str:
-    torch.set_num_threads(threads)
-    return str(run_experiment(ExperimentConfig.from_dict(cfg), root, progress=False).path)
-
-
-def run_many(configs: Sequence[ExperimentConfig], root: str | os.PathLike | None = None,
-             jobs: int = 1) -> list[RunResult]:
-    """:func:`run_experiment` for each config (in order; finished runs are read back).
-
-    ``jobs`` > 1 trains the runs not done yet in that many spawned processes, each with an equal
-    share of this process's torch threads — only when all of them are CPU runs in features mode
-    (small heads on cached features: chapter 02's 12 runs train 1.4× faster as two one-thread
-    processes than as one two-thread process on 2 cores, ``benchmarks/parallel_runs.py``), never
-    more processes than this process has threads (inside a parallel sweep point: one), and never
-    under ``torchrun`` (the processes there are DDP ranks).
-    The results are the same runs as with ``jobs=1``: same configs, same run folders.
-    """
-    todo = list({c.run_name(): c for c in configs
-                 if not (run_path(c, root) / "metrics.json").is_file()}.values())
-    threads = torch.get_num_threads()
-    jobs = parallel_jobs(todo, jobs, threads)
-    if jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        for c in todo:
-            prepare_features(c)  # once per feature cache; the workers only read it
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_train_in_worker, [c.to_dict() for c in todo],
-                          [str(root) if root else None] * len(todo), [threads // jobs] * len(todo)))
-    trained = {c.run_name() for c in todo} if jobs > 1 else set()
-    out = []
-    for c in configs:
-        r = run_experiment(c, root, progress=False)
-        out.append(dataclasses.replace(r, reused=False) if c.run_name() in trained else r)
-    return out
 
 
 def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None, force: bool = False,
@@ -402,9 +271,7 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     start, history, best = 0, [], {"mAP": -1.0, "epoch": 0, "val": {}, "model": None}
     if ctx.main:
         out.mkdir(parents=True, exist_ok=True)
-        meta = {"config": cfg.to_dict(), "package_version": __version__, "git_commit": git_commit(),
-                "torch": torch.__version__, "python": platform.python_version(), "world_size": ctx.world}
-        write_text(out / "config.json", json.dumps(meta, indent=2))
+        write_text(out / "config.json", json.dumps(provenance(cfg, ctx.world), indent=2))
     if resume and ckpt_path.is_file():
         st = torch.load(ckpt_path, map_location=eng.device, weights_only=True)
         if st.get("config") != cfg.to_dict():
@@ -427,11 +294,11 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
                "seconds": round(time.time() - t0, 3)}
         history.append(rec)
         if val["mAP"] > best["mAP"]:
-            best = {"mAP": val["mAP"], "epoch": epoch + 1, "val": _jsonable(val),
+            best = {"mAP": val["mAP"], "epoch": epoch + 1, "val": jsonable(val),
                     "model": copy.deepcopy(eng.model.state_dict())}
         if ctx.main:
-            _write_history(out / "history.csv", history)
-            _atomic_save(checkpoint_payload(cfg, eng.classes, None, epoch=epoch + 1, history=history,
+            write_history(out / "history.csv", history)
+            atomic_save(checkpoint_payload(cfg, eng.classes, None, epoch=epoch + 1, history=history,
                                             train_state=eng.state(), best=best), ckpt_path)
             for fn in callbacks:
                 fn(epoch + 1, rec)
@@ -439,10 +306,10 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     eng.model.load_state_dict(best["model"])
     test = eng.evaluate("test")  # once, with the selected epoch
     if ctx.main:
-        _atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"]),
+        atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"]),
                      out / "model.pt")
         write_text(out / "metrics.json", json.dumps(
-            {"test": _jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
+            {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
              "classes": eng.classes, "selection": "best validation mAP",
              "seconds": round(time.time() - t_start, 2)}, indent=2))
     D.barrier(ctx)

@@ -9,7 +9,7 @@ import pytest
 from fixtures import write_jpeg
 from torch.utils.data import Subset
 
-from mlgcn_core import experiments, reference, report
+from mlgcn_core.book import chapters, findings, reference, report
 from mlgcn_core.config import load_preset
 from mlgcn_core.data.images import MultiLabelImages
 from mlgcn_core.data.outfits import OutfitsConfig
@@ -19,7 +19,7 @@ from mlgcn_core.metrics import metric_keys
 
 def test_chapter_config_defaults_are_the_default_preset(monkeypatch):
     monkeypatch.delenv("MLGCN_SMOKE", raising=False)
-    cfg, seeds = experiments.chapter_config("default", "", data_seed=3, n_train=100, n_val=20, n_test=30,
+    cfg, seeds = chapters.chapter_config("default", "", data_seed=3, n_train=100, n_val=20, n_test=30,
                                             seeds=[0, 1], backbone=None, epochs=None, tau=None)
     assert cfg == load_preset("default").replace(outfits=OutfitsConfig(seed=3, n_train=100, n_val=20, n_test=30))
     assert seeds == [0, 1]
@@ -27,33 +27,33 @@ def test_chapter_config_defaults_are_the_default_preset(monkeypatch):
 
 def test_chapter_config_moves_lr_steps_with_epochs_and_keeps_none_fields(monkeypatch):
     monkeypatch.delenv("MLGCN_SMOKE", raising=False)
-    cfg, _ = experiments.chapter_config("default", "", epochs=6, tau=0.3, lr=None)
+    cfg, _ = chapters.chapter_config("default", "", epochs=6, tau=0.3, lr=None)
     assert (cfg.epochs, cfg.lr_steps, cfg.tau, cfg.lr) == (6, (4,), 0.3, load_preset("default").lr)
-    voc, _ = experiments.chapter_config("paper_voc", "some/prepared", backbone="efficientnet_lite0", epochs=None)
+    voc, _ = chapters.chapter_config("paper_voc", "some/prepared", backbone="efficientnet_lite0", epochs=None)
     paper = load_preset("paper_voc")
     assert voc.data_root.endswith("some/prepared") and voc.data_root.startswith("/")
     assert (voc.backbone, voc.lr_steps, voc.image_size, voc.p, voc.scheme) == \
         ("efficientnet_lite0", paper.lr_steps, 448, 0.25, "official")
     monkeypatch.setenv("MLGCN_SMOKE", "1")
-    smoke, seeds = experiments.chapter_config("default", "", seeds=[0, 1, 2], smoke_seeds=1)
+    smoke, seeds = chapters.chapter_config("default", "", seeds=[0, 1, 2], smoke_seeds=1)
     assert (smoke.epochs, smoke.outfits.n_train, seeds) == (3, 300, [0])
 
 
 def test_chapter_config_on_real_data_needs_data_root():
     with pytest.raises(ValueError, match=r"preset 'paper_coco' trains on coco2014: set data_root .*prepare coco2014"):
-        experiments.chapter_config("paper_coco", "")
+        chapters.chapter_config("paper_coco", "")
 
 
 def test_sweep_setup_passes_preset_and_overrides_to_every_point(monkeypatch):
     monkeypatch.delenv("MLGCN_SMOKE", raising=False)
-    spec, grid, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
+    spec, grid, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
     assert grid == spec["grid"] and fixed == spec["parameters"] and "preset" not in fixed
-    _, _, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, "paper_voc", "/d",
+    _, _, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, "paper_voc", "/d",
                                           seeds=[0], epochs=20, point_parameters={"device": "cuda:1"})
     assert (fixed["preset"], fixed["data_root"], fixed["seeds"], fixed["epochs"], fixed["device"]) == \
         ("paper_voc", "/d", [0], 20, "cuda:1")
     monkeypatch.setenv("MLGCN_SMOKE", "1")
-    _, grid, fixed = experiments.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
+    _, grid, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
     assert grid == {"tau": [0.2]} and fixed["seeds"] == [0]
 
 
@@ -87,7 +87,7 @@ def test_pictures_and_labels_of_any_split(tmp_path):
 
 
 def test_cooccurrence_agreement_follows_the_label_statistics():
-    from mlgcn_core.analysis import cooccurrence_agreement
+    from mlgcn_core.book.analysis import cooccurrence_agreement
 
     rng = np.random.default_rng(0)
     Y = (rng.random((400, 5)) < 0.3).astype(np.int64)
@@ -113,26 +113,26 @@ def _sweep_table(x: str, means: dict[str, dict], seeds=(0, 1, 2)) -> pd.DataFram
 def test_ablation_findings_state_what_the_tables_show():
     rw, bi = "ML-GCN (re-weighted)", "ML-GCN (binary)"
     tau = _sweep_table("tau", {rw: {0.2: 70.0, 0.5: 75.0}, bi: {0.2: 60.0, 0.5: 75.5}})
-    text = experiments.tau_findings(tau, 0.4)
+    text = findings.tau_findings(tau, 0.4)
     assert "re-weighted **0.5** (75.00 ± 0.10 mAP), binary **0.5** (75.50" in text
     assert "above binary at 1 of 2 τ values" in text and "τ = 0.4" in text
 
     collapse = _sweep_table("p", {rw: {0.2: 75.0, 0.9: 70.0, 1.0: 44.0}})
-    text = experiments.p_findings(collapse, 0.2)
+    text = findings.p_findings(collapse, 0.2)
     assert "Best p: **0.2**" in text and "**44.00 ± 0.10**" in text and "70.00–75.00" in text
     assert "a clear collapse" in text
-    assert "no collapse" in experiments.p_findings(_sweep_table("p", {rw: {0.2: 75.0, 1.0: 74.5}}))
-    assert "p = 1:" not in experiments.p_findings(_sweep_table("p", {rw: {0.2: 75.0, 0.5: 74.0}}))
+    assert "no collapse" in findings.p_findings(_sweep_table("p", {rw: {0.2: 75.0, 1.0: 74.5}}))
+    assert "p = 1:" not in findings.p_findings(_sweep_table("p", {rw: {0.2: 75.0, 0.5: 74.0}}))
 
     holds = _sweep_table("gcn_depth", {rw: {1: 70.0, 2: 75.0, 3: 74.0, 4: 73.0}})
-    assert "**2** layers" in experiments.depth_findings(holds) and "**holds**" in experiments.depth_findings(holds)
+    assert "**2** layers" in findings.depth_findings(holds) and "**holds**" in findings.depth_findings(holds)
     fails = _sweep_table("gcn_depth", {rw: {2: 75.0, 3: 73.0, 4: 74.0}})
-    assert "is **not** reproduced" in experiments.depth_findings(fails)
+    assert "is **not** reproduced" in findings.depth_findings(fails)
 
     semantic = _sweep_table("word_vectors", {rw: {"glove6b50d": 75.0, "onehot": 74.0, "random": 74.5}})
-    text = experiments.embedding_findings(semantic)
+    text = findings.embedding_findings(semantic)
     assert "Best input: **glove6b50d**" in text and "**holds**" in text and "word semantics add" in text
     not_semantic = _sweep_table("word_vectors", {rw: {"glove6b50d": 75.0, "onehot": 74.0, "random": 75.5}})
-    assert "**not** due to the words' meaning" in experiments.embedding_findings(not_semantic)
-    assert "**not** on this benchmark" in experiments.embedding_findings(
+    assert "**not** due to the words' meaning" in findings.embedding_findings(not_semantic)
+    assert "**not** on this benchmark" in findings.embedding_findings(
         _sweep_table("word_vectors", {rw: {"glove6b50d": 73.0, "onehot": 74.0}}))

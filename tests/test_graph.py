@@ -146,7 +146,7 @@ def test_p_one_only_when_allowed():
 
 def test_paper_reference_tables_are_consistent():
     """Typed-in paper numbers: each VOC row's mean equals the mAP the paper prints."""
-    from mlgcn_core import reference
+    from mlgcn_core.book import reference
 
     t2 = reference.table2_voc()
     for method, row in t2.iterrows():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from fixtures import write_jpeg
 from torch import nn
 
-from fixtures import write_jpeg
 from mlgcn_core.inference import import_official, model_from_checkpoint, predict_images
 
 

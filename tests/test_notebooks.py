@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from mlgcn_core.book import toc_notebooks
+from mlgcn_core.book.build import toc_notebooks
+from mlgcn_core.book.notebook import recorded
 from mlgcn_core.metrics import metric_keys
-from mlgcn_core.notebook import recorded
 from mlgcn_core.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.notebook
@@ -36,8 +36,8 @@ def test_every_toc_notebook_exists_with_title_and_parameters():
     import nbformat
 
     names = toc_notebooks(PROJECT_ROOT)
-    assert names == ["01_label_graph", "02_train", "09_per_class", "03_ablation_tau", "04_ablation_p",
-                     "05_ablation_depth", "06_word_embeddings", "08_retrieval", "07_tsne_classifiers"]
+    assert names == ["01_label_graph", "02_train", "03_per_class", "05_ablation_tau", "06_ablation_p",
+                     "07_ablation_depth", "08_word_embeddings", "09_retrieval", "10_tsne_classifiers"]
     assert sorted(names) == sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
     for n in names:
         nb = nbformat.read(NOTEBOOKS / f"{n}.ipynb", 4)
@@ -77,9 +77,9 @@ def test_02_train_smoke():
 
 
 @pytest.mark.parametrize("name, x, n_points, values", [
-    ("03_ablation_tau", "tau", 2, [0.2, 0.6]), ("04_ablation_p", "p", 2, [0.2, 1.0]),
-    ("05_ablation_depth", "gcn_depth", 2, [1, 2]),
-    ("06_word_embeddings", "word_vectors", 2, ["glove6b50d", "onehot"]),
+    ("05_ablation_tau", "tau", 2, [0.2, 0.6]), ("06_ablation_p", "p", 2, [0.2, 1.0]),
+    ("07_ablation_depth", "gcn_depth", 2, [1, 2]),
+    ("08_word_embeddings", "word_vectors", 2, ["glove6b50d", "onehot"]),
 ])
 def test_ablation_smoke(name, x, n_points, values):
     rec = run_notebook(name)["ablation"]
@@ -91,13 +91,13 @@ def test_ablation_smoke(name, x, n_points, values):
 
 
 def test_tsne_retrieval_per_class_smoke():
-    rho = run_notebook("07_tsne_classifiers")["tsne"]["spearman"]
+    rho = run_notebook("10_tsne_classifiers")["tsne"]["spearman"]
     assert set(rho) == {"baseline (GMP)", "ML-GCN (re-weighted)", "input word vectors"}
     assert all(-1 <= v <= 1 for vals in rho.values() for v in vals)
-    ret = run_notebook("08_retrieval")["retrieval"]
+    ret = run_notebook("09_retrieval")["retrieval"]
     assert len(ret) == 2 * 2 + 1 and all(0 <= r["precision@k"] <= 1 for r in ret)
     assert sum(r["variant"] == "pooled features (shared)" for r in ret) == 1  # features mode: one row
-    per = run_notebook("09_per_class")["per_class"]
+    per = run_notebook("03_per_class")["per_class"]
     assert set(per) == {"baseline (GMP)", "ML-GCN (re-weighted)"} and all(len(v) == 10 for v in per.values())
 
 
@@ -120,18 +120,18 @@ PAGES = {"book/intro.html": "ML-GCN, re-made", "book/references.html": "Referenc
          "book/reproduce.html": "Reproduce at paper scale",
          "book/executed/01_label_graph.html": "The label graph",
          "book/executed/02_train.html": "Baseline vs ML-GCN",
-         "book/executed/03_ablation_tau.html": "Ablation: the threshold τ (Fig. 5)",
-         "book/executed/04_ablation_p.html": "Ablation: the re-weighting p (Fig. 6)",
-         "book/executed/05_ablation_depth.html": "Ablation: GCN depth (Table 3)",
-         "book/executed/06_word_embeddings.html": "Ablation: word embeddings",
-         "book/executed/07_tsne_classifiers.html": "t-SNE of the learned classifiers (Fig. 8a)",
-         "book/executed/08_retrieval.html": "Image retrieval (Fig. 7)",
-         "book/executed/09_per_class.html": "Per-class results (Table 2)"}
+         "book/executed/05_ablation_tau.html": "Ablation: the threshold τ (Fig. 5)",
+         "book/executed/06_ablation_p.html": "Ablation: the re-weighting p (Fig. 6)",
+         "book/executed/07_ablation_depth.html": "Ablation: GCN depth (Table 3)",
+         "book/executed/08_word_embeddings.html": "Ablation: word embeddings",
+         "book/executed/10_tsne_classifiers.html": "t-SNE of the learned classifiers (Fig. 8a)",
+         "book/executed/09_retrieval.html": "Image retrieval (Fig. 7)",
+         "book/executed/03_per_class.html": "Per-class results (Table 2)"}
 MIN_IMAGES = {"book/executed/01_label_graph.html": 5, "book/executed/02_train.html": 1,
-              "book/executed/06_word_embeddings.html": 1,
-              "book/executed/03_ablation_tau.html": 1, "book/executed/04_ablation_p.html": 1,
-              "book/executed/05_ablation_depth.html": 1, "book/executed/07_tsne_classifiers.html": 1,
-              "book/executed/08_retrieval.html": 1, "book/executed/09_per_class.html": 2}
+              "book/executed/08_word_embeddings.html": 1,
+              "book/executed/05_ablation_tau.html": 1, "book/executed/06_ablation_p.html": 1,
+              "book/executed/07_ablation_depth.html": 1, "book/executed/10_tsne_classifiers.html": 1,
+              "book/executed/09_retrieval.html": 1, "book/executed/03_per_class.html": 2}
 
 
 def test_book_smoke_build(smoke_book):
@@ -150,7 +150,7 @@ def test_book_smoke_build(smoke_book):
 @pytest.mark.browser
 def test_book_in_headless_chromium(smoke_book):
     """Every built page loads in Chromium with its title and no broken image; screenshots saved."""
-    from mlgcn_core.browser import check_pages, html_pages, screenshots
+    from mlgcn_core.book.browser import check_pages, html_pages, screenshots
 
     pages = html_pages(smoke_book)
     assert set(PAGES) <= set(pages)
@@ -171,7 +171,7 @@ def test_book_in_headless_chromium(smoke_book):
 
 # --- the same notebooks at "paper scale": profile paper_voc on a prepared VOC-format tree -------
 
-PROFILE_CHAPTERS = ["01_label_graph", "02_train", "09_per_class", "08_retrieval", "07_tsne_classifiers"]
+PROFILE_CHAPTERS = ["01_label_graph", "02_train", "03_per_class", "09_retrieval", "10_tsne_classifiers"]
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,7 @@ def voc_profile_book(tmp_path_factory, official_dir):
     shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("executed"))
     cmd = [sys.executable, "-m", "mlgcn_core.book", "--root", str(root), "--profile", "paper_voc",
            "--data-root", str(tmp / "prepared"), "-p", "backbone=efficientnet_lite0", "-p", "image_size=64",
-           "-p", "epochs=2", "-p", "device=cpu", "--chapters", *PROFILE_CHAPTERS, "06_word_embeddings",
+           "-p", "epochs=2", "-p", "device=cpu", "--chapters", *PROFILE_CHAPTERS, "08_word_embeddings",
            "-p", "point_parameters={backbone: efficientnet_lite0, image_size: 64, device: cpu}"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -212,7 +212,7 @@ def test_paper_voc_profile_runs_the_same_notebooks_on_voc(voc_profile_book):
     from mlgcn_core.data.sources import CARVE_SEED
 
     out = voc_profile_book["out"]
-    chapters = [*PROFILE_CHAPTERS, "06_word_embeddings"]
+    chapters = [*PROFILE_CHAPTERS, "08_word_embeddings"]
     nbs = {n: recorded(nbformat.read(out / "book" / "executed" / f"{n}.ipynb", 4)) for n in chapters}
     assert sorted(p.stem for p in (out / "book" / "executed").glob("*.ipynb")) == sorted(chapters)
     # 01: the graph's statistics are VOC's, counted on trainval minus the seeded validation carve-out
@@ -237,20 +237,20 @@ def test_paper_voc_profile_runs_the_same_notebooks_on_voc(voc_profile_book):
     assert sorted(c["word_vectors"] for c in configs if c["model"] == "mlgcn" and c["graph"] == "reweighted") == \
         ["glove6b50d", "official:voc2007", "onehot", "random"]
     # 06 at paper scale: the sweep file's node features plus the official GloVe 300-d vectors
-    abl = nbs["06_word_embeddings"]["ablation"]
+    abl = nbs["08_word_embeddings"]["ablation"]
     assert abl["failed"] == 0 and abl["rows"] == 4 * 2  # 4 node features × (baseline, ML-GCN) × 1 seed
     # 09 / 08 / 07: per-class AP over VOC's 20 classes; retrieval by each model's own features
-    assert all(len(v) == 20 for v in nbs["09_per_class"]["per_class"].values())
-    ret = nbs["08_retrieval"]["retrieval"]
+    assert all(len(v) == 20 for v in nbs["03_per_class"]["per_class"].values())
+    ret = nbs["09_retrieval"]["retrieval"]
     assert {r["variant"] for r in ret} == {f"{m}: {rep}" for m in ("baseline (GMP)", "ML-GCN (re-weighted)")
                                            for rep in ("label probabilities", "pooled features")}
-    assert set(nbs["07_tsne_classifiers"]["tsne"]["spearman"]) == {"baseline (GMP)", "ML-GCN (re-weighted)",
+    assert set(nbs["10_tsne_classifiers"]["tsne"]["spearman"]) == {"baseline (GMP)", "ML-GCN (re-weighted)",
                                                                     "input word vectors"}
     # the HTML: only the profile's chapters, the paper's VOC numbers beside ours, the profile named
     html = out / "_build" / "html"
-    assert not (html / "book/executed/03_ablation_tau.html").exists()
+    assert not (html / "book/executed/05_ablation_tau.html").exists()
     assert "paper (VOC, ResNet-101 @ 448)" in (html / "book/executed/02_train.html").read_text()
-    assert "paper: ML-GCN" in (html / "book/executed/09_per_class.html").read_text()
+    assert "paper: ML-GCN" in (html / "book/executed/03_per_class.html").read_text()
     assert "paper_voc" in (html / "book/intro.html").read_text()
     for page in [f"book/executed/{n}.html" for n in chapters]:
         text = (html / page).read_text()
@@ -261,7 +261,7 @@ def test_paper_voc_profile_runs_the_same_notebooks_on_voc(voc_profile_book):
 
 @pytest.mark.browser
 def test_paper_voc_profile_in_headless_chromium(voc_profile_book):
-    from mlgcn_core.browser import check_pages, html_pages
+    from mlgcn_core.book.browser import check_pages, html_pages
 
     html = voc_profile_book["out"] / "_build" / "html"
     result = check_pages(html, html_pages(html))
@@ -271,7 +271,7 @@ def test_paper_voc_profile_in_headless_chromium(voc_profile_book):
 
 
 def test_profile_on_real_data_needs_a_prepared_data_root(tmp_path):
-    from mlgcn_core.book import main
+    from mlgcn_core.book.build import main
 
     with pytest.raises(SystemExit, match=r"needs DATA_ROOT.*prepare voc2007"):
         main(["--profile", "paper_voc", "--no-execute", "--no-build"])

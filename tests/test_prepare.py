@@ -11,12 +11,26 @@ import sys
 import numpy as np
 import pytest
 import torch
+from fixtures import (
+    COCO_EXPECTED,
+    corrupt_jpeg,
+    make_coco_tree,
+    make_voc_tree,
+    tar_of,
+    voc_matrix,
+    write_glove,
+    write_jpeg,
+    zip_of,
+)
 
-from fixtures import (COCO_EXPECTED, corrupt_jpeg, make_coco_tree, make_voc_tree, tar_of,
-                      voc_matrix, write_glove, write_jpeg, zip_of)
 from mlgcn_core import prepare
 from mlgcn_core.data import coco, prepared_dataset, voc
-from mlgcn_core.data.images import MultiLabelImages, MultiScaleCrop, eval_transform, train_transform
+from mlgcn_core.data.images import (
+    MultiLabelImages,
+    MultiScaleCrop,
+    eval_transform,
+    train_transform,
+)
 from mlgcn_core.io import load_label_stats, load_pickle
 
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from mlgcn_core.notebook import execute, recorded
-from mlgcn_core.sweep import parse_grid, point_key, run_sweep
+from mlgcn_core.book.notebook import execute, recorded
+from mlgcn_core.book.sweep import parse_grid, point_key, run_sweep
 
 pytestmark = pytest.mark.notebook
 
@@ -32,7 +32,7 @@ def tiny_notebook(tmp_path):
     params = new_code_cell("x: int = 0\nseeds: list = [0]")
     params.metadata["tags"] = ["parameters"]
     body = new_code_cell(
-        "from mlgcn_core.notebook import record\n"
+        "from mlgcn_core.book.notebook import record\n"
         "assert x != 3, 'x = 3 is broken'\n"
         "record('table', [{'variant': 'v', 'seed': s, 'mAP': 10.0 * x + s} for s in seeds])")
     nb = new_notebook(cells=[params, body], metadata={"kernelspec": {"name": "mlgcn", "language": "python",
@@ -104,7 +104,7 @@ def flaky_kernel(tmp_path, monkeypatch):
 
 def test_execute_talks_to_the_kernel_over_unix_sockets(tmp_path):
     nb = _notebook(tmp_path / "in.ipynb", "import ipykernel\n"
-                   "from mlgcn_core.notebook import record\n"
+                   "from mlgcn_core.book.notebook import record\n"
                    "info = ipykernel.get_connection_info(unpack=True)\n"
                    "record('conn', {'transport': info['transport'], 'ip': info['ip'], 'x': x})")
     out = execute(nb, tmp_path / "out.ipynb", {"x": 5}, kernel="python3")
@@ -115,7 +115,7 @@ def test_execute_talks_to_the_kernel_over_unix_sockets(tmp_path):
 
 
 def test_socket_folder_stays_short(tmp_path, monkeypatch):
-    from mlgcn_core.notebook import _socket_dir
+    from mlgcn_core.book.notebook import _socket_dir
 
     long_tmp = tmp_path / ("t" * 80)
     long_tmp.mkdir()
@@ -129,7 +129,7 @@ def test_socket_folder_stays_short(tmp_path, monkeypatch):
 
 def test_execute_starts_a_dead_kernel_again(tmp_path, flaky_kernel, monkeypatch):
     monkeypatch.setenv("FLAKY_FAILS", "2")
-    nb = _notebook(tmp_path / "in.ipynb", "from mlgcn_core.notebook import record\nrecord('x', x)",
+    nb = _notebook(tmp_path / "in.ipynb", "from mlgcn_core.book.notebook import record\nrecord('x', x)",
                    kernel="flaky")
     stale = new_notebook(cells=[new_code_cell("x = 1", metadata={"papermill": {"start_time": "2026"}})])
     nbformat.write(stale, tmp_path / "out.ipynb")  # a previous run's output must not hide the failure
@@ -157,7 +157,7 @@ def test_sweep_point_survives_a_kernel_that_did_not_start(tmp_path, flaky_kernel
     """The CI failure this guards against: one parallel point's kernel died at start-up and the
     point was recorded as failed."""
     monkeypatch.setenv("FLAKY_FAILS", "1")
-    nb = _notebook(tmp_path / "point.ipynb", "from mlgcn_core.notebook import record\n"
+    nb = _notebook(tmp_path / "point.ipynb", "from mlgcn_core.book.notebook import record\n"
                    "record('table', [{'variant': 'v', 'seed': 0, 'mAP': float(x)}])", kernel="flaky")
     table = run_sweep(str(nb), {"x": [1, 2]}, out=tmp_path / "sweep", jobs=2, kernel="flaky",
                       log=lambda m: None)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-
 import warnings
 
 import numpy as np
@@ -18,7 +17,8 @@ from mlgcn_core.__main__ import config_from_overrides
 from mlgcn_core.config import ExperimentConfig, load_preset, presets
 from mlgcn_core.data import OutfitsConfig
 from mlgcn_core.metrics import metric_keys
-from mlgcn_core.train import lr_factor, parallel_jobs, run_experiment, run_many
+from mlgcn_core.runs import parallel_jobs, run_many
+from mlgcn_core.train import lr_factor, run_experiment
 
 TINY = OutfitsConfig(n_train=160, n_val=60, n_test=80)
 
@@ -148,7 +148,7 @@ def test_end2end_mode_updates_backbone(tmp_path):
     assert key in state and not torch.equal(state[key], ref["_conv_stem.weight"])  # fine-tuned
     # the book's chapters look inside the run: its own fine-tuned backbone, the run's test mAP again,
     # kept beside the run and recomputed when model.pt changes
-    from mlgcn_core.analysis import run_outputs
+    from mlgcn_core.book.analysis import run_outputs
     from mlgcn_core.metrics import evaluate
 
     out = run_outputs(r)

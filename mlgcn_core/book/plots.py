@@ -1,10 +1,13 @@
-"""Figures of the book (matplotlib): data examples, label statistics, graphs, training curves."""
+"""Figures of the book (matplotlib): data examples, label statistics, graphs, training curves, sweep curves and bars."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
+import pandas as pd
+
+from .report import curve
 
 
 def show_image(ax, picture: np.ndarray, title: str = "", fontsize: float = 8):
@@ -110,5 +113,56 @@ def training_curves(histories: dict[str, list[list[dict]]], key: str = "val_mAP"
     ax.set_xlabel("epoch")
     ax.set_ylabel(key.replace("_", " "))
     ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(table: pd.DataFrame, x: str, variants: list[str], metrics=("mAP", "CF1", "OF1"),
+                mark: float | None = None, mark_label: str = "paper's choice", reference: str | None = None):
+    """One panel per metric: mean ± std over seeds vs ``x``; a dashed line for ``reference``
+    (a variant independent of x, e.g. the baseline); a vertical line at ``mark``."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        c = curve(table, x, m)
+        for v in variants:
+            d = c[c["variant"] == v].sort_values(x)
+            if d.empty:
+                continue
+            xs = d[x].astype(float).to_numpy()
+            ax.plot(xs, d["mean"], marker="o", ms=3, label=v)
+            ax.fill_between(xs, d["mean"] - d["std"], d["mean"] + d["std"], alpha=0.2)
+        if reference is not None:
+            r = c[c["variant"] == reference]["mean"]
+            if len(r):
+                ax.axhline(float(np.mean(r)), color="gray", ls="--", lw=1, label=reference)
+        if mark is not None:
+            ax.axvline(mark, color="crimson", ls=":", lw=1.2, label=mark_label)
+        ax.set_xlabel(x)
+        ax.set_ylabel(f"test {m} (%)")
+    axes[0][0].legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(table: pd.DataFrame, x: str, variants: list[str], metric: str = "mAP",
+              reference: str | None = None):
+    """Mean ± std over seeds of ``metric`` for each (categorical) ``x``, one bar group per value;
+    a dashed line for ``reference`` (a variant independent of x, e.g. the baseline)."""
+    c = curve(table, x, metric)
+    values = list(dict.fromkeys(c[x]))
+    fig, ax = plt.subplots(figsize=(1.4 * len(values) + 2.5, 3.4))
+    width = 0.8 / max(1, len(variants))
+    for k, v in enumerate(variants):
+        d = c[c["variant"] == v].set_index(x).reindex(values)
+        ax.bar(np.arange(len(values)) + (k - (len(variants) - 1) / 2) * width, d["mean"], width,
+               yerr=d["std"], capsize=3, label=v)
+    if reference is not None and (c["variant"] == reference).any():
+        ax.axhline(float(c[c["variant"] == reference]["mean"].mean()), color="gray", ls="--", lw=1, label=reference)
+    lo = np.nanmin(c["mean"] - c["std"])
+    ax.set_ylim(max(0.0, lo - 2), None)
+    ax.set_xticks(np.arange(len(values)), values)
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"test {metric} (%)")
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

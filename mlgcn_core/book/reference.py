@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .metrics import metric_keys
+from ..metrics import metric_keys
 
 CITATION = ("Z.-M. Chen, X.-S. Wei, P. Wang, Y. Guo. Multi-Label Image Recognition with "
             "Graph Convolutional Networks. CVPR 2019.")

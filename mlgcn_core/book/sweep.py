@@ -27,8 +27,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .io import atomic_path, write_text
-from .paths import PROJECT_ROOT, runs_root
+from ..config import parse_assignments
+from ..io import atomic_path, write_text
+from ..paths import PROJECT_ROOT, runs_root
 
 TABLE_RECORD = "table"
 
@@ -179,10 +180,10 @@ def main(args) -> int:
     if args.notebook.endswith((".yaml", ".yml")):
         spec = load_spec(args.notebook)
         grid = {**spec["grid"], **parse_grid(args.grid)}
-        params = {**spec["parameters"], **_params(args.param)}
+        params = {**spec["parameters"], **parse_assignments(args.param)}
         nb, name = spec["notebook"], spec["name"]
     else:
-        grid, params, nb, name = parse_grid(args.grid), _params(args.param), args.notebook, None
+        grid, params, nb, name = parse_grid(args.grid), parse_assignments(args.param), args.notebook, None
         if not grid:
             raise ValueError("give at least one --grid NAME=V1,V2,… (or a sweep .yaml file)")
     table = run_sweep(nb, grid, params, args.out, args.jobs, name=name)
@@ -190,8 +191,3 @@ def main(args) -> int:
     print(f"[sweep] {len(table)} rows, {failed} failed point(s)")
     return 0
 
-
-def _params(items: list[str]) -> dict:
-    from .book import parse_params
-
-    return parse_params(items)

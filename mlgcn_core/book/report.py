@@ -1,11 +1,11 @@
-"""Tables of results: seeds aggregated as mean ± std, ours beside the paper's."""
+"""Tables of results: runs as tidy frames, seeds aggregated (mean ± std), sweep curves, ours beside the paper's."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .metrics import metric_keys
-from .train import RunResult
+from ..metrics import metric_keys
+from ..runs import RunResult
 
 
 def results_frame(runs: dict[str, list[RunResult]]) -> pd.DataFrame:
@@ -38,24 +38,32 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, ours_label: str,
     return pd.concat({ours_label: ours, paper_label: paper}).T.fillna("—")  # "—": not in the paper
 
 
-def paired_difference(frame: pd.DataFrame, a: str, b: str, metric: str = "mAP") -> dict:
-    """Per-seed difference a − b of ``metric``: mean, std and the individual values."""
-    pa = frame[frame.variant == a].set_index("seed")[metric]
-    pb = frame[frame.variant == b].set_index("seed")[metric]
-    d = (pa - pb).dropna()
-    return {"mean": float(d.mean()), "std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
-            "values": d.round(3).tolist(), "n": int(len(d))}
+def curve(table: pd.DataFrame, x: str, metric: str = "mAP", by: str = "variant") -> pd.DataFrame:
+    """Mean, std and count over seeds of ``metric`` per (variant, x), from a sweep's tidy table."""
+    ok = table[table["error"].isna()] if "error" in table else table
+    g = ok.groupby([by, x])[metric]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
 
 
-def effect_holds(d: dict) -> bool:
-    """A paired difference 'holds' when its mean is positive and above two standard errors."""
-    return d["mean"] > 0 and d["mean"] > 2 * d["std"] / max(1, d["n"]) ** 0.5
+def best_setting(table: pd.DataFrame, x: str, variant: str, metric: str = "mAP") -> dict:
+    """The x with the highest mean ``metric`` for ``variant`` (mean ± std over seeds)."""
+    c = curve(table, x, metric)
+    c = c[c["variant"] == variant]
+    if c.empty:
+        raise ValueError(f"no finished results for {variant!r}")
+    row = c.loc[c["mean"].idxmax()]
+    return {x: row[x], "mean": float(row["mean"]), "std": float(row["std"]), "seeds": int(row["count"])}
 
 
-def verdict(d: dict, what: str, claim: str = "the paper's effect", unit: str = "mAP",
-            digits: int = 2) -> str:
-    """One Markdown bullet stating a paired difference and whether ``claim`` held."""
-    unit = f" {unit}" if unit else ""
-    return (f"* {what}: **{d['mean']:+.{digits}f} ± {d['std']:.{digits}f}**{unit} over {d['n']} seeds "
-            f"(per seed {d['values']}) — {claim} "
-            + ("**holds** here." if effect_holds(d) else "is **not** shown here."))
+def failed_points(table: pd.DataFrame) -> pd.DataFrame:
+    if "error" not in table:
+        return table.iloc[0:0]
+    return table[table["error"].notna()]
+
+
+def _variant_means(table: pd.DataFrame, x: str, variant: str) -> pd.Series:
+    """Mean ``mAP`` over seeds per value of ``x`` for ``variant``."""
+    c = curve(table, x)
+    return c[c["variant"] == variant].set_index(x)["mean"]

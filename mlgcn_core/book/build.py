@@ -25,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from .paths import PROJECT_ROOT
+from ..config import parse_assignments
+from ..paths import PROJECT_ROOT
 
 EXECUTED = Path("book") / "executed"
 PROFILES = Path("book") / "profiles.yaml"
@@ -96,21 +97,11 @@ def toc_notebooks(root: Path) -> list[str]:
     return [f[len(prefix):] for f in files if f.startswith(prefix)]
 
 
-def parse_params(items: list[str]) -> dict:
-    params = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise ValueError(f"parameter {item!r}: expected NAME=VALUE")
-        params[name] = yaml.safe_load(value)
-    return params
-
-
 def source_key(nb_path: Path, params: dict) -> str:
     """What an executed notebook depends on: its source, its parameters, the package's code and
     data files (presets, sweeps), and smoke mode. Unchanged → the executed copy is reused."""
+    from ..paths import PACKAGE_ROOT
     from .notebook import smoke_mode
-    from .paths import PACKAGE_ROOT
 
     h = hashlib.sha1(nb_path.read_bytes())
     h.update(json.dumps(params, sort_keys=True, default=str).encode() + str(smoke_mode()).encode())
@@ -199,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     names = toc_notebooks(root)
     try:
         prof = load_profile(root, args.profile)
-        params = {**prof["parameters"], **parse_params(args.param)}
+        params = {**prof["parameters"], **parse_assignments(args.param)}
     except ValueError as exc:
         raise SystemExit(f"error: {exc}")
     out_root = root

@@ -96,7 +96,7 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: 
     """
     import papermill as pm
 
-    from .paths import PROJECT_ROOT
+    from ..paths import PROJECT_ROOT
 
     output = Path(output)
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))

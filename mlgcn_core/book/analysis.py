@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.sources import load_splits
-from .features import extract_dataset_features, extract_features
-from .inference import model_from_checkpoint
-from .io import atomic_path
-from .train import RunResult
+from ..data.sources import load_splits
+from ..features import extract_dataset_features, extract_features
+from ..inference import model_from_checkpoint
+from ..io import atomic_path
+from ..train import RunResult
 
 
 @torch.no_grad()
@@ -61,7 +61,7 @@ def cooccurrence_agreement(vectors: np.ndarray, train_positives: np.ndarray) -> 
     the training labels (n, C)."""
     from scipy.stats import spearmanr
 
-    from .graph import conditional_probability, cooccurrence
+    from ..graph import conditional_probability, cooccurrence
 
     P = conditional_probability(*cooccurrence(train_positives))  # (C, C)
     z = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
