@@ -45,6 +45,29 @@ def parse_assignments(items: list[str], what: str = "parameter", raw: bool = Fal
     return out
 
 
+def group_dotted(values: dict, into: dict | None = None) -> dict:
+    """``{"config.tau": 0.3, "seeds": [0]}`` → ``{"config": {"tau": 0.3}, "seeds": [0]}``, merged
+    into a copy of ``into`` (a dotted name adds to the dict there; the name is split at its first
+    dot, so ``config.outfits.n_train`` sets ``config["outfits.n_train"]``)."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (into or {}).items()}
+    for name, value in values.items():
+        head, dot, rest = name.partition(".")
+        if dot:
+            if not isinstance(out.get(head, {}), dict):
+                raise ValueError(f"parameter {name!r}: {head!r} is not a mapping ({out[head]!r})")
+            out.setdefault(head, {})[rest] = value
+        else:
+            out[name] = value
+    return out
+
+
+def is_config_field(name: str) -> bool:
+    """True for a field of :class:`ExperimentConfig` or ``outfits.<field>`` of the benchmark."""
+    if name.startswith("outfits."):
+        return name.removeprefix("outfits.") in {f.name for f in fields(OutfitsConfig)}
+    return name in {f.name for f in fields(ExperimentConfig)}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that determines one training run's result."""
@@ -131,13 +154,15 @@ class ExperimentConfig:
         return dataclasses.replace(self, **changes)
 
     def with_overrides(self, items: list[str] | dict) -> "ExperimentConfig":
-        """Apply ``FIELD=VALUE`` strings (YAML values) or a dict; ``outfits.n_train=…`` sets a
-        benchmark field."""
+        """Apply ``FIELD=VALUE`` strings (YAML values) or a dict; ``outfits.n_train=…`` (or
+        ``outfits: {n_train: …}``) sets a benchmark field."""
         values = dict(items) if isinstance(items, dict) else parse_assignments(items, "override")
         known = {f.name for f in fields(self)}
         changes, outfit_changes = {}, {}
         for name, value in values.items():
-            if name.startswith("outfits."):
+            if name == "outfits" and isinstance(value, dict):
+                outfit_changes.update(value)
+            elif name.startswith("outfits."):
                 outfit_changes[name.removeprefix("outfits.")] = value
             elif name in known:
                 changes[name] = value

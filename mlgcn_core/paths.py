@@ -33,3 +33,15 @@ def cache_root() -> Path:
 
 def runs_root() -> Path:
     return Path(os.environ.get("MLGCN_RUNS") or _base() / "runs")
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as printed for a reader: relative to the project (``runs/sweeps/tau``), to the runs
+    or cache folder (``$MLGCN_RUNS/…``, ``$MLGCN_CACHE/…`` when those are set elsewhere), else as given."""
+    p = Path(path).resolve()
+    for base, name in ((PROJECT_ROOT, ""), (runs_root(), "$MLGCN_RUNS/"), (cache_root(), "$MLGCN_CACHE/")):
+        try:
+            return name + str(p.relative_to(Path(base).resolve()))
+        except ValueError:
+            continue
+    return str(path)

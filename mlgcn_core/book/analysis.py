@@ -10,7 +10,7 @@ from ..data.sources import load_splits
 from ..features import extract_dataset_features, extract_features
 from ..inference import model_from_checkpoint
 from ..io import atomic_path
-from ..train import RunResult
+from ..runs import RunResult
 
 
 @torch.no_grad()
@@ -45,6 +45,11 @@ def run_outputs(run: RunResult, split: str = "test", device: str | None = None) 
         with atomic_path(cache) as tmp:
             np.savez(tmp, stamp=np.array(stamp), **out)
     return out
+
+
+def probabilities(run: RunResult, split: str = "test") -> np.ndarray:
+    """(n, C) label probabilities (sigmoid of the logits) of a finished run on ``split``."""
+    return 1 / (1 + np.exp(-run_outputs(run, split)["scores"]))
 
 
 @torch.no_grad()

@@ -74,9 +74,10 @@ def _run(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
 
 
 def check_pages(html: Path, pages: list[str]) -> dict:
-    """{page: {"title", "images", "broken", "math", "untypeset"}} as rendered by Chromium: the
-    first ``<h1>``, the number of local images and those that did not load, the number of equations
-    and the beginnings of those MathJax left as raw TeX."""
+    """{page: {"title", "images", "broken", "math", "untypeset", "abs_paths"}} as rendered by
+    Chromium: the first ``<h1>``, the number of local images and those that did not load, the
+    number of equations and the beginnings of those MathJax left as raw TeX; and, from the page's
+    file, every absolute path of this machine it shows (:func:`machine_paths`; must be none)."""
     html = Path(html)
     checker = html / "_browser_check.html"
     checker.write_text(CHECKER % json.dumps(["/" + p for p in pages]))
@@ -88,7 +89,29 @@ def check_pages(html: Path, pages: list[str]) -> dict:
     m = re.search(r"RESULT (\{.*\})", proc.stdout)
     if not m:
         raise RuntimeError(f"Chromium did not finish the check: {proc.stdout[-500:]} {proc.stderr[-1500:]}")
-    return {k.lstrip("/"): v for k, v in json.loads(m.group(1).replace("&quot;", '"')).items()}
+    result = {k.lstrip("/"): v for k, v in json.loads(m.group(1).replace("&quot;", '"')).items()}
+    for page, r in result.items():
+        r["abs_paths"] = absolute_paths((html / page).read_text(errors="replace"), machine_paths(html))
+    return result
+
+
+def machine_paths(html: Path) -> list[str]:
+    """Absolute paths a published page must not show: the project root, the folder the book was
+    built in, the machine's temporary folder and the user's home."""
+    from ..paths import PROJECT_ROOT
+
+    found = {str(PROJECT_ROOT), str(Path(html).resolve().parent.parent), tempfile.gettempdir(), str(Path.home())}
+    return sorted(p for p in found if len(p) > 1)
+
+
+def absolute_paths(text: str, forbidden: list[str]) -> list[str]:
+    """The places in ``text`` where one of the ``forbidden`` absolute paths appears (as a path:
+    followed by '/' or the end of a word), each with a little context."""
+    hits = []
+    for root in forbidden:
+        for m in re.finditer(re.escape(root.rstrip("/")) + r"(?=/|\b)", text):
+            hits.append(text[max(0, m.start() - 20):m.end() + 40].replace("\n", " "))
+    return hits
 
 
 def screenshots(html: Path, pages: list[str], out: Path, size: str = "1280,2400") -> list[Path]:
@@ -112,7 +135,7 @@ def html_pages(html: Path) -> list[str]:
                   if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
 
 
-if __name__ == "__main__":  # python -m mlgcn_core.browser [_build/html]
+if __name__ == "__main__":  # python -m mlgcn_core.book.browser [_build/html]
     import sys
 
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
@@ -122,4 +145,4 @@ if __name__ == "__main__":  # python -m mlgcn_core.browser [_build/html]
               f"{r['math']} equations, untypeset {r['untypeset']}")
     shots = screenshots(root, [p for p in res if "executed" in p], root.parent / "screenshots")
     print(f"{len(shots)} screenshots in {root.parent / 'screenshots'}")
-    sys.exit(1 if any(r["broken"] or r["untypeset"] or not r["title"] for r in res.values()) else 0)
+    sys.exit(1 if any(r["broken"] or r["untypeset"] or r["abs_paths"] or not r["title"] for r in res.values()) else 0)

@@ -5,7 +5,9 @@ into ``book/executed/``), then Jupyter Book (v1) compiles ``_build/html`` with w
                               [-p NAME=VALUE ...] [--only NAME ...] [--no-build] [--root DIR]
 
 A parameter is passed to every notebook that declares it in its ``parameters`` cell; a name no
-notebook declares is an error. Values are parsed as YAML (``seeds=[0,1,2]``, ``tau=0.3``).
+notebook declares is an error. Values are parsed as YAML (``seeds=[0,1,2]``). Training fields go
+into the ``config`` parameter every training chapter takes: ``-p config.tau=0.3`` (or
+``-p 'config={tau: 0.3}'``) reaches every chapter alike.
 A profile (``book/profiles.yaml``) names a preset, its chapters and parameters: ``default`` builds
 the whole book on the embedded benchmark into ``_build/html``; ``paper_voc`` / ``paper_coco`` run
 the same notebooks on a prepared dataset (``--data-root``) into ``_build/profiles/NAME/``.
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import parse_assignments
+from ..config import group_dotted, parse_assignments
 from ..paths import PROJECT_ROOT
 
 EXECUTED = Path("book") / "executed"
@@ -74,6 +77,8 @@ def profile_tree(root: Path, name: str, chapters: list[str], data_root: str) -> 
                         f"in `{data_root}`; the default build (`make book`) runs on the embedded "
                         f"benchmark.\n```\n{rest}")
             (out / "book" / page.name).write_text(text)
+    if (root / "book" / "_static").is_dir():
+        shutil.copytree(root / "book" / "_static", out / "book" / "_static", dirs_exist_ok=True)
     return out
 
 
@@ -155,11 +160,40 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
                 os.replace(tmp, failed)
                 print(f"[book] {n} failed; executed copy with the error: {failed}", file=sys.stderr)
             raise
-        nb = nbformat.read(tmp, 4)
+        nb = publishable(nbformat.read(tmp, 4), root)
         nb.metadata["mlgcn_book"] = {"source_key": key, "seconds": round(time.time() - t0, 1)}
         nbformat.write(nb, tmp)
         os.replace(tmp, out)
         print(f"[book] {n} done in {time.time() - t0:.0f} s", flush=True)
+
+
+def publishable(nb, root: Path):
+    """An executed chapter made fit to publish: the parameters papermill injected are folded like
+    the chapter's own parameters cell, and any absolute path of the project or of the machine's
+    temporary folder left in a text output is written relative to the project (``runs/…``) or as
+    ``$TMPDIR/…`` — what a reader sees never depends on where the book was built."""
+    import tempfile
+
+    subs = [(str(root) + "/", ""), (str(PROJECT_ROOT) + "/", ""), (tempfile.gettempdir().rstrip("/") + "/", "$TMPDIR/")]
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = _relative(out["text"], subs)
+            for mime in ("text/plain", "text/html", "text/markdown"):
+                if mime in out.get("data", {}):
+                    out["data"][mime] = _relative(out["data"][mime], subs)
+    return nb
+
+
+def _relative(text, subs):
+    if isinstance(text, list):
+        return [_relative(t, subs) for t in text]
+    for old, new in subs:
+        text = text.replace(old, new)
+    return text
 
 
 def build_html(root: Path) -> Path:
@@ -190,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     names = toc_notebooks(root)
     try:
         prof = load_profile(root, args.profile)
-        params = {**prof["parameters"], **parse_assignments(args.param)}
+        params = group_dotted(parse_assignments(args.param), into=prof["parameters"])
     except ValueError as exc:
         raise SystemExit(f"error: {exc}")
     out_root = root

@@ -3,6 +3,7 @@ starts from (:func:`chapter_config`), and the ablation chapters' sweep set-up.""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -28,39 +29,42 @@ def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1) -> dic
     return {n: [next(runs) for _ in seeds] for n in names}
 
 
-def chapter_config(preset: str = "default", data_root: str = "", *, data_seed: int = 0,
-                   n_train: int = 6000, n_val: int = 1500, n_test: int = 3000, seeds: list = (0,),
-                   smoke_seeds: int = 2, **fields):
-    """The base config every result chapter starts from, and the training seeds.
+def chapter_config(preset: str = "default", data_root: str = "", config: dict | None = None,
+                   seeds: list = (0,), smoke_seeds: int = 2):
+    """The one configuration every training chapter starts from, and its training seeds.
 
-    ``preset`` names a config preset (``python -m mlgcn_core presets``): ``default`` is the embedded
-    benchmark, whose size ``data_seed``/``n_train``/``n_val``/``n_test`` set; a preset on a real
-    dataset needs ``data_root``, the folder made by ``python -m mlgcn_core prepare``. ``fields`` are
-    config fields; ``None`` keeps the preset's value. Changing ``epochs`` moves the lr steps in
-    proportion (15 of 20 → 4 of 6). Under ``MLGCN_SMOKE=1``: the tiny benchmark, 3 epochs and the
-    first ``smoke_seeds`` seeds. Chapters that share these arguments share their runs (02's runs
-    are reused by 07, 08 and 09, not retrained). Returns ``(config, seeds)``."""
+    Every chapter that trains takes the same three parameters — ``preset``, ``data_root`` and
+    ``config`` — and passes them here, so that a book-wide override (``make book
+    PARAMS="config.tau=0.3"``) reaches every chapter alike. ``preset`` names a config preset
+    (``python -m mlgcn_core presets``; ``default`` is the embedded benchmark); a preset on a real
+    dataset needs ``data_root``, the folder made by ``python -m mlgcn_core prepare``. ``config``
+    maps fields of :class:`~mlgcn_core.config.ExperimentConfig` to values (``{"tau": 0.3,
+    "epochs": 30, "outfits.n_train": 3000}``), type-checked like ``--set``. Changing ``epochs``
+    moves the lr steps in proportion (15 of 20 → 4 of 6) unless ``lr_steps`` is given. Under
+    ``MLGCN_SMOKE=1``: the tiny benchmark, 3 epochs and the first ``smoke_seeds`` seeds. Chapters
+    with the same arguments share their runs (02's runs are reused by 03, 09 and 10, not
+    retrained). Returns ``(config, seeds)``."""
     from ..config import load_preset
-    from ..data import SMOKE, OutfitsConfig
+    from ..data import SMOKE
     from .notebook import smoke_mode
 
     base = load_preset(preset)
-    changes = {k: v for k, v in fields.items() if v is not None}
+    changes = dict(config or {})
     seeds = list(seeds)
-    if base.dataset == "outfits":
-        changes["outfits"] = SMOKE if smoke_mode() else OutfitsConfig(
-            seed=data_seed, n_train=n_train, n_val=n_val, n_test=n_test)
-    elif not data_root:
-        raise ValueError(f"preset {preset!r} trains on {base.dataset}: set data_root to the folder "
-                         f"made by 'python -m mlgcn_core prepare {base.dataset} …'")
-    else:
+    if base.dataset != "outfits":
+        if not data_root:
+            raise ValueError(f"preset {preset!r} trains on {base.dataset}: set data_root to the folder "
+                             f"made by 'python -m mlgcn_core prepare {base.dataset} …'")
         changes["data_root"] = str(Path(data_root).expanduser().resolve())
     if smoke_mode():
         changes["epochs"], seeds = 3, seeds[:smoke_seeds]
-    if "epochs" in changes:
+        if base.dataset == "outfits":
+            changes = {k: v for k, v in changes.items() if k != "outfits" and not k.startswith("outfits.")}
+            changes["outfits"] = dataclasses.asdict(SMOKE)
+    if "epochs" in changes and "lr_steps" not in changes:
         scale = changes["epochs"] / base.epochs
-        changes["lr_steps"] = tuple(max(1, int(s * scale)) for s in base.lr_steps)
-    return base.replace(**changes), seeds
+        changes["lr_steps"] = [max(1, int(s * scale)) for s in base.lr_steps]
+    return base.with_overrides(changes), seeds
 
 
 def dataset_label(cfg, seeds: list) -> str:
@@ -72,13 +76,12 @@ def dataset_label(cfg, seeds: list) -> str:
 
 
 def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root: str = "",
-                seeds: list | None = None, epochs: int | None = None,
-                point_parameters: dict | None = None) -> tuple[dict, dict, dict]:
+                config: dict | None = None, seeds: list | None = None) -> tuple[dict, dict, dict]:
     """An ablation chapter's sweep: ``(spec, grid, fixed parameters)`` from the sweep file
     ``sweep`` (relative to the project). ``preset``/``data_root`` are passed to every point when
-    not the embedded benchmark; ``seeds``/``epochs`` replace the file's when given, and
-    ``point_parameters`` (more parameters of the point notebook, e.g. ``{"device": "cuda:1"}``)
-    are added. Under ``MLGCN_SMOKE=1``: ``smoke_grid`` and seed 0."""
+    not the embedded benchmark; ``config`` (training fields, as every chapter takes them) is merged
+    over the sweep file's ``config`` and passed to every point; ``seeds`` replace the file's when
+    given. Under ``MLGCN_SMOKE=1``: ``smoke_grid`` and seed 0."""
     from ..paths import PROJECT_ROOT
     from .notebook import smoke_mode
     from .sweep import load_spec
@@ -87,8 +90,10 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
     fixed = dict(spec["parameters"])
     if preset != "default":
         fixed.update(preset=preset, data_root=data_root)
-    fixed.update({k: v for k, v in (("seeds", seeds), ("epochs", epochs)) if v is not None})
-    fixed.update(point_parameters or {})
+    if config:
+        fixed["config"] = {**fixed.get("config", {}), **config}
+    if seeds is not None:
+        fixed["seeds"] = seeds
     if smoke_mode():
         return spec, dict(smoke_grid), dict(fixed, seeds=[0])
     return spec, spec["grid"], fixed

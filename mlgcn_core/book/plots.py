@@ -1,4 +1,8 @@
-"""Figures of the book (matplotlib): data examples, label statistics, graphs, training curves, sweep curves and bars."""
+"""Figures of the book (matplotlib): data examples, label statistics, graphs, training curves,
+sweep curves and bars, t-SNE panels, retrieval and prediction grids, per-class bars.
+
+Sizes are chosen for the book's page (about 7.5 in wide at 100 dpi): figures are at most
+:data:`PAGE_WIDTH` inches wide, so they are not scaled down, and text is ≥ 8 pt."""
 
 from __future__ import annotations
 
@@ -8,6 +12,13 @@ import numpy as np
 import pandas as pd
 
 from .report import curve
+
+PAGE_WIDTH = 7.5  # inches: the book's content width at 100 dpi; wider figures get scaled down
+SMALL = 8  # pt: the smallest text drawn (tick labels, annotations)
+
+
+def _width(want: float) -> float:
+    return min(PAGE_WIDTH, want)
 
 
 def show_image(ax, picture: np.ndarray, title: str = "", fontsize: float = 8):
@@ -32,7 +43,8 @@ def show_examples(pictures, labels: np.ndarray, classes: list[str], n: int = 12,
     """Grid of pictures (grey (H, W) or RGB (H, W, 3), e.g. from ``data.sources.picture``) with
     their label sets as titles."""
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(_width(2.1 * cols), 1.35 * rows * _width(2.1 * cols) / cols),
+                             squeeze=False)
     for i, ax in enumerate(np.ravel(axes)):
         ax.axis("off")
         if i < min(n, len(pictures)):
@@ -43,12 +55,13 @@ def show_examples(pictures, labels: np.ndarray, classes: list[str], n: int = 12,
 
 def label_frequencies(labels_by_split: dict[str, np.ndarray], classes: list[str]):
     """Bar chart: fraction of images carrying each label, per split."""
-    fig, ax = plt.subplots(figsize=(max(9, 0.16 * len(classes)), 3.2))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.2))
     width = 0.8 / len(labels_by_split)
     x = np.arange(len(classes))
     for k, (split, y) in enumerate(labels_by_split.items()):
         ax.bar(x + k * width, y.mean(axis=0), width, label=f"{split} (n={len(y)})")
-    ax.set_xticks(x + width * (len(labels_by_split) - 1) / 2, classes, rotation=30, ha="right")
+    ax.set_xticks(x + width * (len(labels_by_split) - 1) / 2, classes, rotation=30 if len(classes) <= 20 else 90,
+                  ha="right", fontsize=SMALL if len(classes) <= 20 else 4)
     ax.set_ylabel("fraction of images")
     ax.legend(frameon=False)
     fig.tight_layout()
@@ -59,10 +72,10 @@ def heatmap(matrix: np.ndarray, classes: list[str], title: str, fmt: str = "{:.2
             cmap: str = "viridis", row_label: str = "", col_label: str = ""):
     """Annotated C×C heat map."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 5.4))
+        _, ax = plt.subplots(figsize=(PAGE_WIDTH * 0.85, PAGE_WIDTH * 0.72))
     im = ax.imshow(matrix, cmap=cmap)
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=SMALL + 1)
+    ax.set_yticks(range(len(classes)), classes, fontsize=SMALL + 1)
     ax.set_title(title)
     ax.set_xlabel(col_label)
     ax.set_ylabel(row_label)
@@ -73,7 +86,7 @@ def heatmap(matrix: np.ndarray, classes: list[str], title: str, fmt: str = "{:.2
         return ax
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
-            ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center", fontsize=6.5,
+            ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center", fontsize=SMALL + 1,
                     color="white" if matrix[i, j] < 0.6 * hi else "black")
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
     return ax
@@ -82,7 +95,7 @@ def heatmap(matrix: np.ndarray, classes: list[str], title: str, fmt: str = "{:.2
 def draw_graph(A: np.ndarray, classes: list[str], title: str, ax=None, eps: float = 1e-9):
     """Directed label graph: an arrow i → j for each off-diagonal A_ij > eps, width ∝ A_ij."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 5.5))
+        _, ax = plt.subplots(figsize=(PAGE_WIDTH * 0.8, PAGE_WIDTH * 0.8))
     g = nx.DiGraph()
     g.add_nodes_from(classes)
     for i, j in zip(*np.nonzero(A > eps)):
@@ -91,7 +104,7 @@ def draw_graph(A: np.ndarray, classes: list[str], title: str, ax=None, eps: floa
     pos = nx.circular_layout(g)
     w = np.array([d["weight"] for *_, d in g.edges(data=True)]) if g.number_of_edges() else np.ones(0)
     widths = 0.6 + 3.0 * w / w.max() if w.size else []
-    size, font = (900, 7) if len(classes) <= 20 else (120, 4)
+    size, font = (1500, SMALL + 1) if len(classes) <= 20 else (120, 4)
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color="#cfe2f3", node_size=size)
     nx.draw_networkx_labels(g, pos, ax=ax, font_size=font)
     nx.draw_networkx_edges(g, pos, ax=ax, width=widths, arrowsize=12, node_size=size,
@@ -121,7 +134,9 @@ def plot_curves(table: pd.DataFrame, x: str, variants: list[str], metrics=("mAP"
                 mark: float | None = None, mark_label: str = "paper's choice", reference: str | None = None):
     """One panel per metric: mean ± std over seeds vs ``x``; a dashed line for ``reference``
     (a variant independent of x, e.g. the baseline); a vertical line at ``mark``."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(PAGE_WIDTH * 0.8, 3.0 * len(metrics)), squeeze=False,
+                             sharex=True)
+    axes = axes.T
     for ax, m in zip(axes[0], metrics):
         c = curve(table, x, m)
         for v in variants:
@@ -150,7 +165,7 @@ def plot_bars(table: pd.DataFrame, x: str, variants: list[str], metric: str = "m
     a dashed line for ``reference`` (a variant independent of x, e.g. the baseline)."""
     c = curve(table, x, metric)
     values = list(dict.fromkeys(c[x]))
-    fig, ax = plt.subplots(figsize=(1.4 * len(values) + 2.5, 3.4))
+    fig, ax = plt.subplots(figsize=(_width(1.4 * len(values) + 2.5), 3.4))
     width = 0.8 / max(1, len(variants))
     for k, v in enumerate(variants):
         d = c[c["variant"] == v].set_index(x).reindex(values)
@@ -164,5 +179,105 @@ def plot_bars(table: pd.DataFrame, x: str, variants: list[str], metric: str = "m
     ax.set_xlabel(x)
     ax.set_ylabel(f"test {metric} (%)")
     ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def heatmaps(matrices: dict[str, np.ndarray], classes: list[str], **kwargs):
+    """One annotated heat map per entry (title → C×C matrix), stacked so each is page-wide."""
+    fig, axes = plt.subplots(len(matrices), 1, figsize=(PAGE_WIDTH * 0.85, PAGE_WIDTH * 0.72 * len(matrices)),
+                             squeeze=False)
+    for ax, (title, m) in zip(axes[:, 0], matrices.items()):
+        heatmap(m, classes, title, ax=ax, **kwargs)
+    fig.tight_layout()
+    return fig
+
+
+def graphs(adjacencies: dict[str, np.ndarray], classes: list[str]):
+    """One directed label graph per entry (title → C×C matrix), stacked."""
+    fig, axes = plt.subplots(len(adjacencies), 1, figsize=(PAGE_WIDTH * 0.8, PAGE_WIDTH * 0.8 * len(adjacencies)),
+                             squeeze=False)
+    for ax, (title, a) in zip(axes[:, 0], adjacencies.items()):
+        draw_graph(a, classes, title, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def tsne_panels(panels: dict[str, np.ndarray], classes: list[str], perplexity: float, seed: int = 0):
+    """Fig. 8a: a 2-D t-SNE of each (C, d) matrix of ``panels`` (title → vectors, one row per
+    label), the label names written beside their points; two panels per row."""
+    from sklearn.manifold import TSNE
+
+    cols = 2
+    rows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(PAGE_WIDTH, 3.6 * rows), squeeze=False)
+    many = len(classes) > 20
+    for ax, (title, X) in zip(axes.ravel(), panels.items()):
+        Y = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(X)  # (C, 2)
+        ax.scatter(Y[:, 0], Y[:, 1], s=12 if many else 30, color="#1f77b4")
+        for (x, y), name in zip(Y, classes):
+            ax.annotate(name, (x, y), fontsize=5 if many else SMALL + 1, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(title, fontsize=SMALL + 2)
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.margins(0.18)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def per_class_bars(ap: dict[str, np.ndarray], classes: list[str]):
+    """Per-class test AP, mean ± std over seeds, one bar per model (``ap``: name → (seeds, C))."""
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.4))
+    x = np.arange(len(classes))
+    width = 0.8 / max(1, len(ap))
+    for i, (name, a) in enumerate(ap.items()):
+        ax.bar(x + (i - (len(ap) - 1) / 2) * width, a.mean(0), width, yerr=a.std(0), label=name, capsize=2)
+    few = len(classes) <= 20
+    ax.set_xticks(x, classes, rotation=30 if few else 90, ha="right", fontsize=SMALL if few else 4)
+    ax.set_ylabel("test AP (%)")
+    ax.set_ylim(max(0, min(a.mean(0).min() for a in ap.values()) - 10), 100)
+    ax.legend(frameon=False, fontsize=SMALL)
+    fig.tight_layout()
+    return fig
+
+
+def prediction_grid(pictures: list[np.ndarray], truth: np.ndarray, probs: dict[str, np.ndarray],
+                    classes: list[str], threshold: float = 0.5, cols: int = 3):
+    """Test images with their ground truth (title) and each model's predicted labels
+    (probability ≥ ``threshold``, with the probability; ✗ marks a wrong label) below.
+    ``truth``: (n, C) {0, 1}; ``probs``: model → (n, C) probabilities."""
+    n = len(pictures)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(PAGE_WIDTH, 3.6 * rows), squeeze=False)
+    for j, ax in enumerate(axes.ravel()):
+        if j >= n:
+            ax.axis("off")
+            continue
+        show_image(ax, pictures[j], label_names(truth[j], classes, ", "), SMALL)
+        lines = [f"{name.split(' ')[0]}: " + ", ".join(
+            f"{classes[c]} {p[j, c]:.2f}" + ("" if truth[j, c] else " ✗") for c in np.flatnonzero(p[j] >= threshold))
+            for name, p in probs.items()]
+        ax.set_xlabel("\n".join(lines), fontsize=SMALL - 0.5, wrap=True)
+    fig.tight_layout()
+    return fig
+
+
+def retrieval_grid(pictures, queries: np.ndarray, neighbours: dict[str, np.ndarray], labels: np.ndarray,
+                   classes: list[str]):
+    """Fig. 7: each query image (first column) with its k nearest test images per model, one row
+    per (query, model); titles are the images' labels. ``pictures(i)`` draws test image i;
+    ``neighbours``: model → (n, k) indices; ``labels``: (n, C) {0, 1}."""
+    k = next(iter(neighbours.values())).shape[1]
+    models = list(neighbours)
+    fig, axes = plt.subplots(len(queries) * len(models), k + 1,
+                             figsize=(PAGE_WIDTH, PAGE_WIDTH / (k + 1) * 1.25 * len(queries) * len(models)),
+                             squeeze=False)
+    for qi, q in enumerate(queries):
+        for mi, name in enumerate(models):
+            row = axes[len(models) * qi + mi]
+            for j, idx in enumerate([q, *neighbours[name][q]]):
+                show_image(row[j], pictures(idx), label_names(labels[idx], classes, ",", 5), SMALL - 1)
+            row[0].set_ylabel(name.split(" ")[0], fontsize=SMALL)
     fig.tight_layout()
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..metrics import metric_keys
@@ -28,6 +29,21 @@ def mean_std(frame: pd.DataFrame, by: str = "variant", decimals: int = 1) -> pd.
                        index=mean.index)
     out.insert(0, "seeds", g.size().astype(int))
     return out
+
+
+def per_class_table(ap: dict[str, np.ndarray], classes: list[str], dataset: str = "") -> pd.DataFrame:
+    """Per-class test AP, 'mean ± std' over seeds per model (``ap``: name → (seeds, C)), the mean
+    per-class difference of the last model minus the first, and on VOC 2007 the paper's Table 2
+    in the same rows."""
+    from .reference import table2_voc
+
+    table = pd.DataFrame({f"{n} AP": [f"{m:.1f} ± {s:.1f}" for m, s in zip(a.mean(0), a.std(0))]
+                          for n, a in ap.items()}, index=classes)  # std over seeds (ddof 0)
+    (first, a0), (last, a1) = next(iter(ap.items())), list(ap.items())[-1]
+    table[f"{last.split(' ')[0]} − {first.split(' ')[0]}"] = (a1 - a0).mean(0).round(2)
+    if dataset == "voc2007":
+        table = table.join(table2_voc().drop(columns="mAP").T.add_prefix("paper: "))
+    return table
 
 
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, ours_label: str,

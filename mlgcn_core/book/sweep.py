@@ -27,9 +27,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..config import parse_assignments
+from ..config import group_dotted, parse_assignments
 from ..io import atomic_path, write_text
-from ..paths import PROJECT_ROOT, runs_root
+from ..paths import PROJECT_ROOT, display_path, runs_root
 
 TABLE_RECORD = "table"
 
@@ -82,6 +82,27 @@ def points(grid: dict[str, list], fixed: dict) -> list[dict]:
     return [{**fixed, **dict(zip(names, combo))} for combo in itertools.product(*(grid[n] for n in names))]
 
 
+def notebook_parameters(params: dict, declared: set, notebook: str) -> dict:
+    """A point's parameters as its notebook takes them: a name the notebook does not declare but
+    that is a training field (:func:`mlgcn_core.config.is_config_field`) goes into the notebook's
+    ``config`` dict parameter (``tau=0.2`` → ``config={…, "tau": 0.2}``); another unknown name is
+    an error. The point keeps its flat names in the tidy table."""
+    from ..config import is_config_field
+
+    out, config = {}, dict(params.get("config") or {})
+    for name, value in params.items():
+        if name in declared and name != "config":
+            out[name] = value
+        elif name != "config" and "config" in declared and is_config_field(name):
+            config[name] = value
+        elif name != "config":
+            raise ValueError(f"parameter {name!r} is neither in {notebook}'s parameters cell "
+                             f"({sorted(declared)}) nor a training config field")
+    if config:
+        out["config"] = config
+    return out
+
+
 def point_key(notebook: Path, params: dict) -> str:
     from .notebook import smoke_mode
 
@@ -129,18 +150,17 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
     if "seed" in grid and "seed" not in declared and "seeds" in declared:
         grid = {("seeds" if k == "seed" else k): ([[s] for s in v] if k == "seed" else v)
                 for k, v in grid.items()}  # a seed axis → one-seed lists for a `seeds` parameter
-    unknown = sorted((set(grid) | set(fixed)) - declared)
-    if unknown:
-        raise ValueError(f"parameters {unknown} are not in {nb.name}'s parameters cell ({sorted(declared)})")
+    for params in points({k: v[:1] for k, v in grid.items()}, fixed):
+        notebook_parameters(params, declared, nb.name)  # unknown names fail here, before any point runs
     out = Path(out) if out else runs_root() / "sweeps" / (name or nb.stem)
     todo, all_points = [], []
     for params in points(grid, fixed):
         folder = out / "points" / point_key(nb, params)
         all_points.append((params, folder))
         if not (folder / "records.json").is_file():
-            todo.append((params, folder))
+            todo.append((notebook_parameters(params, declared, nb.name), folder))
     log(f"[sweep] {nb.name}: {len(all_points)} points, {len(all_points) - len(todo)} done, "
-        f"{len(todo)} to run with {jobs} job(s) → {out}")
+        f"{len(todo)} to run with {jobs} job(s) → {display_path(out)}")
     if todo:
         if jobs > 1:
             with ProcessPoolExecutor(jobs) as pool:
@@ -180,10 +200,10 @@ def main(args) -> int:
     if args.notebook.endswith((".yaml", ".yml")):
         spec = load_spec(args.notebook)
         grid = {**spec["grid"], **parse_grid(args.grid)}
-        params = {**spec["parameters"], **parse_assignments(args.param)}
+        params = {**spec["parameters"], **group_dotted(parse_assignments(args.param))}
         nb, name = spec["notebook"], spec["name"]
     else:
-        grid, params, nb, name = parse_grid(args.grid), parse_assignments(args.param), args.notebook, None
+        grid, params, nb, name = parse_grid(args.grid), group_dotted(parse_assignments(args.param)), args.notebook, None
         if not grid:
             raise ValueError("give at least one --grid NAME=V1,V2,… (or a sweep .yaml file)")
     table = run_sweep(nb, grid, params, args.out, args.jobs, name=name)
