@@ -139,3 +139,36 @@ def test_ablation_findings_state_what_the_tables_show():
     assert "**not** due to the words' meaning" in findings.embedding_findings(not_semantic)
     assert "**not** on this benchmark" in findings.embedding_findings(
         _sweep_table("word_vectors", {rw: {"glove6b50d": 73.0, "onehot": 74.0}}))
+
+
+def test_findings_table_of_the_first_page_comes_from_recorded_claims():
+    held = findings.paired_interval([1.0, 1.2, 0.9, 1.1, 1.05])
+    null = findings.paired_interval([0.3, -0.4, 0.1, -0.2, 0.05])
+    rows = [dict(findings.claim("ML-GCN above GMP", held, "+1.0 VOC"), chapter="02_train"),
+            dict(findings.claim("re-weighted above binary", null, "+2.7 COCO"), chapter="02_train"),
+            dict(findings.claim("depth 2 > 4", None, "Table 3", why_not="depth 4 was not run"), chapter="07_ablation_depth")]
+    text = findings.claims_table(rows, missing=["10_tsne_classifiers"])
+    lines = text.splitlines()
+    assert lines[2].startswith("| ML-GCN above GMP | +1.0 VOC | +1.05 [") and "**held**" in lines[2]
+    assert "{doc}`executed/02_train`" in lines[2]
+    assert "**not held**" in lines[3] and "**not tested**" in lines[4] and "depth 4 was not run" in lines[4]
+    assert "not executed in this build: 10_tsne_classifiers" in text
+    assert "no chapter recorded a claim" in findings.claims_table([])
+
+
+def test_write_findings_collects_claims_in_book_order(tmp_path):
+    import nbformat
+
+    from mlgcn_core.book.build import EXECUTED, FINDINGS, write_findings
+    from mlgcn_core.book.notebook import RECORD_KEY
+
+    (tmp_path / EXECUTED).mkdir(parents=True)
+    for name, text in (("02_train", "claim B"), ("01_label_graph", "claim A")):
+        out = nbformat.v4.new_output("display_data", data={"application/json": [
+            findings.claim(text, findings.paired_interval([1, 2, 3]))], "text/plain": "x"},
+            metadata={RECORD_KEY: "claims"})
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])])
+        nbformat.write(nb, tmp_path / EXECUTED / f"{name}.ipynb")
+    write_findings(tmp_path, ["01_label_graph", "02_train", "03_per_class"])
+    text = (tmp_path / FINDINGS).read_text()
+    assert text.index("claim A") < text.index("claim B") and "03_per_class" in text.splitlines()[-1]

@@ -196,6 +196,32 @@ def _relative(text, subs):
     return text
 
 
+FINDINGS = Path("book") / "_generated" / "findings.md"
+
+
+def write_findings(out_root: Path, names: list[str]) -> Path:
+    """``book/_generated/findings.md``: the claims every executed chapter recorded
+    (``record("claims", …)``, :func:`mlgcn_core.book.findings.claim`), as one table in book order,
+    for the first page — made at build time from the chapters' results, never typed in."""
+    import nbformat
+
+    from ..io import write_text
+    from .findings import claims_table
+    from .notebook import recorded
+
+    rows, missing = [], []
+    for n in names:
+        path = out_root / EXECUTED / f"{n}.ipynb"
+        if not path.is_file():
+            missing.append(n)
+            continue
+        rows += [dict(c, chapter=n) for c in recorded(nbformat.read(path, 4)).get("claims", [])]
+    out = out_root / FINDINGS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out, claims_table(rows, missing))
+    return out
+
+
 def build_html(root: Path) -> Path:
     """jupyter-book build with -W (warnings are errors); returns the HTML folder."""
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -258,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_execute:
         execute(root, names, params, args.kernel, args.force, out_root)
     if not args.no_build:
+        write_findings(out_root, toc_notebooks(out_root))
         html = build_html(out_root)
         print(f"[book] HTML: {html / 'index.html'}", flush=True)
     print(f"[book] total {time.time() - t0:.0f} s", flush=True)

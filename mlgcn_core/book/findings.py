@@ -132,3 +132,34 @@ def embedding_findings(table: pd.DataFrame) -> str:
             "random vectors do as well or better, so the gain over one-hot is **not** due to the words' "
             "meaning here."))
     return "\n".join(lines)
+
+
+# --- the book's first page: each claim of the paper and this book's verdict on it --------------
+
+NOT_TESTED = "not tested"
+
+
+def claim(text: str, d: dict | None, paper: str = "", unit: str = "mAP", digits: int = 2,
+          min_seeds: int = MIN_SEEDS, why_not: str = "") -> dict:
+    """One row of the findings table, recorded by a chapter (``record("claims", [...])``):
+    ``text`` the paper's claim, ``paper`` its number there, and the paired difference ``d``
+    (:func:`paired_interval`) that tests it here — ``None`` when it was not run (``why_not``)."""
+    if d is None:
+        return {"claim": text, "paper": paper, "here": why_not or "—", "verdict": NOT_TESTED}
+    return {"claim": text, "paper": paper, "here": interval_text(d, digits, unit),
+            "verdict": judge(d, min_seeds)}
+
+
+def claims_table(rows: list[dict], missing: list[str] = ()) -> str:
+    """The findings table (Markdown) from the claims the chapters recorded, in book order; each
+    row links its chapter (``rows[i]["chapter"]``: the executed notebook's name). ``missing``:
+    chapters not executed in this build, named under the table."""
+    head = ("| the paper's claim | paper | here (95 % CI over seeds) | verdict | chapter |\n"
+            "|---|---|---|---|---|\n")
+    if not rows:
+        body = "| *no chapter recorded a claim in this build* | | | | |\n"
+    else:
+        body = "".join(f"| {r['claim']} | {r.get('paper') or '—'} | {r['here']} | **{r['verdict']}** | "
+                       f"{{doc}}`executed/{r['chapter']}` |\n" for r in rows)
+    note = (f"\nChapters not executed in this build: {', '.join(missing)}.\n" if missing else "")
+    return head + body + note
