@@ -2,7 +2,7 @@
 
 The book's chapters train many small runs (heads on cached features, CPU). This trains the same
 ``--runs`` configs (ML-GCN re-weighted, ``--epochs`` epochs, seeds 0…) with
-``mlgcn_core.runs.run_many(jobs=1)`` (one process, all threads) and ``run_many(jobs=N)``
+``mlgcn_core.scheduler.run_many(jobs=1)`` (one process, all threads) and ``run_many(jobs=N)``
 (N spawned processes, threads shared out), each into a fresh runs folder, and prints the wall
 times, the speed-up and the largest test-mAP difference between the two (thread counts change
 floating-point summation order, so small differences are expected). The defaults are chapter
@@ -20,7 +20,7 @@ import time
 
 from mlgcn_core.book.chapters import VARIANTS
 from mlgcn_core.config import ExperimentConfig
-from mlgcn_core.runs import run_many
+from mlgcn_core.scheduler import run_many
 from mlgcn_core.train import prepare_features
 
 

@@ -17,7 +17,7 @@ from mlgcn_core.__main__ import config_from_overrides
 from mlgcn_core.config import ExperimentConfig, load_preset, presets
 from mlgcn_core.data import OutfitsConfig
 from mlgcn_core.metrics import metric_keys
-from mlgcn_core.runs import parallel_jobs, run_many
+from mlgcn_core.scheduler import parallel_jobs, run_many
 from mlgcn_core.train import lr_factor, run_experiment
 
 TINY = OutfitsConfig(n_train=160, n_val=60, n_test=80)

@@ -22,8 +22,8 @@ VARIANTS: dict[str, dict] = {
 def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1) -> dict[str, list]:
     """Train (or read back) each variant of :data:`VARIANTS` on ``base`` for every seed:
     ``{variant: [RunResult per seed]}``. ``jobs``: runs trained in parallel processes on the CPU
-    (see :func:`mlgcn_core.runs.run_many`)."""
-    from ..runs import run_many
+    (see :func:`mlgcn_core.scheduler.run_many`)."""
+    from ..scheduler import run_many
 
     runs = iter(run_many([base.replace(seed=s, **VARIANTS[n]) for n in names for s in seeds], jobs=jobs))
     return {n: [next(runs) for _ in seeds] for n in names}
