@@ -85,14 +85,87 @@ def _nothing_ran(output: Path) -> bool:
                for c in nb.cells if c.cell_type == "code")
 
 
+RESET_CODE = ("get_ipython().run_line_magic('reset', '-f')\n"
+              "import matplotlib.pyplot as _plt; _plt.close('all'); del _plt")
+
+
+class KernelSession:
+    """One kernel kept warm for several notebooks run one after the other (the points of a sweep
+    handled by one worker): its start and the notebooks' imports (torch, pandas, matplotlib, the
+    package: several seconds) are paid once, not per notebook. Before each notebook the user
+    namespace is cleared (``%reset -f``) and open figures closed, so a notebook sees only its own
+    parameters; modules stay imported and their pure caches (e.g. the GloVe table) stay filled. A
+    kernel that died is started afresh for the next notebook. Use as a context manager, or
+    :meth:`close` it; the kernel's working folder is ``cwd``, the same for every notebook."""
+
+    def __init__(self, kernel: str | None = None, cwd: str | os.PathLike | None = None):
+        from ..paths import PROJECT_ROOT
+
+        self.kernel, self.cwd = kernel or default_kernel(), str(cwd or PROJECT_ROOT)
+        self.km, self._socket_dir, self.runs = None, None, 0
+
+    def manager(self):
+        """The kernel manager (a new one when there is none or its kernel died)."""
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None and not run_sync(self.km.is_alive)():
+            self.close()
+        if self.km is None:
+            self._socket_dir = _socket_dir()
+            self.km = AsyncKernelManager(kernel_name=self.kernel, config=_kernel_config(self._socket_dir))
+        return self.km
+
+    def reset(self) -> None:
+        """Clear the user namespace of a running kernel (nothing to do before its first notebook)."""
+        from jupyter_core.utils import run_sync
+
+        if self.km is None or not self.km.has_kernel:
+            return
+
+        async def _reset():
+            kc = self.km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=60)
+                reply = await kc.execute_interactive(RESET_CODE, timeout=60, store_history=False)
+                if reply["content"]["status"] != "ok":
+                    raise RuntimeError(f"kernel reset failed: {reply['content'].get('evalue')}")
+            finally:
+                kc.stop_channels()
+
+        run_sync(_reset)()
+
+    def close(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None and self.km.has_kernel:
+            try:
+                run_sync(self.km.shutdown_kernel)(now=True)
+            except Exception:  # a kernel that is gone already
+                pass
+        self.km = None
+        if self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: dict | None = None,
             *, kernel: str | None = None, cwd: str | os.PathLike | None = None,
-            attempts: int = KERNEL_START_ATTEMPTS, log=None):
+            attempts: int = KERNEL_START_ATTEMPTS, log=None, session: KernelSession | None = None):
     """Run ``notebook`` with papermill into ``output`` and return the executed notebook.
 
     The kernel talks over Unix sockets (see :func:`_kernel_config`); a kernel that dies or hangs
     before its first cell runs is started again, up to ``attempts`` times in all. Errors raised
     by a cell are never retried: papermill's ``PapermillExecutionError`` goes to the caller.
+    With a ``session`` the notebook runs in that session's warm kernel (cleared first; its
+    ``kernel`` and ``cwd`` apply); without, in a kernel of its own, shut down afterwards.
     """
     import papermill as pm
 
@@ -102,8 +175,15 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: 
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     for attempt in range(1, attempts + 1):
         output.unlink(missing_ok=True)  # what `_nothing_ran` reads must be this attempt's
-        socket_dir = _socket_dir()
+        socket_dir = None if session else _socket_dir()
         try:
+            if session is not None:
+                session.reset()
+                nb = pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
+                                         kernel_name=session.kernel, cwd=session.cwd, progress_bar=False,
+                                         km=session.manager())
+                session.runs += 1
+                return nb
             return pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
                                        kernel_name=kernel or default_kernel(),
                                        cwd=str(cwd or PROJECT_ROOT), progress_bar=False,
@@ -113,6 +193,8 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: 
                 raise
             log(f"[kernel] {Path(notebook).name}: the kernel did not start ({type(exc).__name__}: "
                 f"{str(exc).strip()[:200]}); attempt {attempt + 1} of {attempts}")
+            if session is not None:
+                session.close()
             time.sleep(attempt)
         finally:
             if socket_dir:

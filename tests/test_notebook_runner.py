@@ -1,0 +1,54 @@
+"""The notebook runner's warm kernel (mlgcn_core.book.notebook.KernelSession): several notebooks
+in one kernel, each seeing only its own parameters; a cell error or a dead kernel does not spill
+into the next notebook."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from mlgcn_core.book.notebook import KernelSession, execute
+
+pytestmark = pytest.mark.notebook  # starts real kernels
+
+
+def _notebook(path, code: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _text(nb) -> str:
+    return "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+
+
+def test_session_runs_notebooks_in_one_kernel_without_leaking_names(tmp_path):
+    nb = _notebook(tmp_path / "p.ipynb", "import os\nprint(os.getpid(), x, 'y' in dir())\ny = x")
+    with KernelSession("python3", tmp_path) as s:
+        out = [_text(execute(nb, tmp_path / f"o{i}.ipynb", {"x": i}, session=s)).split() for i in range(3)]
+        assert s.runs == 3
+    assert len({pid for pid, *_ in out}) == 1  # one kernel for the three notebooks
+    assert [(x, leak) for _, x, leak in out] == [("0", "False"), ("1", "False"), ("2", "False")]
+
+
+def test_a_cell_error_is_the_notebooks_own_and_the_next_runs(tmp_path):
+    bad = _notebook(tmp_path / "bad.ipynb", "raise ValueError(f'point {x} fails')")
+    good = _notebook(tmp_path / "good.ipynb", "print('ok', x)")
+    with KernelSession("python3", tmp_path) as s:
+        with pytest.raises(Exception, match="point 1 fails"):
+            execute(bad, tmp_path / "o1.ipynb", {"x": 1}, session=s)
+        assert _text(execute(good, tmp_path / "o2.ipynb", {"x": 2}, session=s)).split() == ["ok", "2"]
+
+
+def test_a_dead_kernel_is_started_afresh_for_the_next_notebook(tmp_path):
+    die = _notebook(tmp_path / "die.ipynb", "import os\nos._exit(1)")
+    pid = _notebook(tmp_path / "pid.ipynb", "import os\nprint(os.getpid())")
+    with KernelSession("python3", tmp_path) as s:
+        first = _text(execute(pid, tmp_path / "a.ipynb", session=s))
+        with pytest.raises(Exception):
+            execute(die, tmp_path / "b.ipynb", session=s, attempts=1)
+        second = _text(execute(pid, tmp_path / "c.ipynb", session=s))
+    assert first.strip() and second.strip() and first != second
