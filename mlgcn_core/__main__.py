@@ -43,6 +43,7 @@ def config_from_overrides(items: list[str], preset: str = "default"):
 
 def _cmd_train(args) -> int:
     from . import distributed as D
+    from .config import selection_label
     from .metrics import metric_keys
     from .train import run_experiment
 
@@ -51,6 +52,7 @@ def _cmd_train(args) -> int:
     ctx = D.setup(cfg.device)
     if ctx.main:
         print(json.dumps({"run": str(r.path), "reused": r.reused, "best_epoch": r.best_epoch,
+                          "selection": selection_label(cfg.selection),
                           **{k: round(r.metrics[k], 3) for k in metric_keys()}}, indent=2))
     D.cleanup(ctx)
     return 0
@@ -62,6 +64,7 @@ def _cmd_evaluate(args) -> int:
 
     m = evaluate_checkpoint(args.checkpoint, args.split, args.device, args.data_root)
     print(f"split: {args.split}")
+    print(f"epoch: {m['selection']}")
     for k in metric_keys():
         print(f"{k:>9s} {m[k]:7.2f}")
     print("\nper-class AP")
@@ -88,13 +91,19 @@ def _cmd_import_official(args) -> int:
 
 
 def _cmd_presets(args) -> int:
+    import textwrap
+
     import yaml as _yaml
 
-    from .config import PRESET_DIR, presets
+    from .config import PRESET_DIR, load_preset, presets, selection_label
 
     for name in presets():
         d = _yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text())
-        print(f"{name}: {' '.join(str(d.get('description', '')).split())}")
+        c = load_preset(name)
+        print(f"{name}  ({c.dataset}, {c.backbone} @ {c.image_size}, {c.mode}; {c.epochs} epochs, lr {c.lr}, "
+              f"scheme {c.scheme} p {c.p}; epoch: {selection_label(c.selection)})")
+        print(textwrap.fill(" ".join(str(d.get("description", "")).split()), 100,
+                            initial_indent="    ", subsequent_indent="    "))
     return 0
 
 

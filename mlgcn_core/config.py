@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -25,7 +27,64 @@ LOSSES = ("soft_margin", "bce", "asl")
 PRECISIONS = ("fp32", "bf16", "fp16")
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 # fields that do not change the result: left out of the run key
-NOT_IN_KEY = ("device", "workers")
+NOT_IN_KEY = ("device", "workers", "sync_bn")
+# how the reported epoch is chosen (``ExperimentConfig.selection``) and how results say so
+SELECTIONS = {"val": "best validation mAP", "last": "last epoch (no selection)",
+              "test": "selected on test (optimistic)"}
+
+
+def selection_label(selection: str) -> str:
+    """How a result of a run with ``selection`` is labelled (metrics.json, tables, ``evaluate``):
+    ``"test"`` → "selected on test (optimistic)" (the official code's protocol)."""
+    return SELECTIONS[selection]
+
+
+def result_label(name: str, cfg) -> str:
+    """A table row's label: ``name``, with " — selected on test (optimistic)" appended when the
+    run kept its best epoch by test mAP (``selection="test"``)."""
+    return f"{name} — {selection_label('test')}" if cfg.selection == "test" else name
+
+
+def _type_name(tp) -> str:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}, e.g. [30]"
+    return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
+
+
+def _fits(value, tp) -> bool:
+    """``value`` has the type ``tp`` of a config field (int is accepted for float; bool is not
+    an int; a list or tuple of ints for ``tuple[int, ...]``; a dict for a dataclass)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:
+        return isinstance(value, (list, tuple)) and all(_fits(v, typing.get_args(tp)[0]) for v in value)
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if dataclasses.is_dataclass(tp):
+        return isinstance(value, (tp, dict))
+    return isinstance(value, tp)
+
+
+def check_field_types(obj, prefix: str = "") -> None:
+    """Every field of the dataclass ``obj`` against its declared type: a ValueError naming the
+    field, the value and the expected type (the one check behind ``--set``, presets, sweep grids
+    and book parameters, which all build an :class:`ExperimentConfig`)."""
+    check_values(type(obj), {f.name: getattr(obj, f.name) for f in fields(obj)}, prefix)
+
+
+def check_values(cls, values: dict, prefix: str = "") -> None:
+    """``{field: value}`` against the field types of the dataclass ``cls`` (see
+    :func:`check_field_types`); names that are not fields are left to the caller."""
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        if name in hints and not _fits(value, hints[name]):
+            raise ValueError(f"config field {prefix}{name}: {value!r} is not {_type_name(hints[name])}")
 
 
 def parse_assignments(items: list[str], what: str = "parameter", raw: bool = False) -> dict:
@@ -77,7 +136,10 @@ class ExperimentConfig:
     data_root: str | None = None  # folder made by `python -m mlgcn_core prepare …` (real datasets)
     outfits: OutfitsConfig = field(default_factory=OutfitsConfig)  # the embedded benchmark's size
     val_fraction: float = 0.1  # validation carved (seeded) from the training split of VOC/COCO
-    workers: int = 0  # DataLoader worker processes
+    # (selection "val" only)
+    selection: str = "val"  # the reported epoch: "val" (best on the validation split), "last"
+    # (whole training split, final epoch), "test" (best on test: the official code; optimistic)
+    workers: int | str = 0  # DataLoader worker processes, or "auto" (machine's cores, capped)
     # --- image branch
     backbone: str = "efficientnet_lite0"  # key of backbones.BACKBONES
     weights: str | None = "imagenet"  # "imagenet", a state_dict path, or None (random)
@@ -113,14 +175,18 @@ class ExperimentConfig:
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
     precision: str = "fp32"  # "fp32", "bf16" or "fp16" (autocast + scaler; CUDA only)
     channels_last: bool = False  # NHWC memory format for the backbone (CUDA speed-up)
+    sync_bn: bool = True  # SyncBatchNorm in the backbone under DDP on CUDA, end2end mode
 
     def __post_init__(self):
+        check_field_types(self)
         if isinstance(self.outfits, dict):
             object.__setattr__(self, "outfits", OutfitsConfig(**self.outfits))
+        check_field_types(self.outfits, "outfits.")
         checks = {"dataset": (self.dataset, DATASETS), "model": (self.model, MODELS),
                   "graph": (self.graph, GRAPHS), "mode": (self.mode, MODES),
                   "pooling": (self.pooling, ("max", "avg")), "scheme": (self.scheme, ("paper", "official")),
-                  "loss": (self.loss, LOSSES), "precision": (self.precision, PRECISIONS)}
+                  "loss": (self.loss, LOSSES), "precision": (self.precision, PRECISIONS),
+                  "selection": (self.selection, tuple(SELECTIONS))}
         for name, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
@@ -132,10 +198,12 @@ class ExperimentConfig:
             raise ValueError(f"gcn_depth must be 1–4, got {self.gcn_depth!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be ≥ 1")
-        if not 0.0 < self.val_fraction < 1.0:
+        if self.selection == "val" and not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
         if self.warmup_epochs < 0 or self.lr <= 0:
             raise ValueError("warmup_epochs must be ≥ 0 and lr > 0")
+        if (isinstance(self.workers, str) and self.workers != "auto") or (isinstance(self.workers, int) and self.workers < 0):
+            raise ValueError(f"config field workers: {self.workers!r} is not an int ≥ 0 or 'auto'")
         object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
 
     # --- (de)serialization -------------------------------------------------------------
@@ -169,6 +237,7 @@ class ExperimentConfig:
             else:
                 raise ValueError(f"override: unknown config field {name!r}; known: {sorted(known)}")
         if outfit_changes:
+            check_values(OutfitsConfig, outfit_changes, "outfits.")
             changes["outfits"] = dataclasses.replace(self.outfits, **outfit_changes)
         return self.replace(**changes)
 
@@ -178,6 +247,8 @@ class ExperimentConfig:
         another loss, …), so that e.g. a τ sweep trains its baseline once."""
         d = self.to_dict()
         unused = list(NOT_IN_KEY)
+        # "val" (the default) stays out of the key, so that every earlier run keeps its name
+        unused += ["selection"] if self.selection == "val" else ["val_fraction"]
         if self.dataset != "outfits":
             unused.append("outfits")
         if self.model == "baseline":

@@ -69,3 +69,28 @@ def any_flag(ctx: Context, flag: bool) -> bool:
 def cleanup(ctx: Context) -> None:
     if ctx.active and dist.is_initialized():
         dist.destroy_process_group()
+
+
+MAX_AUTO_WORKERS = 8  # "auto" DataLoader workers per process: at most this many
+
+
+def loader_workers(workers: int | str, ctx: Context | None = None) -> int:
+    """DataLoader worker processes for the config value ``workers``: a number as given, or
+    ``"auto"``: this process's share of the machine's cores (the CPUs it may run on, divided among
+    the ``LOCAL_WORLD_SIZE`` processes torchrun starts on this node), one core left for the main
+    process, capped at :data:`MAX_AUTO_WORKERS` (the official demos use 4)."""
+    if workers != "auto":
+        return int(workers)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world if ctx is not None else 1)) or 1
+    return max(0, min(MAX_AUTO_WORKERS, cores // local - 1))
+
+
+def use_sync_bn(cfg, ctx: Context, device: str) -> bool:
+    """Whether the backbone's BatchNorm layers become :class:`torch.nn.SyncBatchNorm`: only when
+    ``cfg.sync_bn`` and several DDP processes train the backbone end to end on CUDA. Each process
+    sees ``batch_size / world`` images (``paper_coco`` under 8 GPUs: 2), too few for BatchNorm's
+    batch statistics; synchronized BatchNorm computes them over the global batch, as the official
+    code's DataParallel did. Never in features mode (no backbone is trained) nor on the CPU (the
+    gloo backend has no SyncBatchNorm kernels)."""
+    return bool(cfg.sync_bn and ctx.active and cfg.mode == "end2end" and device.startswith("cuda"))

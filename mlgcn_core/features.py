@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .backbones import Backbone, build_backbone
+from .distributed import loader_workers
 from .io import atomic_path
 from .paths import cache_root
 
@@ -59,7 +60,7 @@ def extract_dataset_features(cfg, datasets: dict[str, Dataset], dataset_key: str
         raise FileNotFoundError(f"cached features missing: {[str(paths[s]) for s in missing]}")
     net = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if missing else None
     for s in missing:
-        arrays = extract_features(net, datasets[s], device=device, workers=cfg.workers,
+        arrays = extract_features(net, datasets[s], device=device, workers=loader_workers(cfg.workers),
                                   progress=progress, desc=f"{cfg.backbone} features [{s}]")
         paths[s].parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(paths[s]) as tmp:

@@ -113,6 +113,35 @@ def build_adjacency(
     raise ValueError(f"scheme must be 'paper' or 'official', got {scheme!r}")
 
 
+def official_p(p: float) -> float:
+    """The official ``gen_A``'s p that gives the same normalized Â as the paper's Eq. 8 at ``p``:
+    p / (1 − p) (paper 0.2 ≡ official 0.25; paper 0.5 ≡ official 1; paper p = 1, the degenerate
+    case, has no official counterpart).
+
+    Why: off the diagonal both schemes weight A by p / column sum; the official diagonal is 1, the
+    paper's 1 − p'. Scaling the official A' by 1 − p' turns it into the paper's A' exactly when
+    (1 − p') · p = p', and Â = D^-1/2 A'ᵀ D^-1/2 does not change when A' is scaled
+    (:func:`normalize_adjacency`). Equal to ≤ 1e-6 (the official +1e-6 in the column sums)."""
+    if not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"paper p must lie in [0, 1) to have an official counterpart, got {p!r}")
+    return float(p) / (1.0 - float(p))
+
+
+def paper_p(p: float, scheme: Scheme = "official") -> float:
+    """A run's p in the paper's terms (Eq. 8): p / (1 + p) for the official scheme (official 0.25 ≡
+    paper 0.2; the official grid 0…1 spans paper p 0…0.5 only), ``p`` itself for the paper scheme.
+
+    The p ablation (Fig. 6) is read in the paper's p on every preset by *running* its sweep in the
+    paper scheme (``scheme="paper"`` beside the grid of p): one scheme for the whole curve 0…1, the
+    paper's optimum 0.2 and its degenerate p = 1 mean what the paper says. This function labels a
+    single official-scheme run (e.g. a ``paper_voc`` run at 0.25 → paper p 0.2) beside it."""
+    if scheme == "paper":
+        return float(p)
+    if scheme != "official":
+        raise ValueError(f"scheme must be 'paper' or 'official', got {scheme!r}")
+    return float(p) / (1.0 + float(p))
+
+
 def binary_adjacency(M: np.ndarray, N: np.ndarray, tau: float = 0.4) -> np.ndarray:
     """The paper's "binary" variant (Table 1, ML-GCN (Binary)): A of Eq. 7 plus self-loops I."""
     A = binarize(conditional_probability(M, N), tau)  # (C, C)

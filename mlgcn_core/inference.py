@@ -15,6 +15,7 @@ from .config import ExperimentConfig, load_preset
 from .data import coco, voc
 from .data.images import load_image
 from .data.sources import image_transform
+from .distributed import loader_workers
 from .graph import normalize_adjacency
 from .io import atomic_path
 from .models import MultiLabelModel, build_model
@@ -79,7 +80,10 @@ def predict_images(checkpoint: str | os.PathLike, images: list[str | os.PathLike
 def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", device: str = "cpu",
                         data_root: str | None = None) -> dict:
     """All metrics of a checkpoint on ``split`` (train / val / test) of its config's data, plus
-    ``classes`` (the names of the per-class ``AP`` entries)."""
+    ``classes`` (the names of the per-class ``AP`` entries) and ``selection``: how the checkpoint's
+    epoch was chosen (:func:`~mlgcn_core.config.selection_label`; a test-selected checkpoint's
+    test metrics are "selected on test (optimistic)")."""
+    from .config import selection_label
     from .data.sources import load_splits
     from .metrics import evaluate
 
@@ -87,10 +91,13 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", devi
     if data_root:
         cfg = cfg.replace(data_root=str(data_root))
     splits = load_splits(cfg)
-    ds = {"train": splits.eval_train, "val": splits.val, "test": splits.test}.get(split)
-    if ds is None:
+    if split not in ("train", "val", "test"):
         raise ValueError(f"split must be train, val or test, got {split!r}")
-    loader = torch.utils.data.DataLoader(ds, batch_size=32, num_workers=cfg.workers)
+    ds = {"train": splits.eval_train, "val": splits.val, "test": splits.test}[split]
+    if ds is None:
+        raise ValueError(f"split 'val': this checkpoint's run has no validation split "
+                         f"(selection={cfg.selection!r} trains on the whole training split)")
+    loader = torch.utils.data.DataLoader(ds, batch_size=32, num_workers=loader_workers(cfg.workers))
     scores, targets, diff = [], [], []
     with torch.no_grad():
         for x, y, d in loader:
@@ -99,7 +106,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", devi
             diff.append(d)
     metrics = evaluate(torch.cat(scores).numpy(), torch.cat(targets).numpy().astype(np.int64),
                        torch.cat(diff).numpy(), class_names=classes)
-    return {**metrics, "classes": classes}
+    return {**metrics, "classes": classes, "selection": selection_label(cfg.selection)}
 
 
 # --- official checkpoints ----------------------------------------------------------------------

@@ -112,7 +112,7 @@ def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarra
     M, N = cooccurrence(train_positives)
     if cfg.graph == "binary":
         return binary_adjacency(M, N, cfg.tau)
-    if cfg.p == 1.0:
+    if cfg.p == 1.0 and cfg.scheme == "paper":  # the official scheme has no degenerate p
         import warnings
 
         warnings.warn("p = 1: every label ignores its own word vector (the paper's Fig. 6: training "

@@ -25,6 +25,22 @@ def _write_manifest(out: Path, manifest: dict) -> dict:
     return manifest
 
 
+def classes_without_positives(positives: np.ndarray, classes: list[str]) -> list[str]:
+    """The classes with no positive image in ``positives`` ((n, C) {0, 1} training labels):
+    P(L_j | L_i) of Eq. 6 is undefined for them."""
+    return [classes[c] for c in np.flatnonzero(np.asarray(positives).sum(axis=0) == 0)]
+
+
+def refuse_classes_without_positives(positives: np.ndarray, classes: list[str], where: str) -> None:
+    """A ValueError naming the classes that have no positive in the training split, and the way
+    out (drop them from the class list, or add training images with them)."""
+    empty = classes_without_positives(positives, classes)
+    if empty:
+        raise ValueError(f"{where}: class(es) {empty} have no positive image in the training split "
+                         "(the label graph, Eq. 6, needs one): drop them from the class list "
+                         "(--classes) or add training images labelled with them")
+
+
 def _stats(out: Path, positives: np.ndarray) -> dict:
     """Label statistics of the training split (positives only, {0,1}) → train_adj.pkl."""
     M, N = cooccurrence(positives)
@@ -148,16 +164,17 @@ def prepare_custom(annotations: str | os.PathLike, images: str | os.PathLike, ou
     splits = custom.assign_splits(rows, seed, val_fraction, test_fraction)
     if not splits["train"]:
         raise ValueError(f"{annotations}: the training split is empty")
+    index = {c: i for i, c in enumerate(classes)}
+    train = np.zeros((len(splits["train"]), len(classes)), dtype=np.int64)
+    for k, r in enumerate(splits["train"]):
+        train[k, [index[x] for x in r["labels"]]] = 1
+    refuse_classes_without_positives(train, classes, str(annotations))  # before anything is written
     vectors = make_vectors(classes, word_vectors, fallback)  # fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
     for split, part in splits.items():
         coco.write_json(out / f"{split}_anno.json", custom.to_official(part, classes))
     coco.write_json(out / "category.json", {c: i for i, c in enumerate(classes)}, indent=2)
     save_array(out / "word_vectors.pkl", vectors)
-    index = {c: i for i, c in enumerate(classes)}
-    train = np.zeros((len(splits["train"]), len(classes)), dtype=np.int64)
-    for k, r in enumerate(splits["train"]):
-        train[k, [index[x] for x in r["labels"]]] = 1
     return _write_manifest(out, {
         "dataset": "custom", "classes": classes, "images": str(images.resolve()),
         "annotations": str(annotations.resolve()), "counts": {s: len(p) for s, p in splits.items()},

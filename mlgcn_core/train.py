@@ -2,7 +2,9 @@
 
 ``run_experiment(cfg)``: data → label graph → model → SGD (backbone lr·lrp, head lr; step
 schedule with linear warm-up; gradient clipping; soft-margin / BCE / ASL loss; AMP on CUDA) with
-model selection on the validation split → test metrics once at the end. The run folder
+the epoch chosen as ``cfg.selection`` says (best on a validation split carved from the training
+split; the last epoch; or, as the official code, best on test — labelled optimistic) → test
+metrics of that epoch. The run folder
 ``runs/<model>-<config hash>/`` holds ``config.json``, ``history.csv`` (appended every epoch),
 ``checkpoint.pt`` (every epoch, atomic; ``resume=True`` continues from it), ``model.pt`` (the
 selected epoch) and, last, ``metrics.json``. A run whose ``metrics.json`` exists is read back.
@@ -32,7 +34,7 @@ from torch.utils.data import (
 from tqdm import tqdm
 
 from . import distributed as D
-from .config import ExperimentConfig
+from .config import ExperimentConfig, selection_label
 from .data.sources import Splits, load_splits
 from .features import extract_dataset_features
 from .io import write_text
@@ -114,15 +116,19 @@ class Engine:
         if cfg.batch_size % ctx.world:
             raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {ctx.world} processes")
         self.local_batch = cfg.batch_size // ctx.world
+        self.workers = D.loader_workers(cfg.workers, ctx)  # "auto": this process's share of the cores
         if cfg.mode == "features":
             feats = _cached_split_features(cfg, splits, self.device, ctx, self.progress)
             self.data = {s: TensorDataset(*feats[s]) for s in feats}
             feature_dim = feats["train"][0].shape[1]
         else:
             self.data = {"train": splits.train, "val": splits.val, "test": splits.test}
+            self.data = {k: v for k, v in self.data.items() if v is not None}  # no val: "last"/"test"
             feature_dim = None
         seed_everything(cfg.seed)  # the model's initialization depends on the seed only
         self.model = build_model(cfg, splits.train_positives, splits.classes, feature_dim).to(self.device)
+        if D.use_sync_bn(cfg, ctx, self.device):  # BatchNorm statistics over the global batch
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         if cfg.channels_last and self.model.backbone is not None:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.model, cfg)
@@ -142,8 +148,8 @@ class Engine:
         if indices is not None:
             ds = Subset(ds, indices)
         return DataLoader(ds, batch_size=self.local_batch, sampler=sampler, shuffle=False,
-                          num_workers=self.cfg.workers, pin_memory=self.device.startswith("cuda"),
-                          persistent_workers=self.cfg.workers > 0 and sampler is not None)
+                          num_workers=self.workers, pin_memory=self.device.startswith("cuda"),
+                          persistent_workers=self.workers > 0 and sampler is not None)
 
     def _autocast(self):
         if self.amp:
@@ -236,6 +242,7 @@ class Engine:
 def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, progress: bool):
     """{split: (features, targets, difficult)}; rank 0 extracts what is not cached yet."""
     plan = {"train": splits.eval_train, "val": splits.val, "test": splits.test}
+    plan = {k: v for k, v in plan.items() if v is not None}
     if ctx.main:
         out = extract_dataset_features(cfg, plan, splits.key, device, progress)
     D.barrier(ctx)
@@ -283,18 +290,23 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     elif ctx.main:
         ckpt_path.unlink(missing_ok=True)
     D.barrier(ctx)
+    watch = {"val": "val", "test": "test", "last": None}[cfg.selection]
     bar = tqdm(range(start, cfg.epochs), desc=cfg.run_name(), disable=not eng.progress, initial=start,
                total=cfg.epochs)
     for epoch in bar:
         t0 = time.time()
         loss = eng.train_epoch(epoch, str(ckpt_path) if start or epoch else "(none yet)")
-        val = eng.evaluate("val")
-        rec = {"epoch": epoch + 1, "train_loss": loss, "val_mAP": val["mAP"], "val_CF1": val["CF1"],
-               "val_OF1": val["OF1"], "lr": eng.optimizer.param_groups[0]["lr"],
-               "seconds": round(time.time() - t0, 3)}
+        rec = {"epoch": epoch + 1, "train_loss": loss}
+        if watch:  # the split the epoch is selected on: val (or test, the official protocol)
+            val = eng.evaluate(watch)
+            rec.update({f"{watch}_{k}": val[k] for k in ("mAP", "CF1", "OF1")})
+        else:  # "last": no per-epoch evaluation; the final epoch is the result
+            val = None
+        rec.update(lr=eng.optimizer.param_groups[0]["lr"], seconds=round(time.time() - t0, 3))
         history.append(rec)
-        if val["mAP"] > best["mAP"]:
-            best = {"mAP": val["mAP"], "epoch": epoch + 1, "val": jsonable(val),
+        if (val["mAP"] > best["mAP"]) if val else epoch + 1 == cfg.epochs:
+            best = {"mAP": val["mAP"] if val else -1.0, "epoch": epoch + 1,
+                    "val": jsonable(val) if watch == "val" else {},
                     "model": copy.deepcopy(eng.model.state_dict())}
         if ctx.main:
             write_history(out / "history.csv", history)
@@ -302,15 +314,16 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
                                             train_state=eng.state(), best=best), ckpt_path)
             for fn in callbacks:
                 fn(epoch + 1, rec)
-        bar.set_postfix(loss=f"{loss:.4f}", val_mAP=f"{val['mAP']:.2f}")
+        bar.set_postfix(loss=f"{loss:.4f}", **({f"{watch}_mAP": f"{val['mAP']:.2f}"} if val else {}))
     eng.model.load_state_dict(best["model"])
-    test = eng.evaluate("test")  # once, with the selected epoch
+    test = eng.evaluate("test")  # once, with the selected epoch (for "test": its score again)
     if ctx.main:
         atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"]),
                      out / "model.pt")
         write_text(out / "metrics.json", json.dumps(
             {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
-             "classes": eng.classes, "selection": "best validation mAP",
+             "classes": eng.classes, "selection": selection_label(cfg.selection),
+             "train_images": len(splits.train),
              "seconds": round(time.time() - t_start, 2)}, indent=2))
     D.barrier(ctx)
     return RunResult(cfg, out, test, best["val"], best["epoch"], history, reused=False)

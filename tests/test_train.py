@@ -224,12 +224,16 @@ def test_config_key_and_roundtrip():
 
 
 def test_presets_and_overrides():
-    assert presets() == ["default", "paper_coco", "paper_voc", "reproduced_coco"]
+    assert presets() == ["default", "paper_coco", "paper_text_coco", "paper_text_voc", "paper_voc",
+                         "reproduced_coco"]
     assert load_preset("default") == ExperimentConfig()  # the book's settings are the default preset
     voc = load_preset("paper_voc", ["data_root=/data/voc"])
     assert (voc.backbone, voc.image_size, voc.mode, voc.scheme, voc.p, voc.tau, voc.batch_size,
             voc.lr, voc.lrp, voc.clip_grad_norm, voc.word_vectors) == \
         ("resnet101", 448, "end2end", "official", 0.25, 0.4, 16, 0.1, 0.1, 10.0, "official:voc2007")
+    text = load_preset("paper_text_voc")  # the paper's Sec. 4.1
+    assert (text.lr, text.lrp, text.epochs, text.lr_steps, text.scheme, text.p, text.selection) == \
+        (0.01, 1.0, 100, (40, 80), "paper", 0.2, "last")
     rep = load_preset("reproduced_coco")
     assert (rep.lr, rep.epochs, rep.lr_steps, rep.warmup_epochs) == (0.05, 50, (25, 35), 2)
     cfg = config_from_overrides(["tau=0.3", "lr_steps=[5, 8]", "outfits.n_train=100", "model=baseline"])

@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from ..data.sources import load_splits
+from ..distributed import loader_workers
 from ..features import extract_dataset_features, extract_features
 from ..inference import model_from_checkpoint
 from ..io import atomic_path
@@ -37,7 +38,7 @@ def run_outputs(run: RunResult, split: str = "test", device: str | None = None) 
         f, y, _ = extract_dataset_features(cfg, {split: ds}, splits.key, progress=False)[split]
     else:
         arrays = extract_features(model.backbone, ds, batch_size=cfg.batch_size, device=device,
-                                  workers=cfg.workers, progress=False)
+                                  workers=loader_workers(cfg.workers), progress=False)
         f, y = torch.from_numpy(arrays[cfg.pooling]), torch.from_numpy(arrays["targets"])  # (n, D), (n, C)
     out = {"scores": model.head(f.to(device)).float().cpu().numpy(), "targets": y.numpy().astype(np.int64),
            "features": f.numpy()}

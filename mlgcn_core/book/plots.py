@@ -54,7 +54,9 @@ def show_examples(pictures, labels: np.ndarray, classes: list[str], n: int = 12,
 
 
 def label_frequencies(labels_by_split: dict[str, np.ndarray], classes: list[str]):
-    """Bar chart: fraction of images carrying each label, per split."""
+    """Bar chart: fraction of images carrying each label, per split (``None``: a split the run
+    does not have, e.g. no validation split under selection "last"; left out)."""
+    labels_by_split = {k: y for k, y in labels_by_split.items() if y is not None}
     fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.2))
     width = 0.8 / len(labels_by_split)
     x = np.arange(len(classes))
@@ -114,8 +116,13 @@ def draw_graph(A: np.ndarray, classes: list[str], title: str, ax=None, eps: floa
     return ax
 
 
-def training_curves(histories: dict[str, list[list[dict]]], key: str = "val_mAP"):
-    """Mean ± std over seeds of a per-epoch quantity, one line per variant."""
+def training_curves(histories: dict[str, list[list[dict]]], key: str | None = None):
+    """Mean ± std over seeds of a per-epoch quantity, one line per variant. ``key``: by default
+    the selection split's mAP — ``val_mAP``, ``test_mAP`` (selection "test") — or the training
+    loss when no split was evaluated per epoch (selection "last")."""
+    if key is None:
+        first = next(h[0] for runs in histories.values() for h in runs if h)
+        key = next(k for k in ("val_mAP", "test_mAP", "train_loss") if k in first)
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     for name, runs in histories.items():
         vals = np.array([[h[key] for h in hist] for hist in runs])  # (seeds, epochs)

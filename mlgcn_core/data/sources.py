@@ -1,12 +1,15 @@
 """The data of one experiment: train / val / test datasets yielding ``(x, target, difficult)``.
 
 * ``outfits`` — the embedded benchmark (its own train / val / test).
-* ``voc2007`` — train = trainval minus a seeded validation carve-out, test = VOC 2007 test.
-* ``coco2014`` — train = train2014 minus a carve-out, test = val2014 (the paper's test set).
+* ``voc2007`` — train = trainval, test = VOC 2007 test.
+* ``coco2014`` — train = train2014, test = val2014 (the paper's test set).
 * ``custom`` — the prepared train / val / test.
 
-Model selection always uses the validation split; the official code picked its best epoch on
-the test set, which flatters its numbers slightly.
+On VOC and COCO the protocol (``cfg.selection``) decides the training images: ``"val"`` carves a
+seeded validation split (``val_fraction``) out of the training split and trains on the rest
+(5,011 VOC trainval → 4,510 train + 501 val; COCO 82,081 → 73,873 + 8,208); ``"last"`` and
+``"test"`` train on the whole split and have no validation split (``Splits.val`` is None). The
+label statistics (Eq. 6) always come from exactly the images trained on.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class OutfitScenes(Dataset):
 @dataclass
 class Splits:
     train: Dataset
-    val: Dataset
+    val: Dataset | None  # None: no validation split (selection "last" / "test" on VOC, COCO)
     test: Dataset
     eval_train: Dataset  # the training images with the evaluation transform (feature extraction)
     classes: list[str]
@@ -72,8 +75,11 @@ def _unwrap(ds: Dataset, idx) -> tuple[Dataset, np.ndarray]:
     return ds, idx
 
 
-def split_labels(ds: Dataset) -> np.ndarray:
-    """(n, C) {0, 1} ground truth of a split (label 1 only; VOC's difficult entries are 0)."""
+def split_labels(ds: Dataset | None) -> np.ndarray | None:
+    """(n, C) {0, 1} ground truth of a split (label 1 only; VOC's difficult entries are 0); None
+    for a split the data does not have (``Splits.val`` under selection "last" / "test")."""
+    if ds is None:
+        return None
     base, idx = _unwrap(ds, np.arange(len(ds)))
     return (np.asarray(base.labels)[idx] == 1).astype(np.int64)
 
@@ -105,6 +111,19 @@ def image_transform(cfg, train: bool = False):
 
 
 def load_splits(cfg) -> Splits:
+    """The splits of ``cfg``'s data; for ML-GCN a class without a positive training image is refused
+    here, by name, before any feature is extracted (Eq. 6 is undefined for it)."""
+    splits = _load_splits(cfg)
+    if cfg.model == "mlgcn":
+        empty = [c for c, n in zip(splits.classes, splits.train_positives.sum(axis=0)) if n == 0]
+        if empty:
+            raise ValueError(f"{cfg.data_root or cfg.dataset}: class(es) {empty} have no positive image "
+                             "in the training split (the label graph, Eq. 6, needs one): drop them "
+                             "from the class list, add training images, or train the baseline")
+    return splits
+
+
+def _load_splits(cfg) -> Splits:
     info = BACKBONES[cfg.backbone]
     if cfg.dataset == "outfits":
         data = load_outfits(cfg.outfits)
@@ -132,12 +151,16 @@ def load_splits(cfg) -> Splits:
     train_name, test_name = ("trainval", "test") if cfg.dataset == "voc2007" else ("train", "val")
     full_train = prepared_dataset(root, train_name, tr)
     full_eval = prepared_dataset(root, train_name, ev)
+    test = prepared_dataset(root, test_name, ev)
+    if cfg.selection != "val":  # the whole training split; nothing withheld
+        return Splits(full_train, None, test, full_eval, full_train.classes,
+                      (full_train.labels == 1).astype(np.int64), f"{key}-all")
     n = len(full_train)
     order = np.random.default_rng(CARVE_SEED).permutation(n)
     n_val = max(1, int(round(cfg.val_fraction * n)))
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     return Splits(Subset(full_train, train_idx.tolist()), Subset(full_eval, val_idx.tolist()),
-                  prepared_dataset(root, test_name, ev), Subset(full_eval, train_idx.tolist()),
+                  test, Subset(full_eval, train_idx.tolist()),
                   full_train.classes, (full_train.labels[train_idx] == 1).astype(np.int64),
                   f"{key}-val{cfg.val_fraction}")
 
