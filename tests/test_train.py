@@ -17,7 +17,7 @@ from mlgcn_core.__main__ import config_from_overrides
 from mlgcn_core.config import ExperimentConfig, load_preset, presets
 from mlgcn_core.data import OutfitsConfig
 from mlgcn_core.metrics import metric_keys
-from mlgcn_core.runs import parallel_jobs, run_many
+from mlgcn_core.runs import load_run, parallel_jobs, run_many
 from mlgcn_core.train import lr_factor, run_experiment
 
 TINY = OutfitsConfig(n_train=160, n_val=60, n_test=80)
@@ -112,6 +112,92 @@ def test_resume_is_bit_identical(features_cfg, tmp_path):
     a = torch.load(full.path / "model.pt", weights_only=True)["model"]
     b = torch.load(resumed.path / "model.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _folder_hashes(root) -> dict:
+    """{relative path: sha256} of every file under ``root``."""
+    import hashlib
+    from pathlib import Path
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+def _sets(cfg: ExperimentConfig, **extra) -> list[str]:
+    fields = dict(epochs=cfg.epochs, lr_steps=list(cfg.lr_steps), warmup_epochs=cfg.warmup_epochs,
+                  batch_size=cfg.batch_size, **{f"outfits.{k}": getattr(cfg.outfits, k)
+                                                for k in ("n_train", "n_val", "n_test")}, **extra)
+    return [a for k, v in fields.items() for a in ("--set", f"{k}={v}")]
+
+
+@pytest.fixture(scope="module")
+def killed_run(features_cfg, tmp_path_factory):
+    """``python -m mlgcn_core train`` SIGKILLed as soon as its first checkpoint is on disk
+    (after epoch 1, before the last): (config, runs root, environment, checkpoint epoch)."""
+    import signal
+    import time
+
+    cfg = features_cfg.replace(epochs=5, lr_steps=(3,), warmup_epochs=1)
+    run_experiment(cfg.replace(epochs=1), root=tmp_path_factory.mktemp("warm"), progress=False)  # features cached
+    root = tmp_path_factory.mktemp("killed")
+    env = dict(os.environ, MLGCN_RUNS=str(root))
+    proc = subprocess.Popen([sys.executable, "-m", "mlgcn_core", "train", *_sets(cfg)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = root / cfg.run_name() / "checkpoint.pt"
+    deadline = time.monotonic() + 300
+    while not ckpt.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    epoch = torch.load(ckpt, weights_only=True)["epoch"]
+    assert 1 <= epoch < cfg.epochs and not (ckpt.parent / "metrics.json").exists()
+    return cfg, root, env, epoch
+
+
+def test_resume_after_sigkill_with_other_workers_is_bit_identical(killed_run, tmp_path):
+    cfg, root, env, epoch = killed_run
+    full = run_experiment(cfg, root=tmp_path, progress=False)
+    r = cli("train", *_sets(cfg, workers=1), "--resume", env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    run = root / cfg.run_name()
+    assert out["run"] == str(run) and out["best_epoch"] == full.best_epoch
+    metrics = json.loads((run / "metrics.json").read_text())["test"]
+    assert all(metrics[k] == full.metrics[k] for k in metric_keys())  # bit-identical, not rounded
+    assert metrics["AP"] == full.metrics["AP"].tolist()
+    a = torch.load(full.path / "model.pt", weights_only=True)["model"]
+    b = torch.load(run / "model.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["config"]["workers"] == 0  # the first part's config is kept …
+    [part] = meta["resumed"]  # … and the resumed part recorded: where it continued, what changed
+    assert part["epoch"] == epoch and part["changed"] == {"workers": [0, 1]} and part["world_size"] == 1
+    assert [h["epoch"] for h in load_run(run).history] == [1, 2, 3, 4, 5]
+
+
+def test_resume_with_a_run_key_change_is_refused_and_writes_nothing(killed_run, tmp_path):
+    import shutil
+
+    cfg, root, env, epoch = killed_run
+    work = tmp_path / "runs"
+    shutil.copytree(root / cfg.run_name(), work / cfg.run_name())  # the other test may finish the original
+    (work / cfg.run_name() / "metrics.json").unlink(missing_ok=True)
+    (work / cfg.run_name() / "model.pt").unlink(missing_ok=True)
+    before = _folder_hashes(work)
+    env = dict(env, MLGCN_RUNS=str(work))
+    # a key field changed: another run key, so another folder, with nothing to resume
+    r = cli("train", *_sets(cfg, tau=0.5), "--resume", env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "cannot resume" in r.stderr and "no checkpoint.pt" in r.stderr
+    assert f"the interrupted run {cfg.run_name()} differs in run-key fields: tau 0.4 → 0.5" in r.stderr
+    assert _folder_hashes(work) == before and sorted(p.name for p in work.iterdir()) == [cfg.run_name()]
+    # a checkpoint in the folder of a config with another key (copied, or an older key formula)
+    other = cfg.replace(tau=0.5)
+    shutil.copytree(work / cfg.run_name(), work / other.run_name())
+    before = _folder_hashes(work)
+    with pytest.raises(ValueError, match=r"checkpoint.pt was written with other run-key fields \(tau 0.4 → 0.5\)"):
+        run_experiment(other, root=work, progress=False, resume=True)
+    assert _folder_hashes(work) == before
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(features_cfg, tmp_path, monkeypatch):
