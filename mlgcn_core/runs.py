@@ -3,7 +3,9 @@
 A run lives in ``runs/<model>-<config hash>/``: ``config.json`` (the config and its provenance:
 package version, git commit, torch, Python, world size), ``history.csv`` (one line per epoch),
 ``checkpoint.pt`` (every epoch; what ``--resume`` continues from), ``model.pt`` (the selected
-epoch, :func:`checkpoint_payload`) and, written last, ``metrics.json``.
+epoch, :func:`checkpoint_payload`) and, written last, ``metrics.json``. A resume may change only
+fields outside the run key (``device``, ``workers``, fields the run does not use); ``config.json``
+keeps the first part's config and lists each resumed part under ``"resumed"`` (:func:`record_start`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 
 from . import __version__
 from .config import ExperimentConfig
-from .io import atomic_path
+from .io import atomic_path, write_text
 from .paths import PROJECT_ROOT, runs_root
 
 CHECKPOINT_FORMAT = "mlgcn-checkpoint/1"
@@ -67,6 +69,93 @@ def provenance(cfg: ExperimentConfig, world: int = 1) -> dict:
     """What ``config.json`` holds: the config and where it ran (package, git commit, torch, Python)."""
     return {"config": cfg.to_dict(), "package_version": __version__, "git_commit": git_commit(),
             "torch": torch.__version__, "python": platform.python_version(), "world_size": world}
+
+
+def _flat(cfg: ExperimentConfig) -> dict:
+    """The config's fields by override name (``outfits.n_train`` for the benchmark's)."""
+    d = cfg.to_dict()
+    out = {f"outfits.{k}": v for k, v in (d.pop("outfits") or {}).items()}
+    return {**d, **out}
+
+
+def config_changes(old: ExperimentConfig, new: ExperimentConfig) -> dict:
+    """{field: [old value, new value]} for every field (``outfits.*`` by name) that differs."""
+    a, b = _flat(old), _flat(new)
+    return {k: [a.get(k), b[k]] for k in b if a.get(k) != b[k]}
+
+
+def key_changes(old: ExperimentConfig, new: ExperimentConfig) -> dict:
+    """The part of :func:`config_changes` that changes the run key: each changed field set alone
+    on ``old`` moves its :meth:`ExperimentConfig.key` (fields in ``NOT_IN_KEY`` or unused by the
+    run do not)."""
+    return {k: v for k, v in config_changes(old, new).items()
+            if old.with_overrides({k: v[1]}).key() != old.key()}
+
+
+def _changes_text(changes: dict) -> str:
+    return ", ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in changes.items())
+
+
+def resume_state(cfg: ExperimentConfig, out: Path) -> tuple[dict, dict]:
+    """The checkpoint to continue the interrupted run ``cfg`` from (in its run folder ``out``) and
+    the non-key fields that changed since the part that wrote it (``{field: [old, new]}``; e.g.
+    ``workers`` or ``device``: allowed, recorded by :func:`record_start`).
+
+    Reads only: a missing or unreadable checkpoint, or one whose config has another run key, is
+    refused with a one-line ``ValueError`` before anything in the run folder is written."""
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.is_file():
+        raise ValueError(f"cannot resume: {out} has no checkpoint.pt (no interrupted run has this "
+                         f"config's run key {cfg.key()}){_nearest_interrupted(cfg, out.parent)}")
+    try:
+        st = torch.load(ckpt, map_location="cpu", weights_only=True)
+        old = ExperimentConfig.from_dict(st["config"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: one line, no traceback
+        raise ValueError(f"cannot resume: {ckpt} cannot be read ({type(exc).__name__}: {exc})") from exc
+    if old.key() != cfg.key():
+        raise ValueError(f"cannot resume: {ckpt} was written with other run-key fields "
+                         f"({_changes_text(key_changes(old, cfg)) or 'a different key'}); only fields "
+                         "outside the run key (device, workers, fields the run does not use) may change")
+    return st, config_changes(old, cfg)
+
+
+def _nearest_interrupted(cfg: ExperimentConfig, root: Path) -> str:
+    """'; the interrupted run X differs in run-key fields: tau 0.4 → 0.5 …' for the interrupted run
+    under ``root`` (a checkpoint, no metrics) whose config differs from ``cfg`` in fewest key fields."""
+    best = None
+    for ck in sorted(root.glob("*/checkpoint.pt")) if root.is_dir() else []:
+        if (ck.parent / "metrics.json").is_file():
+            continue
+        try:
+            old = ExperimentConfig.from_dict(json.loads((ck.parent / "config.json").read_text())["config"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        diff = key_changes(old, cfg)
+        if best is None or len(diff) < len(best[1]):
+            best = (ck.parent.name, diff)
+    if best is None:
+        return "; drop --resume to start it"
+    return (f"; the interrupted run {best[0]} differs in run-key fields: {_changes_text(best[1])} "
+            "(another run key is another run: drop --resume to start it)")
+
+
+def record_start(out: Path, cfg: ExperimentConfig, world: int = 1, resumed: dict | None = None,
+                 changes: dict | None = None) -> None:
+    """Write ``config.json`` as a run starts: a fresh run gets :func:`provenance`; a resumed one
+    keeps its first part's config and provenance and gains an entry in ``"resumed"``: the epoch it
+    continued after, the non-key fields that changed (``{field: [old, new]}``) and where the resumed
+    part ran (package, git commit, torch, Python, world size)."""
+    path = out / "config.json"
+    if resumed is None:
+        write_text(path, json.dumps(provenance(cfg, world), indent=2))
+        return
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        meta = provenance(ExperimentConfig.from_dict(resumed["config"]), world)
+    part = {k: v for k, v in provenance(cfg, world).items() if k != "config"}
+    meta.setdefault("resumed", []).append({"epoch": int(resumed["epoch"]), "changed": changes or {}, **part})
+    write_text(path, json.dumps(meta, indent=2, default=list))
 
 
 def checkpoint_payload(cfg: ExperimentConfig, classes: list[str], model_state: dict, **extra) -> dict:

@@ -47,7 +47,8 @@ from .runs import (
     checkpoint_payload,
     jsonable,
     load_run,
-    provenance,
+    record_start,
+    resume_state,
     run_path,
     write_history,
 )
@@ -264,7 +265,10 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     """Run (or reuse) the experiment ``cfg``; results go to ``root/<run_name>/``.
 
     ``resume``: continue an interrupted run from its ``checkpoint.pt`` (on CPU the final metrics
-    are bit-identical to an uninterrupted run). ``callbacks``: called on the main process as
+    are bit-identical to an uninterrupted run); fields outside the run key (``workers``,
+    ``device``, …) may differ and are recorded in ``config.json`` under ``"resumed"``; a missing
+    checkpoint or a run-key change is refused before the run folder is touched
+    (:func:`~mlgcn_core.runs.resume_state`). ``callbacks``: called on the main process as
     ``fn(epoch, record)`` after each epoch (1-based epoch, the history record).
     """
     ctx = D.setup(cfg.device)
@@ -272,23 +276,21 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     if (out / "metrics.json").is_file() and not force:
         return load_run(out)
     t_start = time.time()
+    ckpt_path = out / "checkpoint.pt"
+    st, changes = resume_state(cfg, out) if resume else (None, {})  # checked before anything is written
     splits = load_splits(cfg)
     eng = Engine(cfg, splits, ctx, progress)
-    ckpt_path = out / "checkpoint.pt"
     start, history, best = 0, [], {"mAP": -1.0, "epoch": 0, "val": {}, "model": None}
     if ctx.main:
         out.mkdir(parents=True, exist_ok=True)
-        write_text(out / "config.json", json.dumps(provenance(cfg, ctx.world), indent=2))
-    if resume and ckpt_path.is_file():
-        st = torch.load(ckpt_path, map_location=eng.device, weights_only=True)
-        if st.get("config") != cfg.to_dict():
-            raise ValueError(f"{ckpt_path}: was written by another config; cannot resume")
+        record_start(out, cfg, ctx.world, st, changes)
+        if st is None:
+            ckpt_path.unlink(missing_ok=True)
+    if st is not None:
         eng.load_state(st["train_state"])
         start, history = int(st["epoch"]), list(st["history"])
         best = {"mAP": st["best"]["mAP"], "epoch": st["best"]["epoch"], "val": st["best"]["val"],
                 "model": st["best"]["model"]}
-    elif ctx.main:
-        ckpt_path.unlink(missing_ok=True)
     D.barrier(ctx)
     watch = {"val": "val", "test": "test", "last": None}[cfg.selection]
     bar = tqdm(range(start, cfg.epochs), desc=cfg.run_name(), disable=not eng.progress, initial=start,

@@ -35,16 +35,20 @@ def official_dir() -> Path:
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     hits: list[str] = []
+    ranges: list[str | None] = []  # the Range header of each request (None: none sent)
+    sent: list[int] = []  # body bytes sent per request
+    honour_range = True  # False: a server that ignores Range and always sends the whole file
 
     def do_GET(self):  # noqa: N802
         self.hits.append(self.path)
+        rng = self.headers.get("Range")
+        self.ranges.append(rng)
         body = self.files.get(self.path)
         if body is None:
             self.send_error(404)
             return
         start = 0
-        rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes="):
+        if rng and rng.startswith("bytes=") and self.honour_range:
             start = int(rng[6:].split("-")[0])
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
@@ -53,6 +57,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
         self.wfile.write(body[start:])
+        self.sent.append(len(body) - start)
 
     def log_message(self, *args):
         pass
@@ -60,7 +65,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    _Handler.files, _Handler.hits = {}, []
+    _Handler.files, _Handler.hits, _Handler.ranges, _Handler.sent = {}, [], [], []
+    _Handler.honour_range = True
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", _Handler

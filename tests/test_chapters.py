@@ -4,7 +4,6 @@ table per dataset, and pictures / labels of any split (embedded benchmark or fil
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from fixtures import write_jpeg
 from torch.utils.data import Subset
@@ -105,40 +104,6 @@ def test_cooccurrence_agreement_follows_the_label_statistics():
     w, V = np.linalg.eigh(-S + 5 * np.eye(5))
     anti = V @ np.diag(np.sqrt(w)) @ V.T     # similarities ordered against the co-occurrence
     assert cooccurrence_agreement(anti, Y) < -0.9
-
-
-def _sweep_table(x: str, means: dict[str, dict], seeds=(0, 1, 2)) -> pd.DataFrame:
-    """A tidy sweep table: mAP = mean + (seed − 1)·0.1 for each variant and value of x."""
-    return pd.DataFrame([{"variant": v, x: val, "seed": s, "mAP": m + (s - 1) * 0.1, "error": None}
-                         for v, row in means.items() for val, m in row.items() for s in seeds])
-
-
-def test_ablation_findings_state_what_the_tables_show():
-    rw, bi = "ML-GCN (re-weighted)", "ML-GCN (binary)"
-    tau = _sweep_table("tau", {rw: {0.2: 70.0, 0.5: 75.0}, bi: {0.2: 60.0, 0.5: 75.5}})
-    text = findings.tau_findings(tau, 0.4)
-    assert "re-weighted **0.5** (75.00 ± 0.10 mAP), binary **0.5** (75.50" in text
-    assert "above binary at 1 of 2 τ values" in text and "τ = 0.4" in text
-
-    collapse = _sweep_table("p", {rw: {0.2: 75.0, 0.9: 70.0, 1.0: 44.0}})
-    text = findings.p_findings(collapse, 0.2)
-    assert "Best p: **0.2**" in text and "**44.00 ± 0.10**" in text and "70.00–75.00" in text
-    assert "a clear collapse" in text
-    assert "no collapse" in findings.p_findings(_sweep_table("p", {rw: {0.2: 75.0, 1.0: 74.5}}))
-    assert "p = 1:" not in findings.p_findings(_sweep_table("p", {rw: {0.2: 75.0, 0.5: 74.0}}))
-
-    holds = _sweep_table("gcn_depth", {rw: {1: 70.0, 2: 75.0, 3: 74.0, 4: 73.0}})
-    assert "**2** layers" in findings.depth_findings(holds) and "**holds**" in findings.depth_findings(holds)
-    fails = _sweep_table("gcn_depth", {rw: {2: 75.0, 3: 73.0, 4: 74.0}})
-    assert "is **not** reproduced" in findings.depth_findings(fails)
-
-    semantic = _sweep_table("word_vectors", {rw: {"glove6b50d": 75.0, "onehot": 74.0, "random": 74.5}})
-    text = findings.embedding_findings(semantic)
-    assert "Best input: **glove6b50d**" in text and "**holds**" in text and "word semantics add" in text
-    not_semantic = _sweep_table("word_vectors", {rw: {"glove6b50d": 75.0, "onehot": 74.0, "random": 75.5}})
-    assert "**not** due to the words' meaning" in findings.embedding_findings(not_semantic)
-    assert "**not** on this benchmark" in findings.embedding_findings(
-        _sweep_table("word_vectors", {rw: {"glove6b50d": 73.0, "onehot": 74.0}}))
 
 
 def test_findings_table_of_the_first_page_comes_from_recorded_claims():

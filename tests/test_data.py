@@ -27,13 +27,26 @@ def test_download_verifies_and_reuses(server, tmp_path):
     assert h.hits == ["/f.bin"]  # second call: already there, verified, not fetched
 
 
-def test_download_resumes_partial_file(server, tmp_path):
+def check_resumed_download(server, tmp_path, fetch=download, honour_range: bool = True) -> None:
+    """A partial ``.part`` of 5000 bytes: the request asks for the rest (Range: bytes=5000-), only
+    the rest is sent, and the file is whole; a server that ignores Range still yields the file."""
     url, h = server
+    h.honour_range = honour_range
     body = bytes(range(256)) * 400
     h.files["/f.bin"] = body
     (tmp_path / "f.bin.part").write_bytes(body[:5000])
-    download(url + "/f.bin", tmp_path / "f.bin", hashlib.sha256(body).hexdigest(), progress=False)
-    assert (tmp_path / "f.bin").read_bytes() == body
+    fetch(url + "/f.bin", tmp_path / "f.bin", hashlib.sha256(body).hexdigest(), progress=False)
+    assert (tmp_path / "f.bin").read_bytes() == body and not (tmp_path / "f.bin.part").exists()
+    assert h.ranges == ["bytes=5000-"], h.ranges  # resumed from the .part's end
+    assert h.sent == [len(body) - 5000 if honour_range else len(body)], h.sent
+
+
+def test_download_resumes_partial_file(server, tmp_path):
+    check_resumed_download(server, tmp_path)
+
+
+def test_download_server_ignoring_range_still_yields_the_file(server, tmp_path):
+    check_resumed_download(server, tmp_path, honour_range=False)
 
 
 def test_download_mismatch_is_kept_aside(server, tmp_path):
@@ -157,6 +170,21 @@ def test_outfits_config_validation(kwargs, match):
 
 
 # --- word vectors ---------------------------------------------------------------------------------
+
+# glove.6B.50d.txt as published (nlp.stanford.edu/data/glove.6B.zip): its first two lines
+GLOVE_THE = [0.418, 0.24968, -0.41242, 0.1217, 0.34527, -0.044457, -0.49688, -0.17862, -0.00066023, -0.6566]
+GLOVE_COMMA = [0.013441, 0.23682, -0.16899, 0.40951, 0.63812, 0.47709, -0.42852, -0.55641, -0.364, -0.23938]
+
+
+def check_glove_rows(g) -> None:
+    assert g["the"][:10].tolist() == pytest.approx(GLOVE_THE, abs=1e-6)
+    assert g["the"][30] == pytest.approx(4.0071, abs=1e-6)  # the large component of "the"
+    assert g[","][:10].tolist() == pytest.approx(GLOVE_COMMA, abs=1e-6)
+
+
+def test_glove_rows_are_the_published_vectors():
+    check_glove_rows(glove6b50())
+
 
 def test_label_vectors_average_words():
     Z = label_vectors(outfits.CLASSES)

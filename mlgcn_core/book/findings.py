@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .report import _variant_means, best_setting, curve
+from .report import best_setting, curve
 
 MIN_SEEDS = 3  # fewer paired seeds than this: "not enough seeds to judge"
 CONFIDENCE = 0.95
@@ -81,56 +81,127 @@ def verdict(d: dict, what: str, claim: str = "the paper's effect", unit: str = "
     return (f"* {what}: **{interval_text(d, digits, unit)}** (per seed {d['values']}) — {claim} " + tail)
 
 
+def level_difference(table: pd.DataFrame, x: str, a, b, variant_a: str = "ML-GCN (re-weighted)",
+                     variant_b: str | None = None, metric: str = "mAP", margin: float = 0.0) -> dict:
+    """Per-seed difference (``variant_a`` at ``x`` = ``a``) − (``variant_b`` at ``x`` = ``b``) −
+    ``margin`` of a sweep's tidy table (columns variant, seed, ``x``, ``metric``; failed points
+    left out), paired by seed (:func:`paired_interval`)."""
+    ok = table[table["error"].isna()] if "error" in table else table
+
+    def per_seed(variant, level):
+        rows = ok[(ok["variant"] == variant) & (ok[x] == level)]
+        return rows.set_index("seed")[metric]
+
+    return paired_interval((per_seed(variant_a, a) - per_seed(variant_b or variant_a, b) - margin).dropna().tolist())
+
+
+def _missing(table: pd.DataFrame, x: str, levels, variant: str, name: str | None = None) -> str | None:
+    """``None`` when every level in ``levels`` has a finished run of ``variant``, else
+    '(depth 4 was not run)' naming the missing levels."""
+    ok = table[table["error"].isna()] if "error" in table else table
+    ran = set(ok.loc[ok["variant"] == variant, x])
+    miss = [lv for lv in levels if lv not in ran]
+    if not miss:
+        return None
+    name = name or x
+    return f"({', '.join(f'{name} {lv}' for lv in miss)} {'was' if len(miss) == 1 else 'were'} not run)"
+
+
+def _all_of(judgements: list[str]) -> str:
+    """A claim made of several paired comparisons: not held when any (judged) is not held, else
+    not judged when any has too few seeds, else held."""
+    if NOT_HELD in judgements:
+        return NOT_HELD
+    return TOO_FEW if TOO_FEW in judgements else HELD
+
+
+_SAID = {HELD: "**holds**", NOT_HELD: "**not held**", TOO_FEW: f"**{TOO_FEW}** (≥ {MIN_SEEDS} seeds with spread)"}
+
+
 def tau_findings(table: pd.DataFrame, paper_optimum: float = 0.4) -> str:
-    """Fig. 5 read off a τ sweep: the best τ per graph and where re-weighted beats binary."""
-    rw, bi = (best_setting(table, "tau", v) for v in ("ML-GCN (re-weighted)", "ML-GCN (binary)"))
-    gap = (_variant_means(table, "tau", "ML-GCN (re-weighted)").round(2)
-           - _variant_means(table, "tau", "ML-GCN (binary)").round(2)).dropna()
-    return (f"* Best τ: re-weighted **{rw['tau']}** ({rw['mean']:.2f} ± {rw['std']:.2f} mAP), binary "
-            f"**{bi['tau']}** ({bi['mean']:.2f} ± {bi['std']:.2f}); the paper's optimum is τ = {paper_optimum}.\n"
-            f"* Re-weighted above binary at {int((gap > 0).sum())} of {len(gap)} τ values "
-            f"(the paper: at all of them).")
+    """Fig. 5 read off a τ sweep: the best τ per graph and, per τ, whether re-weighted beats binary
+    (the paired 95 % interval of re-weighted − binary over seeds lies above zero)."""
+    rwv, biv = "ML-GCN (re-weighted)", "ML-GCN (binary)"
+    rw, bi = (best_setting(table, "tau", v) for v in (rwv, biv))
+    lines = [f"* Best τ: re-weighted **{rw['tau']}** ({rw['mean']:.2f} ± {rw['std']:.2f} mAP), binary "
+             f"**{bi['tau']}** ({bi['mean']:.2f} ± {bi['std']:.2f}); the paper's optimum is τ = {paper_optimum}."]
+    taus = sorted(set(table["tau"]))
+    per = {}
+    for t in taus:
+        miss = _missing(table, "tau", [t], rwv, "re-weighted at τ") or _missing(table, "tau", [t], biv, "binary at τ")
+        if miss:
+            per[t] = ("not tested", miss)
+        else:
+            d = level_difference(table, "tau", t, t, rwv, biv)
+            per[t] = (judge(d), interval_text(d))
+    judged = [j for j, _ in per.values() if j != "not tested"]
+    claim = "not tested" if len(judged) < len(per) else _all_of(judged)
+    lines.append(f"* Re-weighted above binary at every τ (the paper's finding): {_SAID.get(claim, '**not tested**')}"
+                 f" — held at {sum(j == HELD for j in judged)} of {len(taus)} τ values (paired 95 % t-interval "
+                 "of re-weighted − binary above zero): "
+                 + "; ".join(f"τ = {t}: {j} ({why})" for t, (j, why) in per.items()) + ".")
+    return "\n".join(lines)
 
 
-def p_findings(table: pd.DataFrame, paper_optimum: float = 0.2) -> str:
-    """Fig. 6 read off a p sweep: the best p, and whether p = 1 collapses (mean mAP more than 1
-    point below every p < 1; the paper reports no convergence)."""
-    best = best_setting(table, "p", "ML-GCN (re-weighted)")
-    c = curve(table, "p")
-    c = c[c["variant"] == "ML-GCN (re-weighted)"].set_index("p")
+def p_findings(table: pd.DataFrame, paper_optimum: float = 0.2, margin: float = 1.0) -> str:
+    """Fig. 6 read off a p sweep: the best p, and whether p = 1 collapses — held when, for every
+    p < 1, the paired 95 % interval of (mAP at p) − (mAP at p = 1) lies above ``margin`` mAP
+    points (the paper reports no convergence at p = 1)."""
+    v = "ML-GCN (re-weighted)"
+    best = best_setting(table, "p", v)
     msg = f"* Best p: **{best['p']}** ({best['mean']:.2f} ± {best['std']:.2f} mAP); the paper's: p = {paper_optimum}."
-    if 1.0 in c.index:
-        at_one, others = c.loc[1.0], c.drop(index=1.0)["mean"].round(2)
-        msg += (f"\n* p = 1: **{at_one['mean']:.2f} ± {at_one['std']:.2f}** mAP, against "
-                f"{others.min():.2f}–{others.max():.2f} for p < 1 — "
-                + ("a clear collapse, as the paper reports." if round(at_one["mean"], 2) < others.min() - 1
-                   else "no collapse on this benchmark (the paper reports non-convergence)."))
-    return msg
+    c = curve(table, "p")
+    c = c[c["variant"] == v].set_index("p")
+    below = [p for p in c.index if p < 1.0]
+    if 1.0 not in c.index or not below:
+        what = "p = 1" if 1.0 not in c.index else "no p < 1"
+        return msg + f"\n* p = 1 collapse: **not tested** ({what} was not run)."
+    diffs = {p: level_difference(table, "p", p, 1.0, v) for p in below}
+    j = _all_of([judge(level_difference(table, "p", p, 1.0, v, margin=margin)) for p in below])
+    at_one, others = c.loc[1.0], c.loc[below, "mean"]
+    reading = {HELD: "a clear collapse, as the paper reports.",
+               NOT_HELD: "no collapse shown on this benchmark (the paper reports non-convergence).",
+               TOO_FEW: f"{TOO_FEW} (≥ {MIN_SEEDS} seeds with spread)."}[j]
+    return msg + (f"\n* p = 1: **{at_one['mean']:.2f} ± {at_one['std']:.2f}** mAP, against "
+                  f"{others.min():.2f}–{others.max():.2f} for p < 1 (paired, p − 1, a collapse when above "
+                  f"{margin:g} point: "
+                  + "; ".join(f"p = {p}: {interval_text(d)}" for p, d in diffs.items()) + ") — " + reading)
 
 
 def depth_findings(table: pd.DataFrame) -> str:
-    """Table 3 read off a depth sweep: the best depth and whether 2 > 3 > 4 layers holds."""
-    best = best_setting(table, "gcn_depth", "ML-GCN (re-weighted)")
-    m = _variant_means(table, "gcn_depth", "ML-GCN (re-weighted)")
-    falls = all(m.get(d, float("nan")) > m.get(d + 1, float("-inf")) for d in (2, 3))
-    return (f"* Best depth: **{best['gcn_depth']}** layers ({best['mean']:.2f} ± {best['std']:.2f} mAP). "
-            "The paper's finding (2 > 3 > 4) " + ("**holds** here." if falls else "is **not** reproduced here."))
+    """Table 3 read off a depth sweep: the best depth and whether 2 > 3 > 4 layers holds (both
+    paired 95 % intervals, depth 2 − 3 and 3 − 4, above zero); not tested unless 2, 3 and 4 ran."""
+    v = "ML-GCN (re-weighted)"
+    best = best_setting(table, "gcn_depth", v)
+    head = f"* Best depth: **{best['gcn_depth']}** layers ({best['mean']:.2f} ± {best['std']:.2f} mAP). "
+    miss = _missing(table, "gcn_depth", [2, 3, 4], v, "depth")
+    if miss:
+        return head + f"The paper's finding 2 > 3 > 4: **not tested** {miss}."
+    d23, d34 = level_difference(table, "gcn_depth", 2, 3, v), level_difference(table, "gcn_depth", 3, 4, v)
+    j = _all_of([judge(d23), judge(d34)])
+    return head + (f"The paper's finding 2 > 3 > 4: {_SAID[j]} (paired 95 % t-intervals: 2 − 3 "
+                   f"{interval_text(d23)}; 3 − 4 {interval_text(d34)}).")
 
 
 def embedding_findings(table: pd.DataFrame) -> str:
     """The word-embedding study read off its sweep: GloVe vs one-hot (the paper's finding) and
-    vs random vectors (is the gain semantic?)."""
-    best = best_setting(table, "word_vectors", "ML-GCN (re-weighted)")
-    m = _variant_means(table, "word_vectors", "ML-GCN (re-weighted)").round(2)
-    glove, onehot, rnd = (m.get(k) for k in ("glove6b50d", "onehot", "random"))
-    held = glove is not None and onehot is not None and glove > onehot
-    lines = [f"* Best input: **{best['word_vectors']}** ({best['mean']:.2f} ± {best['std']:.2f} mAP). "
-             "GloVe above one-hot (the paper's finding): " + ("**holds**." if held else "**not** on this benchmark.")]
-    if glove is not None and rnd is not None:
-        lines.append(f"* GloVe {glove:.2f} vs random vectors {rnd:.2f}: " + (
-            "the word semantics add to what any distinct vectors give." if glove > rnd else
-            "random vectors do as well or better, so the gain over one-hot is **not** due to the words' "
-            "meaning here."))
+    vs random vectors (is the gain semantic?), each a paired 95 % interval over seeds."""
+    v = "ML-GCN (re-weighted)"
+    best = best_setting(table, "word_vectors", v)
+    lines = [f"* Best input: **{best['word_vectors']}** ({best['mean']:.2f} ± {best['std']:.2f} mAP)."]
+    for other, claim, reading in (
+            ("onehot", "GloVe above one-hot (the paper's finding)", {}),
+            ("random", "GloVe above random vectors (the gain is semantic)",
+             {HELD: " — the word semantics add to what any distinct vectors give.",
+              NOT_HELD: " — random vectors do as well within the interval, so the gain over one-hot is "
+                        "**not** shown to come from the words' meaning here."})):
+        miss = _missing(table, "word_vectors", ["glove6b50d", other], v, "input")
+        if miss:
+            lines.append(f"* {claim}: **not tested** {miss}.")
+            continue
+        d = level_difference(table, "word_vectors", "glove6b50d", other, v)
+        j = judge(d)
+        lines.append(f"* {claim}: {_SAID[j]} (paired 95 % t-interval {interval_text(d)}){reading.get(j, '.')}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,121 @@
+"""The book's verdicts: a paired 95 % t-interval over seeds, "held" only when it lies above zero,
+"not enough seeds to judge" below MIN_SEEDS (or with no spread), and an ordering claim over levels
+that were not all run is "not tested", naming the missing level — for every findings function."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlgcn_core.book import findings as F
+
+RW, BI = "ML-GCN (re-weighted)", "ML-GCN (binary)"
+
+
+def table(x: str, means: dict[str, dict], seeds=(0, 1, 2), jitter: float = 0.3) -> pd.DataFrame:
+    """A tidy sweep table (variant, x, seed, mAP, error): mAP = the given mean + per-row noise."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame([{"variant": v, x: val, "seed": s, "mAP": m + jitter * rng.standard_normal(),
+                          "error": None}
+                         for v, row in means.items() for val, m in row.items() for s in seeds])
+
+
+# --- paired_interval / judge / verdict -------------------------------------------------------------
+
+def test_paired_interval_is_the_95_t_interval():
+    d = F.paired_interval([1.0, 2.0, 3.0])
+    assert (d["mean"], d["std"], d["n"]) == (2.0, 1.0, 3)
+    half = 4.302652729911275 / 3 ** 0.5  # t_{0.975, 2} = 4.30, not 2 (a 95 %, not an 80 %, interval)
+    assert d["lo"] == pytest.approx(2 - half) and d["hi"] == pytest.approx(2 + half)
+    one = F.paired_interval([0.5, float("nan")])  # non-finite differences are dropped
+    assert one["n"] == 1 and np.isnan(one["lo"]) and np.isnan(one["std"])
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([3.0, 3.2, 2.9, 3.1], F.HELD),              # interval well above zero
+    ([1.0, 2.0, 3.0], F.NOT_HELD),               # mean 2 > 2 SE (the old rule: "holds") but 95 % reaches 0
+    ([-1.0, -0.8, -1.2], F.NOT_HELD),            # below zero
+    ([0.01], F.TOO_FEW),                         # one seed: any positive difference used to "hold"
+    ([5.0, 6.0], F.TOO_FEW),                     # fewer than MIN_SEEDS
+    ([1.0, 1.0, 1.0], F.TOO_FEW),                # no spread to judge by
+])
+def test_judge_every_branch(values, expected):
+    d = F.paired_interval(values)
+    assert F.judge(d) == expected
+    assert F.effect_holds(d) == (expected == F.HELD)
+
+
+def test_verdict_states_the_interval_and_the_judgement():
+    held = F.verdict(F.paired_interval([3.0, 3.2, 2.9, 3.1]), "ML-GCN − baseline", "the paper's gain")
+    assert "+3.05 [+2.84, +3.26] mAP (95 % CI, 4 seeds)" in held and "**holds** here" in held
+    assert "the paper's gain" in held and "[3.0, 3.2, 2.9, 3.1]" in held
+    no = F.verdict(F.paired_interval([1.0, 2.0, 3.0]), "a − b")
+    assert "+2.00 [-0.48, +4.48] mAP (95 % CI, 3 seeds)" in no and "is **not** shown" in no and "holds" not in no
+    few = F.verdict(F.paired_interval([0.01]), "a − b")
+    assert "+0.01 mAP (1 seed, no interval)" in few and "**not enough seeds to judge**" in few
+    assert "holds" not in few and "≥ 3 seeds" in few
+
+
+def test_paired_difference_pairs_by_seed():
+    frame = pd.DataFrame([{"variant": v, "seed": s, "mAP": m} for v, s, m in
+                          [("a", 0, 5.0), ("a", 1, 6.0), ("a", 2, 7.5), ("b", 2, 7.0), ("b", 0, 4.0),
+                           ("b", 1, 5.5), ("a", 3, 9.0)]])  # seed 3 has no partner
+    d = F.paired_difference(frame, "a", "b")
+    assert d["n"] == 3 and sorted(d["values"]) == [0.5, 0.5, 1.0]
+
+
+# --- the ablation chapters' findings ----------------------------------------------------------------
+
+def test_tau_findings_branches():
+    held = F.tau_findings(table("tau", {RW: {0.2: 75.0, 0.5: 76.0}, BI: {0.2: 70.0, 0.5: 71.0}}), 0.4)
+    assert "re-weighted **0.5** (" in held and "τ = 0.4" in held
+    assert "at every τ (the paper's finding): **holds**" in held and "held at 2 of 2 τ values" in held
+    mixed = F.tau_findings(table("tau", {RW: {0.2: 75.0, 0.5: 76.0}, BI: {0.2: 70.0, 0.5: 76.1}}))
+    assert "at every τ (the paper's finding): **not held**" in mixed and "held at 1 of 2" in mixed
+    assert "τ = 0.5: not held" in mixed
+    few = F.tau_findings(table("tau", {RW: {0.2: 75.0}, BI: {0.2: 70.0}}, seeds=(0, 1)))
+    assert "**not enough seeds to judge**" in few and "holds" not in few
+    missing = table("tau", {RW: {0.2: 75.0, 0.5: 76.0}, BI: {0.2: 70.0}})
+    text = F.tau_findings(missing)
+    assert "**not tested**" in text and "binary at τ 0.5 was not run" in text and "holds" not in text
+
+
+def test_p_findings_branches():
+    collapse = F.p_findings(table("p", {RW: {0.2: 75.0, 0.9: 70.0, 1.0: 44.0}}), 0.2)
+    assert "Best p: **0.2**" in collapse and "for p < 1" in collapse and "a clear collapse" in collapse
+    no = F.p_findings(table("p", {RW: {0.2: 75.0, 1.0: 74.9}}))
+    assert "no collapse shown" in no
+    few = F.p_findings(table("p", {RW: {0.2: 75.0, 1.0: 44.0}}, seeds=(0,)))
+    assert "not enough seeds to judge" in few and "collapse, as" not in few
+    assert "p = 1 collapse: **not tested** (p = 1 was not run)" in F.p_findings(table("p", {RW: {0.2: 75.0, 0.5: 74.0}}))
+
+
+def test_depth_findings_branches():
+    holds = F.depth_findings(table("gcn_depth", {RW: {1: 70.0, 2: 75.0, 3: 73.0, 4: 71.0}}))
+    assert "**2** layers" in holds and "2 > 3 > 4: **holds**" in holds and "2 − 3 +" in holds
+    fails = F.depth_findings(table("gcn_depth", {RW: {2: 75.0, 3: 73.0, 4: 74.0}}))
+    assert "2 > 3 > 4: **not held**" in fails
+    few = F.depth_findings(table("gcn_depth", {RW: {2: 75.0, 3: 73.0, 4: 71.0}}, seeds=(0, 1)))
+    assert "2 > 3 > 4: **not enough seeds to judge**" in few
+    missing = F.depth_findings(table("gcn_depth", {RW: {2: 75.0, 3: 73.0}}))
+    assert "2 > 3 > 4: **not tested** (depth 4 was not run)" in missing and "holds" not in missing
+    failed = table("gcn_depth", {RW: {2: 75.0, 3: 73.0, 4: 71.0}})
+    failed.loc[failed.gcn_depth == 4, "error"] = "RuntimeError: …"  # a failed point was not run
+    assert "(depth 4 was not run)" in F.depth_findings(failed)
+
+
+def test_embedding_findings_branches():
+    semantic = F.embedding_findings(table("word_vectors", {RW: {"glove6b50d": 75.0, "onehot": 72.0,
+                                                                "random": 73.0}}))
+    assert "Best input: **glove6b50d**" in semantic and "one-hot (the paper's finding): **holds**" in semantic
+    assert "word semantics add" in semantic
+    not_semantic = F.embedding_findings(table("word_vectors", {RW: {"glove6b50d": 75.0, "onehot": 72.0,
+                                                                    "random": 75.1}}))
+    assert "random vectors (the gain is semantic): **not held**" in not_semantic
+    assert "**not** shown to come from the words' meaning" in not_semantic
+    below = F.embedding_findings(table("word_vectors", {RW: {"glove6b50d": 73.0, "onehot": 74.0}}))
+    assert "one-hot (the paper's finding): **not held**" in below
+    assert "random vectors (the gain is semantic): **not tested** (input random was not run)" in below
+    few = F.embedding_findings(table("word_vectors", {RW: {"glove6b50d": 75.0, "onehot": 72.0}}, seeds=(0,)))
+    assert "**not enough seeds to judge**" in few and "holds" not in few
