@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
 QUIET_PIP := sed "/^WARNING: Location '/d"
 
-.PHONY: book test lab data chromium venv bench sweeps clean help
+.PHONY: book test lab data chromium venv bench gpu-check sweeps clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make test   - run every test (unit, reference, notebook smoke, book smoke)"
 	@echo "make lab    - start JupyterLab on notebooks/ with the project's kernel"
 	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make gpu-check - on a CUDA machine (<= 8 min): paper-setting speed, bf16, MFU, input pipeline, DDP"
 	@echo "make data   - obtain Fashion-MNIST (Debian package when root, else checksummed download)"
 	@echo "make sweeps - run the ablation sweeps of notebooks/sweeps/ (also run by the book's chapters)"
 
@@ -67,6 +68,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/kernel_starts.py
 	$(PY) benchmarks/parallel_runs.py
+
+# One table on a CUDA machine (one line and exit 0 without CUDA); see benchmarks/gpu_check.py.
+gpu-check: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) benchmarks/gpu_check.py
 
 sweeps: data
 	for f in notebooks/sweeps/*.yaml; do $(PY) -m mlgcn_core sweep $$f --jobs 2; done

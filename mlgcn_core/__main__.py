@@ -9,8 +9,10 @@
 * ``import-official --checkpoint FILE --dataset voc2007|coco2014 --out FILE`` — convert an
   official ML-GCN checkpoint.
 * ``presets`` — list the named presets.
-* ``sweep NOTEBOOK|SWEEP.yaml --grid NAME=V1,V2 … [-p NAME=VALUE] [--jobs N]`` — one papermill run
-  per grid point and a tidy table of all results (see ``mlgcn_core.book.sweep``).
+* ``sweep NOTEBOOK|SWEEP.yaml --grid NAME=V1,V2 … [-p NAME=VALUE] [--jobs N] [--executor local|ray]
+  [--address ADDR] [--gpus-per-point N]`` — one papermill run per grid point (a local process pool
+  pinned to the GPUs, or Ray tasks on a cluster) and a tidy table of all results (see
+  ``mlgcn_core.book.sweep``).
 * ``book …`` — execute the notebooks and build the HTML book (see ``mlgcn_core.book.build``).
 * ``prepare {voc2007,coco2014,custom} …`` — dataset files in the official formats (see ``mlgcn_core.prepare``).
 * ``embed --classes FILE (--glove FILE | --provider NAME) --out FILE`` — label word vectors.
@@ -207,6 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
     sw.add_argument("--jobs", type=int, default=1, help="points run in parallel processes")
     sw.add_argument("--out", default=None, help="sweep folder (default: runs/sweeps/<name>)")
+    sw.add_argument("--executor", default="local", choices=["local", "ray"],
+                    help="local: a process pool here (GPU-pinned); ray: one Ray task per point")
+    sw.add_argument("--address", default=None,
+                    help="Ray cluster (auto or HOST:6379); none: a local cluster")
+    sw.add_argument("--gpus-per-point", type=int, default=None,
+                    help="GPUs of each point (default: 1 when GPUs are visible, else 0)")
+    sw.add_argument("--cpus-per-point", type=int, default=1, help="CPUs of each Ray task (default 1)")
     sub.add_parser("book", help="execute notebooks and build the book", add_help=False)
     p = sub.add_parser("prepare", help="prepare VOC 2007, COCO 2014 or your own data")
     psub = p.add_subparsers(dest="dataset", required=True)

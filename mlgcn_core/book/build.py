@@ -129,11 +129,9 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
     """Run notebooks/<name>.ipynb → <out_root>/book/executed/<name>.ipynb (``out_root``: ``root``)
     in ``root``, with the parameters each declares; an executed copy whose sources and parameters
     are unchanged is reused (``force`` re-runs)."""
-    import nbformat
     import papermill as pm
 
-    from .notebook import default_kernel
-    from .notebook import execute as execute_notebook
+    from .notebook import KernelSession, default_kernel
 
     kernel = kernel or default_kernel()
     declared = {n: set(pm.inspect_notebook(str(root / "notebooks" / f"{n}.ipynb"))) for n in names}
@@ -142,29 +140,41 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
         raise ValueError(f"parameters {unknown} are declared by none of the notebooks {names}")
     out_root = out_root or root
     (out_root / EXECUTED).mkdir(parents=True, exist_ok=True)
-    for n in names:
-        own = {k: v for k, v in params.items() if k in declared[n]}
-        out = out_root / EXECUTED / f"{n}.ipynb"
-        key = source_key(root / "notebooks" / f"{n}.ipynb", own)
-        if not force and out.is_file() and _executed_key(out) == key:
-            print(f"[book] {n}: unchanged, executed copy reused", flush=True)
-            continue
-        tmp = out.with_name(f".{n}.{os.getpid()}.ipynb")
-        t0 = time.time()
-        print(f"[book] executing notebooks/{n}.ipynb {own or ''}", flush=True)
-        try:
-            execute_notebook(root / "notebooks" / f"{n}.ipynb", tmp, own, kernel=kernel, cwd=root)
-        except BaseException:
-            failed = out.with_name(f"{n}.failed.ipynb")
-            if tmp.exists():
-                os.replace(tmp, failed)
-                print(f"[book] {n} failed; executed copy with the error: {failed}", file=sys.stderr)
-            raise
-        nb = publishable(nbformat.read(tmp, 4), root)
-        nb.metadata["mlgcn_book"] = {"source_key": key, "seconds": round(time.time() - t0, 1)}
-        nbformat.write(nb, tmp)
-        os.replace(tmp, out)
-        print(f"[book] {n} done in {time.time() - t0:.0f} s", flush=True)
+    with KernelSession(kernel, root) as session:  # one warm kernel for the chapters, cleared between them
+        for n in names:
+            _execute_chapter(root, n, params, declared[n], force, out_root, session)
+
+
+def _execute_chapter(root: Path, n: str, params: dict, declared: set, force: bool, out_root: Path,
+                     session) -> None:
+    """One chapter into ``out_root/book/executed`` in the warm kernel ``session`` (reused when
+    unchanged: see :func:`source_key`)."""
+    import nbformat
+
+    from .notebook import execute as execute_notebook
+
+    own = {k: v for k, v in params.items() if k in declared}
+    out = out_root / EXECUTED / f"{n}.ipynb"
+    key = source_key(root / "notebooks" / f"{n}.ipynb", own)
+    if not force and out.is_file() and _executed_key(out) == key:
+        print(f"[book] {n}: unchanged, executed copy reused", flush=True)
+        return
+    tmp = out.with_name(f".{n}.{os.getpid()}.ipynb")
+    t0 = time.time()
+    print(f"[book] executing notebooks/{n}.ipynb {own or ''}", flush=True)
+    try:
+        execute_notebook(root / "notebooks" / f"{n}.ipynb", tmp, own, session=session)
+    except BaseException:
+        failed = out.with_name(f"{n}.failed.ipynb")
+        if tmp.exists():
+            os.replace(tmp, failed)
+            print(f"[book] {n} failed; executed copy with the error: {failed}", file=sys.stderr)
+        raise
+    nb = publishable(nbformat.read(tmp, 4), root)
+    nb.metadata["mlgcn_book"] = {"source_key": key, "seconds": round(time.time() - t0, 1)}
+    nbformat.write(nb, tmp)
+    os.replace(tmp, out)
+    print(f"[book] {n} done in {time.time() - t0:.0f} s", flush=True)
 
 
 def publishable(nb, root: Path):

@@ -99,11 +99,17 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
     return spec, spec["grid"], fixed
 
 
-def run_ablation(spec: dict, grid: dict, fixed: dict, jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An ablation chapter's sweep (see :func:`sweep_setup`): ``(tidy table, failed points)``."""
+def run_ablation(spec: dict, grid: dict, fixed: dict, jobs: int = 1, executor: str = "local",
+                 address: str | None = None, gpus_per_point: int | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An ablation chapter's sweep (see :func:`sweep_setup`): ``(tidy table, failed points)``.
+    ``executor``/``address``/``gpus_per_point`` as for ``python -m mlgcn_core sweep`` (``"local"``:
+    ``jobs`` GPU-pinned processes here; ``"ray"``: one Ray task per point on the cluster at
+    ``address``, None or "" for a local one)."""
     from .sweep import run_sweep
 
-    table = run_sweep(spec["notebook"], grid, fixed, jobs=jobs, name=spec["name"])
+    table = run_sweep(spec["notebook"], grid, fixed, jobs=jobs, name=spec["name"], executor=executor,
+                      address=address or None, gpus_per_point=gpus_per_point)
     failed = report.failed_points(table)
     print(f"{len(table)} rows; {len(failed)} failed point(s)")
     return table, failed

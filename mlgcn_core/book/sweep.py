@@ -2,7 +2,8 @@
 
     python -m mlgcn_core sweep NOTEBOOK --grid tau=0,0.1,0.2 [--grid graph=binary,reweighted]
                                        [-p seeds=[0,1,2]] [--jobs N] [--out DIR]
-    python -m mlgcn_core sweep notebooks/sweeps/tau.yaml [--jobs N]
+    python -m mlgcn_core sweep notebooks/sweeps/tau.yaml [--jobs N] [--gpus-per-point N]
+    python -m mlgcn_core sweep notebooks/sweeps/tau.yaml --executor ray [--address auto]
 
 Each point (the fixed parameters plus one combination of the grid) is keyed by a hash of the
 notebook's name and its parameters; its folder holds ``params.json``, the executed
@@ -11,6 +12,18 @@ notebook's name and its parameters; its folder holds ``params.json``, the execut
 the sweep; a re-run skips the points already done and retries failed ones. ``results.csv`` is the
 tidy table: one row per recorded result row (the point notebook's ``table`` record: one per
 variant and seed) with the point's parameters as columns, plus one row per failed point.
+
+Executors (both run :func:`_run_point`, so folders, table, skip-done and failures are the same):
+
+* ``local`` — a process pool on this machine, ``jobs`` points at a time. With CUDA devices visible
+  each worker is pinned to its own ``gpus_per_point`` GPU(s) through ``CUDA_VISIBLE_DEVICES``
+  (inherited by the point's kernel), and ``jobs`` is capped at ``n_gpus // gpus_per_point``
+  (:func:`assign_gpus`).
+* ``ray`` — every point is a Ray task (``num_gpus=gpus_per_point``, ``num_cpus=cpus_per_point``)
+  on an existing cluster (``address``: ``auto`` or ``HOST:6379``) or on a
+  local one started for the sweep (no address). Ray schedules the points and sets each task's
+  ``CUDA_VISIBLE_DEVICES``. Every node must see the project checkout, its ``.venv`` and the sweep
+  folder at the same paths (a shared filesystem): the tasks write their results straight there.
 """
 
 from __future__ import annotations
@@ -111,12 +124,80 @@ def point_key(notebook: Path, params: dict) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
+EXECUTORS = ("local", "ray")
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices this process may use, as ``CUDA_VISIBLE_DEVICES`` tokens: the variable's
+    own entries when set (indices, ``GPU-…`` UUIDs or MIG ids; empty: none), else ``0 … n-1``."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [t.strip() for t in env.split(",") if t.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def assign_gpus(devices: list[str], jobs: int, gpus_per_point: int | None) -> list[str | None]:
+    """``CUDA_VISIBLE_DEVICES`` of each local worker; the list's length is the number of workers.
+
+    ``gpus_per_point`` None: 1 when ``devices`` is not empty, else 0. With 0 on a machine with
+    GPUs the workers see none (CPU points); on a machine without GPUs nothing is set (None).
+    With k > 0: at most ``len(devices) // k`` workers, each with its own k devices, so never
+    more concurrent CUDA points than the GPUs allow.
+    """
+    if jobs < 1:
+        raise ValueError(f"--jobs {jobs}: expected ≥ 1")
+    k = (1 if devices else 0) if gpus_per_point is None else gpus_per_point
+    if k < 0:
+        raise ValueError(f"--gpus-per-point {k}: expected ≥ 0")
+    if k == 0:
+        return [("" if devices else None)] * jobs
+    if len(devices) < k:
+        raise ValueError(f"--gpus-per-point {k}: only {len(devices)} CUDA device(s) visible "
+                         f"({','.join(devices) or 'none'})")
+    n = min(jobs, len(devices) // k)
+    return [",".join(devices[i * k:(i + 1) * k]) for i in range(n)]
+
+
+def _pin_worker(slots, threads: int | None) -> None:
+    """Process-pool initializer: this worker takes one GPU slot for its lifetime."""
+    slot = slots.get(timeout=60)
+    if slot is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = slot
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+
+
+_WORKER_SESSION = None  # a pool worker's warm kernel (KernelSession), kept for its next points
+
+
+def _worker_session(kernel: str | None):
+    """This worker process's warm kernel: started for its first point, reused (cleared) for the
+    next ones — a point's kernel start and imports cost more than its training — and shut down
+    when the worker exits."""
+    global _WORKER_SESSION
+    from multiprocessing.util import Finalize
+
+    from .notebook import KernelSession
+
+    if _WORKER_SESSION is None:
+        _WORKER_SESSION = KernelSession(kernel, PROJECT_ROOT)
+        Finalize(_WORKER_SESSION, _WORKER_SESSION.close, exitpriority=10)
+    return _WORKER_SESSION
+
+
 def _run_point(notebook: str, params: dict, folder: str, kernel: str | None,
-               threads: int | None = None) -> tuple[str, str | None]:
-    """Execute one point (in a worker process); returns (folder, error or None)."""
+               threads: int | None = None, session=None, warm: bool = False) -> tuple[str, str | None]:
+    """Execute one point (in a worker process or a Ray task); returns (folder, error or None).
+    The kernel inherits this process's environment (``CUDA_VISIBLE_DEVICES``, thread counts).
+    ``session``: a warm kernel to run in; ``warm``: use this worker process's own warm kernel."""
     if threads:  # inherited by the kernel: parallel points must not oversubscribe the cores
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     from .notebook import execute, recorded
+
+    if warm and session is None:
+        session = _worker_session(kernel)
 
     folder_p = Path(folder)
     folder_p.mkdir(parents=True, exist_ok=True)
@@ -124,7 +205,8 @@ def _run_point(notebook: str, params: dict, folder: str, kernel: str | None,
     (folder_p / "error.txt").unlink(missing_ok=True)
     t0 = time.time()
     try:
-        nb = execute(notebook, folder_p / "notebook.ipynb", params, kernel=kernel, cwd=PROJECT_ROOT)
+        nb = execute(notebook, folder_p / "notebook.ipynb", params, kernel=kernel, cwd=PROJECT_ROOT,
+                     session=session)
         rec = recorded(nb)
         write_text(folder_p / "records.json",
                    json.dumps({"records": rec, "seconds": round(time.time() - t0, 2)}, default=float))
@@ -140,8 +222,17 @@ def _run_point(notebook: str, params: dict, folder: str, kernel: str | None,
 
 def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = None,
               out: str | os.PathLike | None = None, jobs: int = 1, kernel: str | None = None,
-              name: str | None = None, log=print) -> pd.DataFrame:
-    """Run every grid point not done yet (``jobs`` at a time) and return the tidy table."""
+              name: str | None = None, log=print, executor: str = "local", address: str | None = None,
+              gpus_per_point: int | None = None, cpus_per_point: int = 1) -> pd.DataFrame:
+    """Run every grid point not done yet and return the tidy table. ``executor="local"``: ``jobs``
+    points at a time in a process pool pinned to the GPUs (:func:`assign_gpus`); ``"ray"``: one
+    Ray task per point on the cluster at ``address`` (None: a local cluster started here)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    if address and executor != "ray":
+        raise ValueError("--address is the Ray cluster's address: give it with --executor ray")
+    if cpus_per_point < 1:
+        raise ValueError(f"--cpus-per-point {cpus_per_point}: expected ≥ 1")
     nb = notebook_path(notebook)
     import papermill as pm
 
@@ -159,16 +250,29 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
         all_points.append((params, folder))
         if not (folder / "records.json").is_file():
             todo.append((notebook_parameters(params, declared, nb.name), folder))
+    slots = assign_gpus(visible_gpus(), jobs, gpus_per_point) if executor == "local" and todo else []
+    how = (f"on Ray ({address or 'a local cluster'})" if executor == "ray"
+           else f"with {max(1, len(slots))} job(s)" + (f" on GPUs {slots}" if slots and slots[0] else ""))
     log(f"[sweep] {nb.name}: {len(all_points)} points, {len(all_points) - len(todo)} done, "
-        f"{len(todo)} to run with {jobs} job(s) → {display_path(out)}")
+        f"{len(todo)} to run {how} → {display_path(out)}")
     if todo:
-        if jobs > 1:
-            with ProcessPoolExecutor(jobs) as pool:
-                threads = max(1, (os.cpu_count() or 1) // jobs)
-                futs = [pool.submit(_run_point, str(nb), p, str(f), kernel, threads) for p, f in todo]
+        if executor == "ray":
+            results = _run_on_ray(str(nb), todo, kernel, address, gpus_per_point, cpus_per_point, log)
+        elif slots != [None]:  # several workers, or one pinned to its GPU(s)
+            import multiprocessing as mp
+
+            free = mp.get_context().Queue()
+            for slot in slots:
+                free.put(slot)
+            threads = max(1, (os.cpu_count() or 1) // len(slots))
+            with ProcessPoolExecutor(len(slots), initializer=_pin_worker, initargs=(free, threads)) as pool:
+                futs = [pool.submit(_run_point, str(nb), p, str(f), kernel, warm=True) for p, f in todo]
                 results = [f.result() for f in futs]
         else:
-            results = [_run_point(str(nb), p, str(f), kernel) for p, f in todo]
+            from .notebook import KernelSession
+
+            with KernelSession(kernel, PROJECT_ROOT) as session:
+                results = [_run_point(str(nb), p, str(f), kernel, session=session) for p, f in todo]
         for folder, err in results:
             if err:
                 log(f"[sweep] point {Path(folder).name} failed: {err.splitlines()[0][:200]}")
@@ -179,6 +283,54 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
     with atomic_path(out / "results.parquet") as tmp:
         table.astype({c: str for c in table.columns if table[c].dtype == object}).to_parquet(tmp, index=False)
     return table
+
+
+def _ray_env() -> dict[str, str]:
+    """Environment of the Ray tasks: this checkout first on ``PYTHONPATH`` (the tasks import
+    ``mlgcn_core`` from it) and the project's ``MLGCN_*`` settings (smoke mode, cache, runs)."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("MLGCN_")}
+    path = os.environ.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + ([path] if path else []))
+    return env
+
+
+def _run_on_ray(notebook: str, todo: list[tuple[dict, Path]], kernel: str | None, address: str | None,
+                gpus_per_point: int | None, cpus_per_point: int, log) -> list[tuple[str, str | None]]:
+    """One Ray task per point (:func:`_run_point`); Ray decides where and when each runs. A task
+    that dies (its worker crashed, the node was lost) is recorded as the point's failure."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        local = {} if address else {"include_dashboard": False}  # a cluster of our own: no dashboard
+        ray.init(address=address, runtime_env={"env_vars": _ray_env()}, log_to_driver=False,
+                 logging_level="WARNING", **local)
+    try:
+        gpus = gpus_per_point
+        if gpus is None:  # as for `local`: one GPU per point when the cluster has GPUs
+            gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
+        if gpus < 0:
+            raise ValueError(f"--gpus-per-point {gpus}: expected ≥ 0")
+        task = ray.remote(num_gpus=gpus, num_cpus=cpus_per_point, max_retries=0)(_run_point)
+        refs = {task.remote(notebook, p, str(f), kernel, cpus_per_point): str(f) for p, f in todo}
+        log(f"[sweep] {len(refs)} Ray task(s), {gpus} GPU and {cpus_per_point} CPU each; cluster "
+            f"{ {k: v for k, v in ray.cluster_resources().items() if k in ('CPU', 'GPU')} }")
+        results, pending = [], list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                folder = refs[ref]
+                try:
+                    results.append(ray.get(ref))
+                except ray.exceptions.RayError as exc:  # the task itself was lost, not a cell error
+                    msg = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+                    Path(folder).mkdir(parents=True, exist_ok=True)
+                    (Path(folder) / "error.txt").write_text(msg + "\n\n" + str(exc))
+                    results.append((folder, msg))
+        return results
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def tidy_table(all_points: list[tuple[dict, Path]], grid_names: list[str]) -> pd.DataFrame:
@@ -200,13 +352,15 @@ def main(args) -> int:
     if args.notebook.endswith((".yaml", ".yml")):
         spec = load_spec(args.notebook)
         grid = {**spec["grid"], **parse_grid(args.grid)}
-        params = {**spec["parameters"], **group_dotted(parse_assignments(args.param))}
+        params = group_dotted(parse_assignments(args.param), into=spec["parameters"])
         nb, name = spec["notebook"], spec["name"]
     else:
         grid, params, nb, name = parse_grid(args.grid), group_dotted(parse_assignments(args.param)), args.notebook, None
         if not grid:
             raise ValueError("give at least one --grid NAME=V1,V2,… (or a sweep .yaml file)")
-    table = run_sweep(nb, grid, params, args.out, args.jobs, name=name)
+    table = run_sweep(nb, grid, params, args.out, args.jobs, name=name, executor=args.executor,
+                      address=args.address, gpus_per_point=args.gpus_per_point,
+                      cpus_per_point=args.cpus_per_point)
     failed = int(table["error"].notna().sum()) if "error" in table else 0
     print(f"[sweep] {len(table)} rows, {failed} failed point(s)")
     return 0
