@@ -62,8 +62,22 @@ def test_sweep_points_table_skip_and_failures(tiny_notebook, tmp_path):
 
 
 def test_sweep_rejects_unknown_parameter(tiny_notebook, tmp_path):
-    with pytest.raises(ValueError, match=r"\['tau'\] are not in point.ipynb's parameters"):
+    with pytest.raises(ValueError, match=r"parameter 'tau' is neither in point.ipynb's parameters cell"):
         run_sweep(str(tiny_notebook), {"tau": [0.1]}, out=tmp_path / "s", log=lambda m: None)
+    assert not (tmp_path / "s").exists()  # refused before any point ran
+
+
+def test_training_fields_of_a_point_go_into_the_notebooks_config():
+    """A grid over a training field (``tau``) reaches a chapter through its ``config`` parameter,
+    merged with the fixed config; names the notebook declares stay parameters."""
+    from mlgcn_core.book.sweep import notebook_parameters
+
+    declared = {"config", "seeds", "variants"}
+    point = {"tau": 0.2, "outfits.n_train": 300, "seeds": [0], "config": {"epochs": 6}}
+    assert notebook_parameters(point, declared, "02_train.ipynb") == {
+        "seeds": [0], "config": {"epochs": 6, "tau": 0.2, "outfits.n_train": 300}}
+    with pytest.raises(ValueError, match="'taux' is neither"):
+        notebook_parameters({"taux": 1}, declared, "02_train.ipynb")
 
 
 # --- how a notebook is run: Unix-socket kernels, a kernel that does not start is started again ---
