@@ -65,8 +65,7 @@ def _cmd_evaluate(args) -> int:
     from .metrics import metric_keys
 
     m = evaluate_checkpoint(args.checkpoint, args.split, args.device, args.data_root)
-    print(f"split: {args.split}")
-    print(f"epoch: {m['selection']}")
+    print(f"split: {args.split} (epoch: {m['selection']})")
     for k in metric_keys():
         print(f"{k:>9s} {m[k]:7.2f}")
     print("\nper-class AP")

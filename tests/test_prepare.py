@@ -246,8 +246,11 @@ def test_custom_split_column_and_json_input(tmp_path):
     js = tmp_path / "labels.json"
     js.write_text(json.dumps([{"file_name": f"im{k}.jpg", "labels": ["cat"] if k % 2 else ["dog"]}
                               for k in range(12)]))
-    m = prepare.prepare_custom(js, imgs, tmp_path / "out3", classes=["cat", "dog", "zebra"])
-    assert m["classes"] == ["cat", "dog", "zebra"]
+    m = prepare.prepare_custom(js, imgs, tmp_path / "out3", classes=["dog", "cat"])
+    assert m["classes"] == ["dog", "cat"]
+    with pytest.raises(ValueError, match=r"\['zebra'\] have no positive image in the training split"):
+        prepare.prepare_custom(js, imgs, tmp_path / "out4", classes=["cat", "dog", "zebra"])
+    assert not (tmp_path / "out4").exists()  # refused before anything is written
 
 
 @pytest.mark.parametrize("rows, kwargs, match", [
