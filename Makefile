@@ -13,13 +13,14 @@ PYTEST_ARGS ?=
 # pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
 QUIET_PIP := sed "/^WARNING: Location '/d"
 
-.PHONY: book test lab data chromium venv bench gpu-check sweeps clean help
+.PHONY: book test test-fast lab data chromium venv bench gpu-check sweeps clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book   - execute the notebooks (papermill) and build the HTML book into _build/html"
 	@echo "              PROFILE=paper_voc DATA_ROOT=DIR: the same notebooks on prepared VOC (or paper_coco)"
 	@echo "make test   - run every test (unit, reference, notebook smoke, book smoke)"
+	@echo "make test-fast - unit + reference tests only (no notebooks, DDP, browser or slow runs): the edit loop"
 	@echo "make lab    - start JupyterLab on notebooks/ with the project's kernel"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make gpu-check - on a CUDA machine (<= 8 min): paper-setting speed, bf16, MFU, input pipeline, DDP"
@@ -58,6 +59,10 @@ chromium:
 
 test: data chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+FAST_MARKERS := not notebook and not distributed and not browser and not slow
+test-fast: data
+	$(PY) -m pytest -q -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import http.server
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -12,10 +14,21 @@ import pytest
 
 from mlgcn_core.paths import PROJECT_ROOT
 
-# Isolate derived artifacts (scenes, features, runs) from the user's; set before any test imports.
+# Isolate derived artifacts (scenes, features, runs) from the user's; set before any test imports,
+# undone and removed when the session ends (each xdist worker has its own folder).
 _TMP = Path(tempfile.mkdtemp(prefix="mlgcn-tests-"))
-os.environ["MLGCN_CACHE"] = str(_TMP / "cache")
-os.environ["MLGCN_RUNS"] = str(_TMP / "runs")
+_ENV = pytest.MonkeyPatch()
+_ENV.setenv("MLGCN_CACHE", str(_TMP / "cache"))
+_ENV.setenv("MLGCN_RUNS", str(_TMP / "runs"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: trains several runs or starts processes (left out of make test-fast)")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _ENV.undo()
+    shutil.rmtree(_TMP, ignore_errors=True)
 
 OFFICIAL_DIR = Path(os.environ.get("MLGCN_OFFICIAL_DIR", PROJECT_ROOT.parent / "shared" / "data" / "mlgcn-official"))
 
@@ -74,9 +87,17 @@ def server():
 
 
 @pytest.fixture(scope="session")
-def resnet_random():
-    """torchvision ResNet-101 with random weights (no ImageNet weights offline), built once."""
+def _resnet_random_pristine():
+    """torchvision ResNet-101 with random weights (no ImageNet weights offline), built once and
+    never handed to a test."""
     from mlgcn_core.backbones import PretrainedWeightsUnavailable, build_backbone
 
     with pytest.warns(PretrainedWeightsUnavailable, match="random weights"):
         return build_backbone("resnet101", None, "max")
+
+
+@pytest.fixture
+def resnet_random(_resnet_random_pristine):
+    """A fresh copy per test: what one test does to it (gradients, training mode, weights) cannot
+    reach another."""
+    return copy.deepcopy(_resnet_random_pristine)

@@ -108,6 +108,7 @@ def test_adjacency_shape_checked(graph_inputs):
         MLGCN(z, np.eye(C + 1), feature_dim=8)
 
 
+@pytest.mark.slow
 def test_efficientnet_lite0_pretrained_end_to_end(graph_inputs):
     z, A = graph_inputs
     bb = build_backbone("efficientnet_lite0", "imagenet", "max")
@@ -125,6 +126,7 @@ def test_efficientnet_lite0_pretrained_end_to_end(graph_inputs):
         bb.zero_grad()
 
 
+@pytest.mark.slow
 def test_resnet101_small_input_forward_backward(graph_inputs, resnet_random):
     z, A = graph_inputs
     bb = resnet_random
@@ -138,6 +140,7 @@ def test_resnet101_small_input_forward_backward(graph_inputs, resnet_random):
     bb.zero_grad()
 
 
+@pytest.mark.slow
 def test_global_max_and_avg_pooling(resnet_random):
     from mlgcn_core.backbones import Backbone
 

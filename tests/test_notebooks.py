@@ -23,11 +23,9 @@ NOTEBOOKS = PROJECT_ROOT / "notebooks"
 def run_notebook(name: str):
     from nbmake.nb_run import NotebookRun
 
-    os.environ["MLGCN_SMOKE"] = "1"  # inherited by the kernel
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # restored even if the run fails
+        mp.setenv("MLGCN_SMOKE", "1")  # inherited by the kernel
         result = NotebookRun(NOTEBOOKS / f"{name}.ipynb", default_timeout=600).execute()
-    finally:
-        os.environ.pop("MLGCN_SMOKE")
     assert result.error is None, f"{name} failed:\n{result.error.summary}\n{result.error.trace}"
     return recorded(result.nb)
 
@@ -87,6 +85,16 @@ def test_ablation_smoke(name, x, n_points, values):
     if "ML-GCN (re-weighted)" in best:
         best = best["ML-GCN (re-weighted)"]
     assert best[x] in values and math.isfinite(best["mean"]) and best["seeds"] == 1
+    check_best_is_highest_mean(best, rec["curve"], x)
+
+
+def check_best_is_highest_mean(best: dict, curve: list[dict], x: str,
+                               variant: str = "ML-GCN (re-weighted)") -> None:
+    """The reported best grid value is the one with the highest recorded mean (``curve``: the
+    notebook's ``report.curve(table, x).to_dict("records")``: variant, x, mean, std, count)."""
+    rows = [r for r in curve if r["variant"] == variant]
+    top = max(rows, key=lambda r: r["mean"])
+    assert len(rows) >= 2 and best[x] == top[x] and best["mean"] == top["mean"], (best, rows)
 
 
 def test_tsne_retrieval_per_class_smoke():

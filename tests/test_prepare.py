@@ -114,6 +114,7 @@ def test_voc_download_from_local_server(server, tmp_path):
         prepare.prepare_voc2007(tmp_path / "dl2", tmp_path / "out2", True, url + "/voc/", bad)
 
 
+@pytest.mark.slow
 def test_voc_cli_output(tmp_path):
     make_voc_tree(tmp_path / "root")
     r = cli("prepare", "voc2007", "--root", str(tmp_path / "root"), "--out", str(tmp_path / "out"))
@@ -312,6 +313,7 @@ def test_multilabel_images_validation(tmp_path):
 
 # --- word vectors ----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_glove_text_and_zip_and_embed_cli(tmp_path):
     from mlgcn_core.embeddings import GloVeFile, make_vectors
 

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from mlgcn_core.paths import PROJECT_ROOT
 
 
@@ -15,6 +17,7 @@ def readme_blocks(section: str) -> list[tuple[str, str]]:
     return re.findall(r"```(bash|python)\n(.*?)```", body, flags=re.S)
 
 
+@pytest.mark.slow
 def test_use_your_own_data_example(tmp_path):
     blocks = readme_blocks("Use your own data")
     assert [lang for lang, _ in blocks] == ["bash", "python"]

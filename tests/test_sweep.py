@@ -15,8 +15,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 from mlgcn_core.book.notebook import execute, recorded
 from mlgcn_core.book.sweep import parse_grid, point_key, run_sweep
 
-pytestmark = pytest.mark.notebook
-
 
 def test_parse_grid():
     assert parse_grid(["tau=0,0.5,1", "graph=binary,reweighted"]) == {
@@ -34,7 +32,8 @@ def tiny_notebook(tmp_path):
     body = new_code_cell(
         "from mlgcn_core.book.notebook import record\n"
         "assert x != 3, 'x = 3 is broken'\n"
-        "record('table', [{'variant': 'v', 'seed': s, 'mAP': 10.0 * x + s} for s in seeds])")
+        "record('table', [{'variant': 'v', 'seed': s, 'mAP': 10.0 * x + s} for s in seeds])\n"
+        "import uuid\nrecord('stamp', uuid.uuid4().hex)  # new on every execution of the point")
     nb = new_notebook(cells=[params, body], metadata={"kernelspec": {"name": "mlgcn", "language": "python",
                                                                      "display_name": "mlgcn"}})
     path = tmp_path / "point.ipynb"
@@ -42,6 +41,7 @@ def tiny_notebook(tmp_path):
     return path
 
 
+@pytest.mark.notebook
 def test_sweep_points_table_skip_and_failures(tiny_notebook, tmp_path):
     out = tmp_path / "sweep"
     table = run_sweep(str(tiny_notebook), {"x": [1, 2, 3], "seed": [0, 1]}, out=out, jobs=2, log=lambda m: None)
@@ -54,11 +54,11 @@ def test_sweep_points_table_skip_and_failures(tiny_notebook, tmp_path):
     point = out / "points" / point_key(tiny_notebook, {"x": 1, "seeds": [0]})
     assert (point / "notebook.ipynb").is_file() and json.loads((point / "params.json").read_text()) == {
         "x": 1, "seeds": [0]}
-    stamp = (point / "records.json").stat().st_mtime_ns
+    stamp = json.loads((point / "records.json").read_text())["stamp"]
     logs = []
     run_sweep(str(tiny_notebook), {"x": [1, 2, 3], "seed": [0, 1]}, out=out, log=logs.append)
     assert "4 done, 2 to run" in logs[0]  # done points skipped, failed ones retried
-    assert (point / "records.json").stat().st_mtime_ns == stamp
+    assert json.loads((point / "records.json").read_text())["stamp"] == stamp  # not executed again
 
 
 def test_sweep_rejects_unknown_parameter(tiny_notebook, tmp_path):
@@ -116,6 +116,7 @@ def flaky_kernel(tmp_path, monkeypatch):
     return counter
 
 
+@pytest.mark.notebook
 def test_execute_talks_to_the_kernel_over_unix_sockets(tmp_path):
     nb = _notebook(tmp_path / "in.ipynb", "import ipykernel\n"
                    "from mlgcn_core.book.notebook import record\n"
@@ -141,6 +142,7 @@ def test_socket_folder_stays_short(tmp_path, monkeypatch):
         d.rmdir()
 
 
+@pytest.mark.notebook
 def test_execute_starts_a_dead_kernel_again(tmp_path, flaky_kernel, monkeypatch):
     monkeypatch.setenv("FLAKY_FAILS", "2")
     nb = _notebook(tmp_path / "in.ipynb", "from mlgcn_core.book.notebook import record\nrecord('x', x)",
@@ -153,6 +155,7 @@ def test_execute_starts_a_dead_kernel_again(tmp_path, flaky_kernel, monkeypatch)
     assert len(logs) == 2 and "the kernel did not start" in logs[0] and "attempt 2 of 3" in logs[0]
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("fails, source, error, starts", [
     ("9", "pass", "Kernel died", "3"),  # never comes up: three starts, then the kernel's error
     ("0", "raise ValueError('a real error')", "a real error", "1"),  # a cell's error: no retry
@@ -167,6 +170,7 @@ def test_execute_stops_retrying(tmp_path, flaky_kernel, monkeypatch, fails, sour
     assert flaky_kernel.read_text() == starts
 
 
+@pytest.mark.notebook
 def test_sweep_point_survives_a_kernel_that_did_not_start(tmp_path, flaky_kernel, monkeypatch):
     """The CI failure this guards against: one parallel point's kernel died at start-up and the
     point was recorded as failed."""

@@ -44,6 +44,7 @@ def check_same_runs(parallel, serial) -> None:
         assert all(torch.allclose(wa[k], wb[k], rtol=0, atol=1e-5) for k in wb), a.path.name
 
 
+@pytest.mark.slow
 def test_run_many_in_parallel_processes(features_cfg, tmp_path):
     configs = [features_cfg.replace(seed=s) for s in (0, 1, 2)]
     first = run_many(configs[:2], tmp_path / "a", jobs=2)  # trained by two spawned workers
@@ -83,6 +84,7 @@ def test_features_mode_run_folder_and_reuse(features_cfg, tmp_path):
     assert again.reused and again.metrics["mAP"] == pytest.approx(r.metrics["mAP"])
 
 
+@pytest.mark.slow
 def test_learning_happens_and_is_deterministic(features_cfg, tmp_path):
     cfg = features_cfg.replace(epochs=8, lr_steps=(6,))
     a = run_experiment(cfg, root=tmp_path / "a", progress=False)
@@ -97,6 +99,7 @@ def test_learning_happens_and_is_deterministic(features_cfg, tmp_path):
 @pytest.mark.parametrize("overrides", [dict(model="baseline"), dict(graph="binary"),
                                        dict(gcn_depth=3, scheme="official", p=0.25),
                                        dict(loss="bce"), dict(loss="asl", warmup_epochs=1)])
+@pytest.mark.slow
 def test_variants_train(features_cfg, tmp_path, overrides):
     check_learns(features_cfg.replace(**overrides), tmp_path)
 
@@ -115,6 +118,7 @@ def check_learns(cfg: ExperimentConfig, root, trained_lr: float | None = None) -
     assert r.metrics["mAP"] > untrained.metrics["mAP"] + LEARNED, (r.metrics["mAP"], untrained.metrics["mAP"])
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical(features_cfg, tmp_path):
     cfg = features_cfg.replace(epochs=5, lr_steps=(3,), warmup_epochs=1)
     full = run_experiment(cfg, root=tmp_path / "full", progress=False)
@@ -180,6 +184,7 @@ def killed_run(features_cfg, tmp_path_factory):
     return cfg, root, env, epoch
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_with_other_workers_is_bit_identical(killed_run, tmp_path):
     cfg, root, env, epoch = killed_run
     full = run_experiment(cfg, root=tmp_path, progress=False)
@@ -201,6 +206,7 @@ def test_resume_after_sigkill_with_other_workers_is_bit_identical(killed_run, tm
     assert [h["epoch"] for h in load_run(run).history] == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.slow
 def test_resume_with_a_run_key_change_is_refused_and_writes_nothing(killed_run, tmp_path):
     import shutil
 
@@ -248,6 +254,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(features_cfg, tmp_path, m
     assert ck["epoch"] == 1 and not (tmp_path / features_cfg.run_name() / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_end2end_mode_updates_backbone(tmp_path):
     cfg = ExperimentConfig(outfits=OutfitsConfig(n_train=32, n_val=16, n_test=16), mode="end2end",
                            image_size=64, epochs=1, lr_steps=(5,), batch_size=16)
@@ -272,10 +279,11 @@ def test_end2end_mode_updates_backbone(tmp_path):
     assert cache.is_file()
     again = run_outputs(r)
     assert all(np.array_equal(out[k], again[k]) for k in out)
+    size = (r.path / "model.pt").stat().st_size
+    assert str(np.load(cache)["stamp"]) != f"{size}-1"
     os.utime(r.path / "model.pt", ns=(1, 1))  # a retrained model: the kept outputs no longer count
-    mtime = cache.stat().st_mtime_ns
     run_outputs(r)
-    assert cache.stat().st_mtime_ns != mtime
+    assert str(np.load(cache)["stamp"]) == f"{size}-1"  # recomputed for the new model.pt (stamp in the file)
 
 
 def test_lr_schedule_warmup_and_steps():
@@ -382,6 +390,7 @@ def trained_run(tmp_path_factory):
     return json.loads(r.stdout), env
 
 
+@pytest.mark.slow
 def test_cli_evaluate_reproduces_test_metrics(trained_run):
     out, env = trained_run
     r = cli("evaluate", "--checkpoint", out["run"] + "/model.pt", "--split", "test", env=env)
@@ -392,6 +401,7 @@ def test_cli_evaluate_reproduces_test_metrics(trained_run):
     assert "per-class AP" in r.stdout and "ankle boot" in r.stdout
 
 
+@pytest.mark.slow
 def test_cli_predict_is_the_models_sigmoid_output(trained_run, tmp_path):
     from PIL import Image
 
@@ -406,6 +416,20 @@ def test_cli_predict_is_the_models_sigmoid_output(trained_run, tmp_path):
     r = cli("predict", "--checkpoint", out["run"] + "/model.pt", *images, env=env)
     assert r.returncode == 0, r.stderr
     check_predict_output(r.stdout, out["run"] + "/model.pt", images)
+
+
+@pytest.mark.slow
+def test_predict_check_fires_on_a_constant_model(trained_run, tmp_path):
+    """Breakage: a predictor that ignores the image (every class 0.5) fails check_predict_output."""
+    from PIL import Image
+
+    out, _ = trained_run
+    image = str(tmp_path / "blank.png")
+    Image.new("RGB", (64, 64)).save(image)
+    classes = torch.load(out["run"] + "/model.pt", weights_only=True)["classes"]
+    with pytest.raises(AssertionError):
+        check_predict_output(f"{image}: " + ", ".join(f"{c} 0.500" for c in classes), out["run"] + "/model.pt",
+                             [image])
 
 
 def model_probabilities(checkpoint: str, images: list[str]) -> list[dict]:
@@ -434,6 +458,7 @@ def check_predict_output(stdout: str, checkpoint: str, images: list[str]) -> Non
         assert all(abs(got[c] - want[c]) <= 5e-4 for c in want), (got, want)
 
 
+@pytest.mark.slow
 def test_cli_bad_checkpoints(tmp_path, trained_run):
     out, env = trained_run
     (tmp_path / "trunc.pt").write_bytes((open(out["run"] + "/model.pt", "rb").read())[:1000])

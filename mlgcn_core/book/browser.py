@@ -24,19 +24,27 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--hide-scrollbars"]
 
 CHECKER = """<!doctype html><html><body><pre id="out">pending</pre><script>
-const pages = %s; const results = {};
+const pages = %s; const deadline_ms = %d; const poll_ms = 100; const results = {};
 function check(i) {
   if (i >= pages.length) { document.getElementById('out').textContent = 'RESULT ' + JSON.stringify(results); return; }
   const f = document.createElement('iframe'); f.style.width = '1200px'; f.style.height = '900px';
-  f.onload = () => setTimeout(() => {
-    const d = f.contentDocument; const h1 = d.querySelector('h1');
-    const imgs = Array.from(d.images).filter(im => !im.src.startsWith('http') || im.src.includes('127.0.0.1'));
-    const maths = Array.from(d.querySelectorAll('.math'));
-    results[pages[i]] = {title: h1 ? h1.textContent.replace(/#$/, '').trim() : null, images: imgs.length,
-      broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).map(im => im.getAttribute('src')),
-      math: maths.length, untypeset: maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 40))};
-    f.remove(); check(i + 1);
-  }, 1500);
+  f.onload = () => {
+    const t0 = Date.now();
+    const look = () => {  // polled until every equation is typeset and every image settled, or the deadline
+      const d = f.contentDocument; const h1 = d.querySelector('h1');
+      const imgs = Array.from(d.images).filter(im => !im.src.startsWith('http') || im.src.includes('127.0.0.1'));
+      const maths = Array.from(d.querySelectorAll('.math'));
+      const untypeset = maths.filter(m => !m.querySelector('mjx-container'));
+      const pending = imgs.filter(im => !im.complete);
+      if ((untypeset.length || pending.length) && Date.now() - t0 < deadline_ms) { setTimeout(look, poll_ms); return; }
+      results[pages[i]] = {title: h1 ? h1.textContent.replace(/#$/, '').trim() : null, images: imgs.length,
+        broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).map(im => im.getAttribute('src')),
+        math: maths.length, untypeset: untypeset.map(m => m.textContent.slice(0, 40)),
+        waited_ms: Date.now() - t0};
+      f.remove(); check(i + 1);
+    };
+    look();
+  };
   f.src = pages[i]; document.body.appendChild(f);
 }
 check(0);
@@ -73,17 +81,22 @@ def _run(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
                               capture_output=True, text=True, timeout=timeout)
 
 
-def check_pages(html: Path, pages: list[str]) -> dict:
-    """{page: {"title", "images", "broken", "math", "untypeset", "abs_paths"}} as rendered by
-    Chromium: the first ``<h1>``, the number of local images and those that did not load, the
-    number of equations and the beginnings of those MathJax left as raw TeX; and, from the page's
-    file, every absolute path of this machine it shows (:func:`machine_paths`; must be none)."""
+def check_pages(html: Path, pages: list[str], deadline_s: float = 30.0) -> dict:
+    """{page: {"title", "images", "broken", "math", "untypeset", "waited_ms", "abs_paths"}} as
+    rendered by Chromium: the first ``<h1>``, the number of local images and those that did not
+    load, the number of equations and the beginnings of those MathJax left as raw TeX. Each page is
+    polled (every 0.1 s) until MathJax has typeset every equation and every image has settled, for
+    at most ``deadline_s`` seconds — a slow runner waits longer instead of reporting raw TeX. And,
+    from the page's file, every absolute path of this machine it shows (:func:`machine_paths`;
+    must be none)."""
     html = Path(html)
     checker = html / "_browser_check.html"
-    checker.write_text(CHECKER % json.dumps(["/" + p for p in pages]))
+    checker.write_text(CHECKER % (json.dumps(["/" + p for p in pages]), int(deadline_s * 1000)))
+    budget_ms = int((deadline_s + 30) * 1000 * max(1, len(pages)))  # virtual time: an upper bound
     try:
         with serve(html) as url:
-            proc = _run(["--virtual-time-budget=60000", "--dump-dom", f"{url}/{checker.name}"], timeout=300)
+            proc = _run([f"--virtual-time-budget={budget_ms}", "--dump-dom", f"{url}/{checker.name}"],
+                        timeout=max(300, int(deadline_s * 2 * len(pages))))
     finally:
         checker.unlink(missing_ok=True)
     m = re.search(r"RESULT (\{.*\})", proc.stdout)
