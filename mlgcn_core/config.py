@@ -15,11 +15,15 @@ from pathlib import Path
 
 import yaml
 
+from .data.outfits import CLASSES as OUTFIT_CLASSES
 from .data.outfits import OutfitsConfig
 
 DATASETS = ("outfits", "voc2007", "coco2014", "custom")
 MODELS = ("baseline", "mlgcn")
-GRAPHS = ("reweighted", "binary")
+# reweighted / binary: the paper's graphs from the training labels; identity, shuffled, oracle: the
+# controls of the "does the graph help?" chapter (models.label_graph)
+GRAPHS = ("reweighted", "binary", "identity", "shuffled", "oracle")
+SELECTIONS = ("val", "last")
 MODES = ("features", "end2end")
 LOSSES = ("soft_margin", "bce", "asl")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -54,6 +58,12 @@ class ExperimentConfig:
     data_root: str | None = None  # folder made by `python -m mlgcn_core prepare …` (real datasets)
     outfits: OutfitsConfig = field(default_factory=OutfitsConfig)  # the embedded benchmark's size
     val_fraction: float = 0.1  # validation carved (seeded) from the training split of VOC/COCO
+    # outfits only, drawn with the run seed (data.sources.outfit_training_rows); left out of the key
+    # when unset: train on a random subset of this many training scenes (None: all of them) …
+    train_scenes: int | None = None
+    # … and keep only ``rare_positives`` training scenes with each of ``rare_labels`` (class names)
+    rare_labels: tuple[str, ...] = ()
+    rare_positives: int | None = None
     workers: int = 0  # DataLoader worker processes
     # --- image branch
     backbone: str = "efficientnet_lite0"  # key of backbones.BACKBONES
@@ -63,7 +73,8 @@ class ExperimentConfig:
     mode: str = "features"  # "features": frozen backbone, cached features; "end2end": fine-tune
     # --- head
     model: str = "mlgcn"  # "mlgcn" or "baseline" (linear head)
-    graph: str = "reweighted"  # "reweighted" (Eq. 8) or "binary" (Eq. 7 + I)
+    graph: str = "reweighted"  # "reweighted" (Eq. 8), "binary" (Eq. 7 + I); controls: "identity"
+    # (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the generator's true P(L_j|L_i))
     tau: float = 0.4  # binarization threshold τ (Eq. 7)
     p: float = 0.2  # re-weighting p (Eq. 8)
     scheme: str = "paper"  # "paper" (corrected Eq. 8) or "official" (official gen_A)
@@ -86,6 +97,7 @@ class ExperimentConfig:
     batch_size: int = 128  # global batch (split evenly across DDP processes)
     clip_grad_norm: float | None = 10.0
     seed: int = 0
+    selection: str = "val"  # "val": epoch of best validation mAP; "last": the final epoch (val once)
     # --- hardware
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
     precision: str = "fp32"  # "fp32", "bf16" or "fp16" (autocast + scaler; CUDA only)
@@ -97,7 +109,8 @@ class ExperimentConfig:
         checks = {"dataset": (self.dataset, DATASETS), "model": (self.model, MODELS),
                   "graph": (self.graph, GRAPHS), "mode": (self.mode, MODES),
                   "pooling": (self.pooling, ("max", "avg")), "scheme": (self.scheme, ("paper", "official")),
-                  "loss": (self.loss, LOSSES), "precision": (self.precision, PRECISIONS)}
+                  "loss": (self.loss, LOSSES), "precision": (self.precision, PRECISIONS),
+                  "selection": (self.selection, SELECTIONS)}
         for name, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
@@ -114,6 +127,28 @@ class ExperimentConfig:
         if self.warmup_epochs < 0 or self.lr <= 0:
             raise ValueError("warmup_epochs must be ≥ 0 and lr > 0")
         object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
+        self._check_subset()
+
+    def _check_subset(self) -> None:
+        """The training-subset fields and the oracle graph: outfits only, well-formed."""
+        object.__setattr__(self, "rare_labels", tuple(str(n) for n in self.rare_labels))
+        if self.dataset != "outfits":
+            used = [f for f in ("train_scenes", "rare_labels", "rare_positives") if getattr(self, f)]
+            if self.graph == "oracle":
+                used.append("graph='oracle'")
+            if used:
+                raise ValueError(f"{', '.join(used)}: only for dataset='outfits' (the embedded benchmark"
+                                 f"{' knows its true label model' if self.graph == 'oracle' else ''}), "
+                                 f"got dataset={self.dataset!r}")
+        if self.train_scenes is not None and int(self.train_scenes) < 1:
+            raise ValueError(f"train_scenes must be ≥ 1 or None, got {self.train_scenes!r}")
+        unknown = [n for n in self.rare_labels if n not in OUTFIT_CLASSES]
+        if unknown:
+            raise ValueError(f"rare_labels: unknown class(es) {unknown}; known: {OUTFIT_CLASSES}")
+        if bool(self.rare_labels) != (self.rare_positives is not None) or (
+                self.rare_positives is not None and int(self.rare_positives) < 1):
+            raise ValueError("rare_labels and rare_positives go together: class names and a count ≥ 1 "
+                             f"(got {list(self.rare_labels)} and {self.rare_positives!r})")
 
     # --- (de)serialization -------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -159,6 +194,11 @@ class ExperimentConfig:
             unused += ["graph", "tau", "p", "scheme", "gcn_depth", "gcn_hidden", "word_vectors"]
         elif self.graph == "binary":
             unused += ["p", "scheme"]
+        elif self.graph == "identity":
+            unused += ["tau", "p", "scheme"]
+        # fields added later: out of the key at their defaults, so earlier runs keep their keys
+        defaults = {"train_scenes": None, "rare_labels": (), "rare_positives": None, "selection": "val"}
+        unused += [k for k, v in defaults.items() if getattr(self, k) == v]
         if self.loss != "asl":
             unused += ["asl_gamma_neg", "asl_gamma_pos", "asl_clip"]
         if self.mode == "features":

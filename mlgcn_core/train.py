@@ -50,6 +50,8 @@ from .runs import (
     write_history,
 )
 
+LAST_CHECKPOINT_SECONDS = 30.0  # selection "last": seconds between checkpoints
+
 
 def seed_everything(seed: int) -> None:
     import random
@@ -241,6 +243,8 @@ def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, pro
     D.barrier(ctx)
     if not ctx.main:
         out = extract_dataset_features(cfg, plan, splits.key, device, progress=False, must_exist=True)
+    if splits.train_rows is not None:  # a subset of the training scenes: rows of the cached features
+        out["train"] = tuple(t[torch.as_tensor(splits.train_rows)] for t in out["train"])
     return out
 
 
@@ -285,24 +289,31 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     D.barrier(ctx)
     bar = tqdm(range(start, cfg.epochs), desc=cfg.run_name(), disable=not eng.progress, initial=start,
                total=cfg.epochs)
+    # selection "last": the final epoch is the model; validation is evaluated once, after it, and
+    # the checkpoint is written at most every LAST_CHECKPOINT_SECONDS (short epochs, many of them)
+    last, saved = cfg.selection == "last", time.time()
     for epoch in bar:
         t0 = time.time()
         loss = eng.train_epoch(epoch, str(ckpt_path) if start or epoch else "(none yet)")
-        val = eng.evaluate("val")
-        rec = {"epoch": epoch + 1, "train_loss": loss, "val_mAP": val["mAP"], "val_CF1": val["CF1"],
-               "val_OF1": val["OF1"], "lr": eng.optimizer.param_groups[0]["lr"],
-               "seconds": round(time.time() - t0, 3)}
+        final = epoch + 1 == cfg.epochs
+        val = eng.evaluate("val") if not last or final else None
+        nan = float("nan")
+        rec = {"epoch": epoch + 1, "train_loss": loss, "val_mAP": val["mAP"] if val else nan,
+               "val_CF1": val["CF1"] if val else nan, "val_OF1": val["OF1"] if val else nan,
+               "lr": eng.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - t0, 3)}
         history.append(rec)
-        if val["mAP"] > best["mAP"]:
+        if val is not None and (last or val["mAP"] > best["mAP"]):
             best = {"mAP": val["mAP"], "epoch": epoch + 1, "val": jsonable(val),
                     "model": copy.deepcopy(eng.model.state_dict())}
-        if ctx.main:
+        if ctx.main and (not last or final or time.time() - saved > LAST_CHECKPOINT_SECONDS):
             write_history(out / "history.csv", history)
             atomic_save(checkpoint_payload(cfg, eng.classes, None, epoch=epoch + 1, history=history,
                                             train_state=eng.state(), best=best), ckpt_path)
+            saved = time.time()
+        if ctx.main:
             for fn in callbacks:
                 fn(epoch + 1, rec)
-        bar.set_postfix(loss=f"{loss:.4f}", val_mAP=f"{val['mAP']:.2f}")
+        bar.set_postfix(loss=f"{loss:.4f}", val_mAP=f"{rec['val_mAP']:.2f}")
     eng.model.load_state_dict(best["model"])
     test = eng.evaluate("test")  # once, with the selected epoch
     if ctx.main:
@@ -310,7 +321,7 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
                      out / "model.pt")
         write_text(out / "metrics.json", json.dumps(
             {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
-             "classes": eng.classes, "selection": "best validation mAP",
+             "classes": eng.classes, "selection": "last epoch" if last else "best validation mAP",
              "seconds": round(time.time() - t_start, 2)}, indent=2))
     D.barrier(ctx)
     return RunResult(cfg, out, test, best["val"], best["epoch"], history, reused=False)
