@@ -18,7 +18,12 @@ from mlgcn_core.config import ExperimentConfig, load_preset
 from mlgcn_core.data import outfits
 from mlgcn_core.data.outfits import CLASSES, OutfitsConfig
 from mlgcn_core.data.sources import keep_rare, load_splits, outfit_training_rows
-from mlgcn_core.graph import build_adjacency, conditional_probability, cooccurrence, normalize_adjacency
+from mlgcn_core.graph import (
+    build_adjacency,
+    conditional_probability,
+    cooccurrence,
+    normalize_adjacency,
+)
 from mlgcn_core.models import GCNHead, label_graph, label_permutation
 
 TINY = OutfitsConfig(n_train=120, n_val=60, n_test=80)
@@ -176,16 +181,17 @@ def test_visibility_counts_painted_pixels():
     assert vis[0, first] == pytest.approx(1 - inter / (s0 * s0))
 
 
-def test_load_outfits_regenerates_a_cache_without_visibility(tmp_path, monkeypatch):
+def test_visibility_kept_beside_the_cached_scenes(tmp_path, monkeypatch):
     monkeypatch.setenv("MLGCN_CACHE", str(tmp_path))
     cfg = OutfitsConfig(n_train=8, n_val=4, n_test=4)
     first = outfits.load_outfits(cfg)
-    f = outfits.cache_dir(cfg) / "test.npz"
-    old = {k: v for k, v in np.load(f).items() if k != "visibility"}
-    np.savez_compressed(f, **old)  # as written before the visibility was recorded
-    again = outfits.load_outfits(cfg)
-    assert "visibility" in again["test"]
-    assert np.array_equal(again["test"]["images"], first["test"]["images"])
+    assert set(first["test"]) == {"images", "labels", "sources"}
+    vis = outfits.load_visibility(cfg)
+    assert np.array_equal(vis["test"], outfits.generate(cfg)["test"]["visibility"], equal_nan=True)
+    (outfits.cache_dir(cfg) / "visibility.npz").unlink()  # a cache from before the visibility
+    again = outfits.load_visibility(cfg)
+    assert np.array_equal(again["val"], vis["val"], equal_nan=True)
+    assert np.array_equal(outfits.load_outfits(cfg)["test"]["images"], first["test"]["images"])
 
 
 def test_occluded_ap():
@@ -259,6 +265,8 @@ def test_fair_budget():
 @pytest.fixture(scope="module")
 def regime(tmp_path_factory):
     """A tiny size regime trained in-process, counting every optimizer step per run."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
     import mlgcn_core.train as train
 
     root = tmp_path_factory.mktemp("runs")
@@ -267,7 +275,7 @@ def regime(tmp_path_factory):
 
     def counting(cfg, *a, **k):
         n = [0]
-        h = torch.optim.Optimizer.register_optimizer_step_post_hook(lambda *_: n.__setitem__(0, n[0] + 1))
+        h = register_optimizer_step_post_hook(lambda *_: n.__setitem__(0, n[0] + 1))
         try:
             r = real(cfg, root, *a[1:], **k)
         finally:
@@ -278,7 +286,7 @@ def regime(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(train, "run_experiment", counting)
     base = ExperimentConfig(outfits=TINY)
-    frame = gh.size_regime(base, seeds=[0, 1], sizes=(30, 120), steps=8, batch_size=30,
+    frame = gh.size_regime(base, seeds=[0, 1], sizes=(30, 120), steps=20, batch_size=30,
                            lrs=(0.003, 0.3), variants=("baseline (GMP)", "identity"), jobs=1)
     mp.undo()
     return frame, steps
@@ -286,9 +294,9 @@ def regime(tmp_path_factory):
 
 def test_size_regime_same_steps_at_every_size(regime):
     frame, steps = regime
-    # 2 sizes × 2 variants × 2 lrs × 2 seeds runs, each exactly 8 optimizer steps
-    assert len(steps) == 16 and set(steps.values()) == {8}
-    assert len(frame) == 2 * 2 * 2 and set(frame["steps"]) == {8}
+    # 2 sizes × 2 variants × 2 lrs × 2 seeds runs, each exactly 20 optimizer steps
+    assert len(steps) == 16 and set(steps.values()) == {20}
+    assert len(frame) == 2 * 2 * 2 and set(frame["steps"]) == {20}
     assert set(frame.columns) >= {"regime", "level", "variant", "seed", "lr", "score", "val_score", "mAP"}
     assert frame.groupby(["level", "variant"])["lr"].nunique().eq(1).all()
     grid = frame.attrs["lr_grid"]

@@ -10,7 +10,10 @@ Outfit model (one scene): a latent season (summer / mild / winter) drives
 * a bag, independent of everything ("a bag appears with anything").
 Scenes keep 1–4 garments (a 5th is dropped at random). Garments are drawn at random scales
 and positions on a black canvas; later garments occlude earlier ones (bounded overlap),
-so a partly hidden garment must sometimes be inferred from context.
+so a partly hidden garment must sometimes be inferred from context. The generator records how
+much of each garment stays visible (:func:`load_visibility`), and the model's exact label
+distribution is known (:func:`label_set_distribution`, :func:`label_statistics`: the true
+P(L_j | L_i) behind the "oracle" label graph).
 
 Train/val scenes take their garments from disjoint parts of Fashion-MNIST's training set,
 test scenes from its test set. Everything is deterministic for a seed and cached on disk.
@@ -259,28 +262,41 @@ def generate(cfg: OutfitsConfig, fmnist_path: str | None = None) -> dict[str, di
     return out
 
 
-def _has_visibility(path: Path) -> bool:
-    """Whether a cached split holds ``visibility`` (caches written before it was recorded are
-    regenerated once: same images and labels, plus the visibility)."""
-    with np.load(path) as z:
-        return "visibility" in z.files
-
-
 def cache_dir(cfg: OutfitsConfig) -> Path:
     return cache_root() / "outfits" / cfg.key()
 
 
+def _write(cfg: OutfitsConfig, data: dict[str, dict[str, np.ndarray]]) -> None:
+    d = cache_dir(cfg)
+    d.mkdir(parents=True, exist_ok=True)
+    for split, arrays in data.items():
+        with atomic_path(d / f"{split}.npz") as tmp:
+            np.savez_compressed(tmp, **{k: v for k, v in arrays.items() if k != "visibility"})
+    with atomic_path(d / "visibility.npz") as tmp:
+        np.savez_compressed(tmp, **{split: arrays["visibility"] for split, arrays in data.items()})
+    (d / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+
 def load_outfits(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None
                  ) -> dict[str, dict[str, np.ndarray]]:
-    """The benchmark's three splits, generated once and then read from the on-disk cache."""
+    """The benchmark's three splits ({split: {"images", "labels", "sources"}}), generated once and
+    then read from the on-disk cache."""
     d = cache_dir(cfg)
     files = {s: d / f"{s}.npz" for s in ("train", "val", "test")}
-    if not all(f.is_file() for f in files.values()) or not _has_visibility(files["test"]):
+    if not all(f.is_file() for f in files.values()):
         data = generate(cfg, fmnist_path)
-        d.mkdir(parents=True, exist_ok=True)
-        for split, arrays in data.items():
-            with atomic_path(files[split]) as tmp:
-                np.savez_compressed(tmp, **arrays)
-        (d / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        return data
+        _write(cfg, data)
+        return {s: {k: v for k, v in a.items() if k != "visibility"} for s, a in data.items()}
     return {s: dict(np.load(f)) for s, f in files.items()}
+
+
+def load_visibility(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None
+                    ) -> dict[str, np.ndarray]:
+    """Each garment's visibility per split, {split: (n, C) float32} (:func:`render`), kept beside
+    the cached scenes; a cache written before the visibility was recorded is generated again once
+    (the same scenes: the visibility draws no random number)."""
+    path = cache_dir(cfg) / "visibility.npz"
+    if not path.is_file():
+        _write(cfg, generate(cfg, fmnist_path))
+    with np.load(path) as z:
+        return {s: z[s] for s in z.files}
