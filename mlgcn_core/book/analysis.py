@@ -148,5 +148,5 @@ def expressiveness(mlgcn_run: RunResult, baseline_run: RunResult) -> dict:
     if cfg.model != "mlgcn":
         raise ValueError(f"{mlgcn_run.path}: not an ML-GCN run (model={cfg.model!r})")
     out = reachability(model.head, classifiers(baseline_run))
-    out["own_residual"] = reachability(model.head, model.classifiers().numpy())["residual"]
+    out["own_residual"] = reachability(model.head, model.classifiers().detach().numpy())["residual"]
     return out
