@@ -99,8 +99,8 @@ def settings(smoke: bool | None = None) -> dict:
 
         smoke = smoke_mode()
     if smoke:
-        return {"size": dict(sizes=(100, 300), steps=6, batch_size=100, lrs=(0.01, 0.1)),
-                "rare": dict(labels=RARE_LABELS, positives=(5,), steps=6, batch_size=100),
+        return {"size": dict(sizes=(100, 300), steps=15, batch_size=100, lrs=(0.01, 0.1)),
+                "rare": dict(labels=RARE_LABELS, positives=(5,), steps=15, batch_size=100),
                 "context": dict(threshold=0.5, min_positives=3)}
     return {"size": dict(sizes=(100, 300, 1000, 6000), steps=300, batch_size=100, lrs=(0.01, 0.03, 0.1)),
             "rare": dict(labels=RARE_LABELS, positives=(5, 20, 50), steps=300, batch_size=100),
