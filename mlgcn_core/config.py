@@ -17,11 +17,15 @@ from pathlib import Path
 
 import yaml
 
+from .data.outfits import CLASSES as OUTFIT_CLASSES
 from .data.outfits import OutfitsConfig
 
 DATASETS = ("outfits", "voc2007", "coco2014", "custom")
 MODELS = ("baseline", "mlgcn")
-GRAPHS = ("reweighted", "binary")
+# reweighted / binary: the paper's graphs from the training labels; identity, shuffled, oracle: the
+# controls of the "does the graph help?" chapter (models.label_graph)
+GRAPHS = ("reweighted", "binary", "identity", "shuffled", "oracle")
+SELECTIONS = ("val", "last")
 MODES = ("features", "end2end")
 LOSSES = ("soft_margin", "bce", "asl")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -140,6 +144,12 @@ class ExperimentConfig:
     selection: str = "val"  # the reported epoch: "val" (best on the validation split), "last"
     # (whole training split, final epoch), "test" (best on test: the official code; optimistic)
     workers: int | str = 0  # DataLoader worker processes, or "auto" (machine's cores, capped)
+    # outfits only, drawn with the run seed (data.sources.outfit_training_rows); left out of the key
+    # when unset: train on a random subset of this many training scenes (None: all of them) …
+    train_scenes: int | None = None
+    # … and keep only ``rare_positives`` training scenes with each of ``rare_labels`` (class names)
+    rare_labels: tuple[str, ...] = ()
+    rare_positives: int | None = None
     # --- image branch
     backbone: str = "efficientnet_lite0"  # key of backbones.BACKBONES
     weights: str | None = "imagenet"  # "imagenet", a state_dict path, or None (random)
@@ -148,7 +158,8 @@ class ExperimentConfig:
     mode: str = "features"  # "features": frozen backbone, cached features; "end2end": fine-tune
     # --- head
     model: str = "mlgcn"  # "mlgcn" or "baseline" (linear head)
-    graph: str = "reweighted"  # "reweighted" (Eq. 8) or "binary" (Eq. 7 + I)
+    graph: str = "reweighted"  # "reweighted" (Eq. 8), "binary" (Eq. 7 + I); controls: "identity"
+    # (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the generator's true P(L_j|L_i))
     tau: float = 0.4  # binarization threshold τ (Eq. 7)
     p: float = 0.2  # re-weighting p (Eq. 8)
     scheme: str = "paper"  # "paper" (corrected Eq. 8) or "official" (official gen_A)
@@ -171,6 +182,7 @@ class ExperimentConfig:
     batch_size: int = 128  # global batch (split evenly across DDP processes)
     clip_grad_norm: float | None = 10.0
     seed: int = 0
+    selection: str = "val"  # "val": epoch of best validation mAP; "last": the final epoch (val once)
     # --- hardware
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
     precision: str = "fp32"  # "fp32", "bf16" or "fp16" (autocast + scaler; CUDA only)
@@ -205,6 +217,28 @@ class ExperimentConfig:
         if (isinstance(self.workers, str) and self.workers != "auto") or (isinstance(self.workers, int) and self.workers < 0):
             raise ValueError(f"config field workers: {self.workers!r} is not an int ≥ 0 or 'auto'")
         object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
+        self._check_subset()
+
+    def _check_subset(self) -> None:
+        """The training-subset fields and the oracle graph: outfits only, well-formed."""
+        object.__setattr__(self, "rare_labels", tuple(str(n) for n in self.rare_labels))
+        if self.dataset != "outfits":
+            used = [f for f in ("train_scenes", "rare_labels", "rare_positives") if getattr(self, f)]
+            if self.graph == "oracle":
+                used.append("graph='oracle'")
+            if used:
+                raise ValueError(f"{', '.join(used)}: only for dataset='outfits' (the embedded benchmark"
+                                 f"{' knows its true label model' if self.graph == 'oracle' else ''}), "
+                                 f"got dataset={self.dataset!r}")
+        if self.train_scenes is not None and int(self.train_scenes) < 1:
+            raise ValueError(f"train_scenes must be ≥ 1 or None, got {self.train_scenes!r}")
+        unknown = [n for n in self.rare_labels if n not in OUTFIT_CLASSES]
+        if unknown:
+            raise ValueError(f"rare_labels: unknown class(es) {unknown}; known: {OUTFIT_CLASSES}")
+        if bool(self.rare_labels) != (self.rare_positives is not None) or (
+                self.rare_positives is not None and int(self.rare_positives) < 1):
+            raise ValueError("rare_labels and rare_positives go together: class names and a count ≥ 1 "
+                             f"(got {list(self.rare_labels)} and {self.rare_positives!r})")
 
     # --- (de)serialization -------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -255,6 +289,11 @@ class ExperimentConfig:
             unused += ["graph", "tau", "p", "scheme", "gcn_depth", "gcn_hidden", "word_vectors"]
         elif self.graph == "binary":
             unused += ["p", "scheme"]
+        elif self.graph == "identity":
+            unused += ["tau", "p", "scheme"]
+        # fields added later: out of the key at their defaults, so earlier runs keep their keys
+        defaults = {"train_scenes": None, "rare_labels": (), "rare_positives": None, "selection": "val"}
+        unused += [k for k, v in defaults.items() if getattr(self, k) == v]
         if self.loss != "asl":
             unused += ["asl_gamma_neg", "asl_gamma_pos", "asl_clip"]
         if self.mode == "features":

@@ -107,9 +107,49 @@ class Baseline(MultiLabelModel):
         super().__init__(LinearHead(_feature_dim(backbone, feature_dim), num_classes), backbone)
 
 
+SHUFFLE_STREAM = 1_000_003  # the shuffled graph's permutation: rng([SHUFFLE_STREAM, run seed])
+
+
+def label_permutation(num_classes: int, seed: int) -> np.ndarray:
+    """The "shuffled" control's permutation π of the C labels: a derangement (no label keeps its
+    own row), drawn with ``rng([SHUFFLE_STREAM, seed])`` — the run seed, so that the seeds of a
+    comparison average over several wrong graphs instead of judging one arbitrary permutation,
+    while every variant at a seed stays paired with one fixed graph."""
+    rng = np.random.default_rng([SHUFFLE_STREAM, int(seed)])
+    while True:
+        perm = rng.permutation(num_classes)  # (C,)
+        if num_classes < 2 or not (perm == np.arange(num_classes)).any():
+            return perm
+
+
+def permute_labels(A: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    """P A Pᵀ: (P A Pᵀ)_ij = A_{π(i) π(j)} — the same edge weights and degree sequence with the
+    label identities permuted (the diagonal stays the diagonal)."""
+    perm = np.asarray(perm)
+    return np.asarray(A)[np.ix_(perm, perm)]  # (C, C)
+
+
 def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
-    """A' (re-weighted, Eq. 8) or A + I (binary, Eq. 7) from the training labels."""
-    M, N = cooccurrence(train_positives)
+    """The graph the GCN propagates over (normalized to Â by the head), by ``cfg.graph``:
+
+    * ``reweighted``: A' of Eq. 8 from the training labels' co-occurrence (Eq. 6–7);
+    * ``binary``: A + I (Eq. 7);
+    * ``identity``: I — no propagation (Â = I), every label keeps its own word vector;
+    * ``shuffled``: P A' Pᵀ, the re-weighted graph with the labels permuted
+      (:func:`label_permutation`): same degrees, wrong semantics;
+    * ``oracle``: Eq. 7–8 (the same τ, p, scheme) on the benchmark generator's true
+      P(L_j | L_i) (``data.outfits.label_statistics``) instead of the training counts."""
+    if cfg.graph == "identity":
+        return np.eye(np.asarray(train_positives).shape[1])  # (C, C)
+    if cfg.graph == "oracle":
+        if cfg.dataset != "outfits":
+            raise ValueError(f"graph='oracle' needs the benchmark's true label model: only for "
+                             f"dataset='outfits', got {cfg.dataset!r}")
+        from .data.outfits import label_statistics
+
+        M, N = label_statistics()  # (C, C) P(L_i, L_j), (C,) P(L_i)
+    else:
+        M, N = cooccurrence(train_positives)
     if cfg.graph == "binary":
         return binary_adjacency(M, N, cfg.tau)
     if cfg.p == 1.0 and cfg.scheme == "paper":  # the official scheme has no degenerate p
@@ -117,7 +157,10 @@ def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarra
 
         warnings.warn("p = 1: every label ignores its own word vector (the paper's Fig. 6: training "
                       "does not converge)", RuntimeWarning, stacklevel=2)
-    return build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme, allow_p_one=True)
+    A = build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme, allow_p_one=True)  # (C, C) A'
+    if cfg.graph == "shuffled":
+        return permute_labels(A, label_permutation(len(A), cfg.seed))
+    return A
 
 
 def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class_names: list[str],

@@ -53,6 +53,8 @@ from .runs import (
     write_history,
 )
 
+LAST_CHECKPOINT_SECONDS = 30.0  # selection "last": seconds between checkpoints
+
 
 def seed_everything(seed: int) -> None:
     import random
@@ -249,6 +251,8 @@ def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, pro
     D.barrier(ctx)
     if not ctx.main:
         out = extract_dataset_features(cfg, plan, splits.key, device, progress=False, must_exist=True)
+    if splits.train_rows is not None:  # a subset of the training scenes: rows of the cached features
+        out["train"] = tuple(t[torch.as_tensor(splits.train_rows)] for t in out["train"])
     return out
 
 
@@ -295,28 +299,38 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     watch = {"val": "val", "test": "test", "last": None}[cfg.selection]
     bar = tqdm(range(start, cfg.epochs), desc=cfg.run_name(), disable=not eng.progress, initial=start,
                total=cfg.epochs)
+    # selection "last": the final epoch is the model; validation is evaluated once, after it, and
+    # the checkpoint is written at most every LAST_CHECKPOINT_SECONDS (short epochs, many of them)
+    last, saved = cfg.selection == "last", time.time()
     for epoch in bar:
         t0 = time.time()
         loss = eng.train_epoch(epoch, str(ckpt_path) if start or epoch else "(none yet)")
+        final = epoch + 1 == cfg.epochs
         rec = {"epoch": epoch + 1, "train_loss": loss}
         if watch:  # the split the epoch is selected on: val (or test, the official protocol)
             val = eng.evaluate(watch)
             rec.update({f"{watch}_{k}": val[k] for k in ("mAP", "CF1", "OF1")})
-        else:  # "last": no per-epoch evaluation; the final epoch is the result
-            val = None
+        else:  # "last": no per-epoch evaluation; the final epoch is the result. Where the data has a
+            # validation split of its own (the embedded benchmark), it is scored once, after the
+            # final epoch (e.g. to choose a learning rate on it, never on test)
+            val = eng.evaluate("val") if final and "val" in eng.data else None
+            if "val" in eng.data:
+                rec.update({f"val_{k}": val[k] if val else float("nan") for k in ("mAP", "CF1", "OF1")})
         rec.update(lr=eng.optimizer.param_groups[0]["lr"], seconds=round(time.time() - t0, 3))
         history.append(rec)
-        if (val["mAP"] > best["mAP"]) if val else epoch + 1 == cfg.epochs:
+        if final if last else val["mAP"] > best["mAP"]:
             best = {"mAP": val["mAP"] if val else -1.0, "epoch": epoch + 1,
-                    "val": jsonable(val) if watch == "val" else {},
+                    "val": jsonable(val) if val is not None and watch != "test" else {},
                     "model": copy.deepcopy(eng.model.state_dict())}
-        if ctx.main:
+        if ctx.main and (not last or final or time.time() - saved > LAST_CHECKPOINT_SECONDS):
             write_history(out / "history.csv", history)
             atomic_save(checkpoint_payload(cfg, eng.classes, None, epoch=epoch + 1, history=history,
                                             train_state=eng.state(), best=best), ckpt_path)
+            saved = time.time()
+        if ctx.main:
             for fn in callbacks:
                 fn(epoch + 1, rec)
-        bar.set_postfix(loss=f"{loss:.4f}", **({f"{watch}_mAP": f"{val['mAP']:.2f}"} if val else {}))
+        bar.set_postfix(loss=f"{loss:.4f}", **({f"{watch or 'val'}_mAP": f"{val['mAP']:.2f}"} if val else {}))
     eng.model.load_state_dict(best["model"])
     test = eng.evaluate("test")  # once, with the selected epoch (for "test": its score again)
     if ctx.main:
@@ -325,7 +339,7 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
         write_text(out / "metrics.json", json.dumps(
             {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
              "classes": eng.classes, "selection": selection_label(cfg.selection),
-             "train_images": len(splits.train),
+             "train_images": len(eng.data["train"]),
              "seconds": round(time.time() - t_start, 2)}, indent=2))
     D.barrier(ctx)
     return RunResult(cfg, out, test, best["val"], best["epoch"], history, reused=False)

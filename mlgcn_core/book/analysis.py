@@ -117,3 +117,42 @@ def retrieval(runs: dict[str, list[RunResult]], k: int = 5) -> tuple[pd.DataFram
                              "seed": -1 if shared else r.config.seed,
                              **retrieval_scores(nearest(out["features"], k), out["targets"])})
     return pd.DataFrame(rows), neighbours
+
+
+@torch.no_grad()
+def reachability(head, w_target) -> dict:
+    """The expressiveness argument, numerically: can the ML-GCN head ``head`` (a
+    :class:`~mlgcn_core.models.GCNHead`) express the classifier matrix ``w_target`` (C × D)?
+
+    The head's classifiers are W = Â·H·W_last (Eq. 2 for the last layer): H (C × hidden) is the
+    last layer's input (the word vectors through the earlier layers and LeakyReLU), Â the
+    propagation matrix. When Â·H has rank C (hidden ≥ C and Â invertible), every C × D matrix is
+    Â·H·X for some X, so the graph changes the parameterization — how training reaches a
+    classifier — not which classifiers the head can express. Returns ``rank`` (of Â·H, float64),
+    ``C``, ``hidden``, and ``residual`` = ‖Â·H·W_last − w_target‖ / ‖w_target‖ for the
+    least-squares W_last = lstsq(Â·H, w_target) (≈ 1e-15 … 1e-6 when reachable)."""
+    gcn = head.gcn
+    h = head.word_vectors  # (C, d)
+    for layer in gcn.layers[:-1]:
+        h = gcn.act(layer(h, head.adj_hat))  # (C, hidden)
+    ah = (head.adj_hat.double() @ h.double()).numpy()  # (C, hidden) Â·H
+    w = np.asarray(w_target, dtype=np.float64)  # (C, D)
+    if w.shape[0] != ah.shape[0]:
+        raise ValueError(f"w_target has {w.shape[0]} rows, the head has {ah.shape[0]} labels")
+    w_last, *_ = np.linalg.lstsq(ah, w, rcond=None)  # (hidden, D)
+    residual = float(np.linalg.norm(ah @ w_last - w) / np.linalg.norm(w))
+    return {"rank": int(np.linalg.matrix_rank(ah)), "C": int(ah.shape[0]), "hidden": int(ah.shape[1]),
+            "residual": residual}
+
+
+def expressiveness(mlgcn_run: RunResult, baseline_run: RunResult) -> dict:
+    """:func:`reachability` of a trained baseline's classifier matrix (its linear head's weight,
+    C × D; the bias, which ML-GCN's head lacks, aside) by a trained ML-GCN run's head, both read
+    from their ``model.pt``. Also ``own_residual``: the same fit of the ML-GCN run's own
+    classifiers (a check of the decomposition W = Â·H·W_last; ≈ 0)."""
+    model, cfg, _ = model_from_checkpoint(mlgcn_run.path / "model.pt")
+    if cfg.model != "mlgcn":
+        raise ValueError(f"{mlgcn_run.path}: not an ML-GCN run (model={cfg.model!r})")
+    out = reachability(model.head, classifiers(baseline_run))
+    out["own_residual"] = reachability(model.head, model.classifiers().detach().numpy())["residual"]
+    return out

@@ -10,7 +10,10 @@ Outfit model (one scene): a latent season (summer / mild / winter) drives
 * a bag, independent of everything ("a bag appears with anything").
 Scenes keep 1–4 garments (a 5th is dropped at random). Garments are drawn at random scales
 and positions on a black canvas; later garments occlude earlier ones (bounded overlap),
-so a partly hidden garment must sometimes be inferred from context.
+so a partly hidden garment must sometimes be inferred from context. The generator records how
+much of each garment stays visible (:func:`load_visibility`), and the model's exact label
+distribution is known (:func:`label_set_distribution`, :func:`label_statistics`: the true
+P(L_j | L_i) behind the "oracle" label graph).
 
 Train/val scenes take their garments from disjoint parts of Fashion-MNIST's training set,
 test scenes from its test set. Everything is deterministic for a seed and cached on disk.
@@ -75,38 +78,112 @@ def sample_labels(rng: np.random.Generator, n: int) -> np.ndarray:
             items = _sample_outfit(rng)
             if items:
                 break
-        if len(items) > 4:
+        if len(items) > MAX_ITEMS:
             items.pop(int(rng.integers(len(items))))
         y[r, items] = 1
     return y
 
 
+# The outfit model's probabilities (one table, read by the sampler and by the exact enumeration)
+SEASON_P = (0.4, 0.35, 0.25)  # summer, mild, winter
+COAT_P = (0.0, 0.2, 0.8)  # P(coat | season)
+DRESS_P = (0.35, 0.2, 0.08)  # P(dress | season)
+TOP_P = ((0.6, 0.3, 0.0, 0.1), (0.25, 0.4, 0.25, 0.1), (0.0, 0.3, 0.55, 0.15))  # t-shirt, shirt, pullover, none
+TOPS = (TSHIRT, SHIRT, PULLOVER)
+TROUSER_P = (0.5, 0.6, 0.7)  # P(trouser | no dress, season)
+FOOT_P_COAT = (0.0, 0.1, 0.85, 0.05)  # sandal, sneaker, ankle boot, none — with a coat
+FOOT_P = ((0.55, 0.35, 0.0, 0.1), (0.1, 0.4, 0.35, 0.15), (0.0, 0.35, 0.45, 0.2))  # without
+FEET = (SANDAL, SNEAKER, BOOT)
+BAG_P = 0.3
+MAX_ITEMS = 4
+
+
 def _sample_outfit(rng: np.random.Generator) -> list[int]:
-    season = rng.choice(3, p=[0.4, 0.35, 0.25])  # 0 summer, 1 mild, 2 winter
+    season = rng.choice(3, p=list(SEASON_P))  # 0 summer, 1 mild, 2 winter
     items: list[int] = []
-    coat = rng.random() < (0.0, 0.2, 0.8)[season]
+    coat = rng.random() < COAT_P[season]
     if coat:
         items.append(COAT)
-    dress = rng.random() < (0.35, 0.2, 0.08)[season]
+    dress = rng.random() < DRESS_P[season]
     if dress:
         items.append(DRESS)
     else:
-        top_p = ([0.6, 0.3, 0.0, 0.1], [0.25, 0.4, 0.25, 0.1], [0.0, 0.3, 0.55, 0.15])[season]
-        top = rng.choice(4, p=top_p)  # t-shirt, shirt, pullover, none
+        top = rng.choice(4, p=list(TOP_P[season]))  # t-shirt, shirt, pullover, none
         if top < 3:
-            items.append((TSHIRT, SHIRT, PULLOVER)[top])
-        if rng.random() < (0.5, 0.6, 0.7)[season]:
+            items.append(TOPS[top])
+        if rng.random() < TROUSER_P[season]:
             items.append(TROUSER)
-    if coat:
-        foot_p = [0.0, 0.1, 0.85, 0.05]
-    else:
-        foot_p = ([0.55, 0.35, 0.0, 0.1], [0.1, 0.4, 0.35, 0.15], [0.0, 0.35, 0.45, 0.2])[season]
-    foot = rng.choice(4, p=foot_p)  # sandal, sneaker, ankle boot, none
+    foot_p = FOOT_P_COAT if coat else FOOT_P[season]
+    foot = rng.choice(4, p=list(foot_p))  # sandal, sneaker, ankle boot, none
     if foot < 3:
-        items.append((SANDAL, SNEAKER, BOOT)[foot])
-    if rng.random() < 0.3:
+        items.append(FEET[foot])
+    if rng.random() < BAG_P:
         items.append(BAG)
     return items
+
+
+def _outfit_distribution() -> dict[tuple[int, ...], float]:
+    """Every item list :func:`_sample_outfit` can return, with its probability (exact: the
+    product of the branch probabilities along the sampler's decisions; sums to 1)."""
+    out: dict[tuple[int, ...], float] = {}
+
+    def add(items: list[int], p: float) -> None:
+        if p > 0:
+            key = tuple(sorted(items))
+            out[key] = out.get(key, 0.0) + p
+
+    for season, ps in enumerate(SEASON_P):
+        for coat, pc in ((True, COAT_P[season]), (False, 1 - COAT_P[season])):
+            for dress, pd_ in ((True, DRESS_P[season]), (False, 1 - DRESS_P[season])):
+                uppers = [([DRESS], 1.0)] if dress else [
+                    ([TOPS[t]] if t < 3 else [], pt) for t, pt in enumerate(TOP_P[season])]
+                bottoms = [([], 1.0)] if dress else [([TROUSER], TROUSER_P[season]),
+                                                     ([], 1 - TROUSER_P[season])]
+                feet = FOOT_P_COAT if coat else FOOT_P[season]
+                for up, pu in uppers:
+                    for bottom, pb in bottoms:
+                        for f, pf in enumerate(feet):
+                            for bag, pg in ((True, BAG_P), (False, 1 - BAG_P)):
+                                items = ([COAT] if coat else []) + up + bottom + (
+                                    [FEET[f]] if f < 3 else []) + ([BAG] if bag else [])
+                                add(items, ps * pc * pd_ * pu * pb * pf * pg)
+    return out
+
+
+def label_set_distribution() -> dict[tuple[int, ...], float]:
+    """The exact distribution of a scene's label set under :func:`sample_labels`: the outfit model
+    (:func:`_outfit_distribution`), conditioned on a non-empty outfit (the sampler redraws empty
+    ones), with one of more than ``MAX_ITEMS`` items dropped uniformly at random.
+    ``{sorted class indices: probability}``, summing to 1."""
+    raw = _outfit_distribution()
+    nonempty = 1.0 - raw.get((), 0.0)
+    out: dict[tuple[int, ...], float] = {}
+    for items, p in raw.items():
+        if not items:
+            continue
+        p /= nonempty
+        if len(items) > MAX_ITEMS:  # the sampler drops one of them, uniformly
+            subsets = [items[:k] + items[k + 1:] for k in range(len(items))]
+        else:
+            subsets = [items]
+        for sub in subsets:
+            out[sub] = out.get(sub, 0.0) + p / len(subsets)
+    return out
+
+
+def label_statistics() -> tuple[np.ndarray, np.ndarray]:
+    """The outfit model's exact label statistics in the layout of ``graph.cooccurrence`` — per
+    scene instead of counts: M (C, C) float64, M_ij = P(L_i and L_j), zero diagonal; N (C,),
+    N_i = P(L_i). So ``graph.conditional_probability(M, N)`` is the true P(L_j | L_i) (Eq. 6 with
+    infinitely many training scenes): what the "oracle" label graph is built from."""
+    M = np.zeros((C, C))
+    N = np.zeros(C)
+    for items, p in label_set_distribution().items():
+        idx = list(items)
+        N[idx] += p
+        M[np.ix_(idx, idx)] += p
+    np.fill_diagonal(M, 0.0)
+    return M, N
 
 
 def _iou(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
@@ -123,16 +200,25 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
     return out[0, 0].clamp_(0, 255).numpy()  # (size, size)
 
 
+INK = 8  # a garment's pixel is painted where its resized grey value exceeds this
+
+
 def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg: OutfitsConfig,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Compose scenes for ``labels`` (n, C). Returns canvases (n, S, S) uint8 and the source
-    indices into ``images`` (n, 4), −1 padded."""
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compose scenes for ``labels`` (n, C). Returns canvases (n, S, S) uint8, the source
+    indices into ``images`` (n, 4), −1 padded, and each garment's visibility (n, C) float32: the
+    fraction of its painted pixels that no later garment paints over (NaN where absent). The
+    visibility is read off the painting without drawing any random number, so the canvases and
+    labels are those of the generator without it."""
     n, S = labels.shape[0], cfg.canvas
     canvases = np.zeros((n, S, S), dtype=np.float32)
     sources = np.full((n, 4), -1, dtype=np.int64)
+    visibility = np.full(labels.shape, np.nan, dtype=np.float32)
     for r in range(n):
         classes = rng.permutation(np.flatnonzero(labels[r]))  # paint order = random
         boxes: list[tuple[int, int, int]] = []
+        owner = np.full((S, S), -1, dtype=np.int64)  # (S, S): index k of the garment on top
+        painted = np.zeros(len(classes), dtype=np.int64)  # (k,): pixels each garment painted
         for k, c in enumerate(classes):
             src = int(rng.choice(pools[c]))
             sources[r, k] = src
@@ -145,12 +231,18 @@ def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg:
             y0, x0, s = box
             g = _resize(images[src], s)  # (s, s)
             region = canvases[r, y0:y0 + s, x0:x0 + s]
-            np.copyto(region, g, where=g > 8)  # later garments occlude earlier ones
-    return canvases.round().astype(np.uint8), sources
+            ink = g > INK  # (s, s)
+            np.copyto(region, g, where=ink)  # later garments occlude earlier ones
+            owner[y0:y0 + s, x0:x0 + s][ink] = k
+            painted[k] = int(ink.sum())
+        for k, c in enumerate(classes):
+            visibility[r, c] = (owner == k).sum() / max(painted[k], 1)
+    return canvases.round().astype(np.uint8), sources, visibility
 
 
 def generate(cfg: OutfitsConfig, fmnist_path: str | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Generate all three splits: {split: {"images", "labels", "sources"}}."""
+    """Generate all three splits: {split: {"images", "labels", "sources", "visibility"}}
+    (``visibility``: see :func:`render`)."""
     rng = np.random.default_rng(cfg.seed)
     tr_img, tr_lab = fashion_mnist.load("train", fmnist_path)
     te_img, te_lab = fashion_mnist.load("test", fmnist_path)
@@ -165,8 +257,8 @@ def generate(cfg: OutfitsConfig, fmnist_path: str | None = None) -> dict[str, di
         pools = [idx[classes[idx] == c] for c in range(C)]
         srng = np.random.default_rng([cfg.seed, ("train", "val", "test").index(split)])
         labels = sample_labels(srng, n)
-        canv, sources = render(labels, pools, images, cfg, srng)
-        out[split] = {"images": canv, "labels": labels, "sources": sources}
+        canv, sources, visibility = render(labels, pools, images, cfg, srng)
+        out[split] = {"images": canv, "labels": labels, "sources": sources, "visibility": visibility}
     return out
 
 
@@ -174,17 +266,37 @@ def cache_dir(cfg: OutfitsConfig) -> Path:
     return cache_root() / "outfits" / cfg.key()
 
 
+def _write(cfg: OutfitsConfig, data: dict[str, dict[str, np.ndarray]]) -> None:
+    d = cache_dir(cfg)
+    d.mkdir(parents=True, exist_ok=True)
+    for split, arrays in data.items():
+        with atomic_path(d / f"{split}.npz") as tmp:
+            np.savez_compressed(tmp, **{k: v for k, v in arrays.items() if k != "visibility"})
+    with atomic_path(d / "visibility.npz") as tmp:
+        np.savez_compressed(tmp, **{split: arrays["visibility"] for split, arrays in data.items()})
+    (d / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+
 def load_outfits(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None
                  ) -> dict[str, dict[str, np.ndarray]]:
-    """The benchmark's three splits, generated once and then read from the on-disk cache."""
+    """The benchmark's three splits ({split: {"images", "labels", "sources"}}), generated once and
+    then read from the on-disk cache."""
     d = cache_dir(cfg)
     files = {s: d / f"{s}.npz" for s in ("train", "val", "test")}
     if not all(f.is_file() for f in files.values()):
         data = generate(cfg, fmnist_path)
-        d.mkdir(parents=True, exist_ok=True)
-        for split, arrays in data.items():
-            with atomic_path(files[split]) as tmp:
-                np.savez_compressed(tmp, **arrays)
-        (d / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        return data
+        _write(cfg, data)
+        return {s: {k: v for k, v in a.items() if k != "visibility"} for s, a in data.items()}
     return {s: dict(np.load(f)) for s, f in files.items()}
+
+
+def load_visibility(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None
+                    ) -> dict[str, np.ndarray]:
+    """Each garment's visibility per split, {split: (n, C) float32} (:func:`render`), kept beside
+    the cached scenes; a cache written before the visibility was recorded is generated again once
+    (the same scenes: the visibility draws no random number)."""
+    path = cache_dir(cfg) / "visibility.npz"
+    if not path.is_file():
+        _write(cfg, generate(cfg, fmnist_path))
+    with np.load(path) as z:
+        return {s: z[s] for s in z.files}

@@ -61,6 +61,8 @@ class Splits:
     classes: list[str]
     train_positives: np.ndarray  # (n_train, C) {0, 1}: label 1 only, for the graph statistics
     key: str  # identity of the data for caches
+    # the scenes trained on, as rows of ``eval_train`` (whose features are cached whole); None: all
+    train_rows: np.ndarray | None = None
 
 
 DATASET_NAMES = {"outfits": "Fashion outfits", "voc2007": "PASCAL VOC 2007",
@@ -110,6 +112,51 @@ def image_transform(cfg, train: bool = False):
     return make(cfg.image_size, info.mean, info.std)
 
 
+SUBSET_STREAM = 2_000_003  # training subsets: rng([SUBSET_STREAM, run seed])
+
+
+def keep_rare(labels: np.ndarray, rows: np.ndarray, rare: list[int], k: int,
+              rng: np.random.Generator) -> np.ndarray:
+    """``rows`` (sorted) without all but ``k`` of the scenes holding each class in ``rare``: the
+    scenes are visited in a random order and one holding rare classes is kept while each of them
+    has fewer than ``k`` kept positives; other scenes are all kept, their labels untouched.
+    Raises ValueError when a class cannot reach exactly ``k`` positives."""
+    count = np.zeros(len(rare), dtype=np.int64)  # (R,) kept positives per rare class
+    keep = np.ones(len(rows), dtype=bool)
+    for i in rng.permutation(len(rows)):
+        has = labels[rows[i], rare] == 1  # (R,)
+        if has.any():
+            keep[i] = bool((count[has] < k).all())
+            count += has & keep[i]
+    if (count != k).any():
+        short = {OUTFIT_CLASSES[c]: int(n) for c, n in zip(rare, count) if n != k}
+        raise ValueError(f"rare_positives={k}: the training split yields only {short} scenes for "
+                         "these rare_labels (need more scenes, or rare labels that co-occur less)")
+    return rows[keep]
+
+
+def outfit_training_rows(cfg, labels: np.ndarray) -> np.ndarray | None:
+    """The training scenes of ``cfg`` as rows of the benchmark's training split (None: all):
+    ``train_scenes`` draws a random subset of that size, then ``rare_labels`` keeps only
+    ``rare_positives`` scenes with each of those labels (:func:`keep_rare`), both with the run
+    seed — every variant at a seed trains on the same scenes, and the seeds of a comparison
+    vary the scenes as well as the initialization. The label graph is then built from these
+    scenes only (what a practitioner with this data would have)."""
+    if cfg.train_scenes is None and not cfg.rare_labels:
+        return None
+    rng = np.random.default_rng([SUBSET_STREAM, int(cfg.seed)])
+    rows = np.arange(len(labels))
+    if cfg.train_scenes is not None:
+        if cfg.train_scenes > len(rows):
+            raise ValueError(f"train_scenes={cfg.train_scenes}: the training split has only {len(rows)} "
+                             "scenes (outfits.n_train)")
+        rows = np.sort(rng.permutation(len(rows))[:cfg.train_scenes])
+    if cfg.rare_labels:
+        rare = [OUTFIT_CLASSES.index(n) for n in cfg.rare_labels]
+        rows = keep_rare(labels, rows, rare, int(cfg.rare_positives), rng)
+    return rows
+
+
 def load_splits(cfg) -> Splits:
     """The splits of ``cfg``'s data; for ML-GCN a class without a positive training image is refused
     here, by name, before any feature is extracted (Eq. 6 is undefined for it)."""
@@ -131,8 +178,11 @@ def _load_splits(cfg) -> Splits:
                               info.std, train=(s == "train")) for s in data}
         plain = OutfitScenes(data["train"]["images"], data["train"]["labels"], cfg.image_size,
                              info.mean, info.std)
-        return Splits(ds["train"], ds["val"], ds["test"], plain, list(OUTFIT_CLASSES),
-                      data["train"]["labels"], f"outfits-{cfg.outfits.key()}")
+        rows = outfit_training_rows(cfg, data["train"]["labels"])
+        train = ds["train"] if rows is None else Subset(ds["train"], rows.tolist())
+        positives = data["train"]["labels"] if rows is None else data["train"]["labels"][rows]
+        return Splits(train, ds["val"], ds["test"], plain, list(OUTFIT_CLASSES), positives,
+                      f"outfits-{cfg.outfits.key()}", rows)
     root = Path(cfg.data_root or "")
     if not (root / "manifest.json").is_file():
         raise FileNotFoundError(f"data_root {str(root)!r}: no manifest.json (make it with "
