@@ -292,7 +292,7 @@ class ExperimentConfig:
         elif self.graph == "identity":
             unused += ["tau", "p", "scheme"]
         # fields added later: out of the key at their defaults, so earlier runs keep their keys
-        defaults = {"train_scenes": None, "rare_labels": (), "rare_positives": None, "selection": "val"}
+        defaults = {"train_scenes": None, "rare_labels": (), "rare_positives": None}
         unused += [k for k, v in defaults.items() if getattr(self, k) == v]
         if self.loss != "asl":
             unused += ["asl_gamma_neg", "asl_gamma_pos", "asl_clip"]

@@ -30,13 +30,13 @@ def test_learning_check_fires_at_lr_zero(tmp_path):
 def test_parallel_check_fires_on_a_wrong_seed_worker(tmp_path, monkeypatch):
     import breakage_helpers
 
-    from mlgcn_core import runs
+    from mlgcn_core import scheduler
 
     configs = [ExperimentConfig(outfits=TINY, epochs=4, lr_steps=(3,), batch_size=32, seed=s) for s in (0, 1)]
-    monkeypatch.setattr(runs, "_train_in_worker", breakage_helpers.wrong_seed_worker)
-    broken = runs.run_many(configs, tmp_path / "a", jobs=2)
+    monkeypatch.setattr(scheduler, "_train_in_worker", breakage_helpers.wrong_seed_worker)
+    broken = scheduler.run_many(configs, tmp_path / "a", jobs=2)
     with pytest.raises(AssertionError):
-        check_same_runs(broken, runs.run_many(configs, tmp_path / "b", jobs=1))
+        check_same_runs(broken, scheduler.run_many(configs, tmp_path / "b", jobs=1))
 
 
 def test_download_check_fires_when_part_is_ignored(server, tmp_path):

@@ -267,6 +267,7 @@ def regime(tmp_path_factory):
     """A tiny size regime trained in-process, counting every optimizer step per run."""
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
+    import mlgcn_core.scheduler as scheduler
     import mlgcn_core.train as train
 
     root = tmp_path_factory.mktemp("runs")
@@ -284,7 +285,7 @@ def regime(tmp_path_factory):
         return r
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(train, "run_experiment", counting)
+    mp.setattr(scheduler, "run_experiment", counting)  # what run_many calls
     base = ExperimentConfig(outfits=TINY)
     frame = gh.size_regime(base, seeds=[0, 1], sizes=(30, 120), steps=20, batch_size=30,
                            lrs=(0.003, 0.3), variants=("baseline (GMP)", "identity"), jobs=1)

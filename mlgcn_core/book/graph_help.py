@@ -141,7 +141,7 @@ def pick_lr(frame: pd.DataFrame, by: Sequence[str] = ("level", "variant")) -> pd
 
 
 def _train(configs: list, jobs: int) -> list:
-    from ..runs import run_many
+    from ..scheduler import run_many
 
     return run_many(configs, jobs=jobs)
 
