@@ -20,7 +20,7 @@ from .data.outfits import OutfitsConfig
 DATASETS = ("outfits", "voc2007", "coco2014", "custom")
 MODELS = ("baseline", "mlgcn")
 GRAPHS = ("reweighted", "binary")
-MODES = ("features", "end2end")
+MODES = ("features", "end2end", "top")
 LOSSES = ("soft_margin", "bce", "asl")
 PRECISIONS = ("fp32", "bf16", "fp16")
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -61,6 +61,8 @@ class ExperimentConfig:
     image_size: int = 112  # backbone input side (pixels); paper: 448
     pooling: str = "max"  # "max" (paper, GMP) or "avg"
     mode: str = "features"  # "features": frozen backbone, cached features; "end2end": fine-tune
+    #   all of it; "top": the backbone's top learns with the head, on cached maps of its frozen bottom
+    trainable_blocks: int = 1  # top mode: last residual blocks trained (EfficientNet: + conv_head)
     # --- head
     model: str = "mlgcn"  # "mlgcn" or "baseline" (linear head)
     graph: str = "reweighted"  # "reweighted" (Eq. 8) or "binary" (Eq. 7 + I)
@@ -76,7 +78,7 @@ class ExperimentConfig:
     asl_gamma_pos: float = 0.0  # ASL focusing on positives
     asl_clip: float = 0.05  # ASL probability margin for negatives
     lr: float = 0.02  # head learning rate
-    lrp: float = 0.1  # backbone lr = lr · lrp (end2end mode)
+    lrp: float = 0.1  # backbone lr = lr · lrp (end2end mode; top mode: the trained top)
     momentum: float = 0.9
     weight_decay: float = 1e-4
     epochs: int = 20
@@ -111,6 +113,8 @@ class ExperimentConfig:
             raise ValueError("epochs and batch_size must be ≥ 1")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
+        if self.trainable_blocks < 0:
+            raise ValueError(f"trainable_blocks must be ≥ 0, got {self.trainable_blocks!r}")
         if self.warmup_epochs < 0 or self.lr <= 0:
             raise ValueError("warmup_epochs must be ≥ 0 and lr > 0")
         object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
@@ -163,6 +167,8 @@ class ExperimentConfig:
             unused += ["asl_gamma_neg", "asl_gamma_pos", "asl_clip"]
         if self.mode == "features":
             unused += ["lrp", "channels_last"]
+        if self.mode != "top":
+            unused.append("trainable_blocks")
         for k in unused:
             d.pop(k)
         blob = json.dumps(d, sort_keys=True, default=str)
