@@ -11,7 +11,7 @@ FIRST cut of ``--cuts`` run whole epochs on the real caches; the other cuts and 
 same Engine on the first ``--partial-batches`` training batches and two validation batches (their
 own small caches) and are EXTRAPOLATED to a whole epoch (labelled so). Cache extraction is not
 part of an epoch. ML-GCN head, batch 128, ``--threads`` torch threads (1: a process of
-``run_many(jobs=2)`` on 2 cores).
+``run_many(jobs=2)`` on 2 cores); end2end: ``--e2e-threads`` (2: run_many trains it alone).
 
     .venv/bin/python benchmarks/top_finetune.py [--n-train 6000] [--cuts 0,1,2] [--threads 1]
 """
@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--cuts", default="0,1", help="trainable_blocks values of top mode, comma-separated")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--partial-batches", type=int, default=3)
+    ap.add_argument("--e2e-threads", type=int, default=2,
+                    help="threads of the end2end row (run_many trains end2end runs one at a time)")
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                     help="NHWC for the top's and end2end's convolutions (1.4× on CPU for the top)")
     a = ap.parse_args()
@@ -89,10 +91,13 @@ def main() -> None:
           f"batch {base.batch_size}, {a.threads} thread(s)")
     print(f"{'regime':42s} {'trainable':>10s} {'train s':>8s} {'val s':>7s} {'epoch s':>8s}  note")
     for name, cfg, part in rows:
+        torch.set_num_threads(a.e2e_threads if cfg.mode == "end2end" else a.threads)
         r = epoch_seconds(cfg, splits, part)
         note = f"whole epoch; setup {r['setup_s']:.0f} s (cache extraction when not cached)"
         if r["extrapolated"]:
             note = f"EXTRAPOLATED from {part} train batches + 2 val batches"
+        if cfg.mode == "end2end":
+            note += f", {a.e2e_threads} thread(s)"
         print(f"{name:42s} {r['trainable_params']:>10,d} {r['train_s']:8.2f} {r['val_s']:7.2f} "
               f"{r['epoch_s']:8.2f}  {note}", flush=True)
 

@@ -62,7 +62,8 @@ class ExperimentConfig:
     pooling: str = "max"  # "max" (paper, GMP) or "avg"
     mode: str = "features"  # "features": frozen backbone, cached features; "end2end": fine-tune
     #   all of it; "top": the backbone's top learns with the head, on cached maps of its frozen bottom
-    trainable_blocks: int = 1  # top mode: last residual blocks trained (EfficientNet: + conv_head)
+    trainable_blocks: int = 0  # top mode: last residual blocks trained, EfficientNet: + its conv_head
+    #   (0: conv_head + BN only, 0.41 M of 3.37 M; the cut that fits 2 CPU cores, benchmarks/top_finetune.py)
     # --- head
     model: str = "mlgcn"  # "mlgcn" or "baseline" (linear head)
     graph: str = "reweighted"  # "reweighted" (Eq. 8) or "binary" (Eq. 7 + I)
