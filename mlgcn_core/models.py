@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .backbones import Backbone, build_backbone
+from .backbones import Backbone, build_backbone, split_backbone
 from .embeddings import make_vectors
 from .gcn import GCN, HIDDEN, gcn_widths
 from .graph import binary_adjacency, build_adjacency, cooccurrence, normalize_adjacency
@@ -170,11 +170,14 @@ def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class
 
     Training: the label graph comes from ``train_positives`` (n, C) (Eq. 6–8) and the word vectors
     from ``cfg.word_vectors``; ``mode='features'`` builds a head on pooled features of size
-    ``feature_dim`` (no backbone), ``end2end`` the backbone of ``cfg``. Inference (a checkpoint):
+    ``feature_dim`` (no backbone), ``end2end`` the backbone of ``cfg``, ``top`` the trainable top of
+    ``cfg``'s backbone (:func:`~mlgcn_core.backbones.split_backbone`; input: the bottom's maps). Inference (a checkpoint):
     ``word_vectors`` (C, d) and the normalized ``adj_hat`` (C, C) are given as stored, and
     ``backbone`` is the module to put in front of the head (``"auto"``: as in training)."""
     if isinstance(backbone, str):
-        backbone = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if cfg.mode == "end2end" else None
+        backbone = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if cfg.mode != "features" else None
+        if cfg.mode == "top":
+            backbone = split_backbone(backbone, cfg.trainable_blocks)[1]
     if cfg.model == "baseline":
         return Baseline(len(class_names), backbone, feature_dim)
     if adj_hat is not None:

@@ -17,10 +17,10 @@ from .train import prepare_features, run_experiment
 
 def parallel_jobs(todo: Sequence[ExperimentConfig], jobs: int, threads: int) -> int:
     """How many processes :func:`run_many` uses for the runs ``todo``: ``jobs``, capped by the
-    runs and by ``threads``; 1 unless every run is a CPU run in features mode."""
+    runs and by ``threads``; 1 unless every run is a CPU run on cached inputs (features or top mode)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return 1
-    if not all(c.mode == "features" and c.device == "cpu" for c in todo):
+    if not all(c.mode in ("features", "top") and c.device == "cpu" for c in todo):
         return 1
     return max(1, min(jobs, len(todo), threads))
 

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from . import distributed as D
 from .config import ExperimentConfig, selection_label
 from .data.sources import Splits, load_splits
-from .features import extract_dataset_features
+from .features import extract_dataset_features, extract_dataset_maps
 from .io import write_text
 from .losses import make_loss
 from .metrics import evaluate
@@ -120,10 +120,10 @@ class Engine:
             raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {ctx.world} processes")
         self.local_batch = cfg.batch_size // ctx.world
         self.workers = D.loader_workers(cfg.workers, ctx)  # "auto": this process's share of the cores
-        if cfg.mode == "features":
+        if cfg.mode in ("features", "top"):  # top: (maps of the frozen bottom, targets, difficult)
             feats = _cached_split_features(cfg, splits, self.device, ctx, self.progress)
             self.data = {s: TensorDataset(*feats[s]) for s in feats}
-            feature_dim = feats["train"][0].shape[1]
+            feature_dim = feats["train"][0].shape[1] if cfg.mode == "features" else None
         else:
             self.data = {"train": splits.train, "val": splits.val, "test": splits.test}
             self.data = {k: v for k, v in self.data.items() if v is not None}  # no val: "last"/"test"
@@ -243,23 +243,25 @@ class Engine:
 
 
 def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, progress: bool):
-    """{split: (features, targets, difficult)}; rank 0 extracts what is not cached yet."""
+    """{split: (features, targets, difficult)} (top mode: the frozen bottom's maps instead of the
+    features); rank 0 extracts what is not cached yet."""
     plan = {"train": splits.eval_train, "val": splits.val, "test": splits.test}
     plan = {k: v for k, v in plan.items() if v is not None}
+    extract = extract_dataset_maps if cfg.mode == "top" else extract_dataset_features
     if ctx.main:
-        out = extract_dataset_features(cfg, plan, splits.key, device, progress)
+        out = extract(cfg, plan, splits.key, device, progress)
     D.barrier(ctx)
     if not ctx.main:
-        out = extract_dataset_features(cfg, plan, splits.key, device, progress=False, must_exist=True)
+        out = extract(cfg, plan, splits.key, device, progress=False, must_exist=True)
     if splits.train_rows is not None:  # a subset of the training scenes: rows of the cached features
         out["train"] = tuple(t[torch.as_tensor(splits.train_rows)] for t in out["train"])
     return out
 
 
 def prepare_features(cfg: ExperimentConfig) -> None:
-    """Features mode: extract and cache the frozen backbone's features of ``cfg``'s splits now
-    (a no-op when cached), so that runs started in parallel only read them."""
-    if cfg.mode == "features":
+    """Features (top) mode: extract and cache the frozen backbone's features (bottom's maps) of
+    ``cfg``'s splits now (a no-op when cached), so that runs started in parallel only read them."""
+    if cfg.mode in ("features", "top"):
         _cached_split_features(cfg, load_splits(cfg), cfg.device, D.Context(), progress=False)
 
 
