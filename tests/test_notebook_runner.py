@@ -26,12 +26,16 @@ def _text(nb) -> str:
 
 
 def test_session_runs_notebooks_in_one_kernel_without_leaking_names(tmp_path):
-    nb = _notebook(tmp_path / "p.ipynb", "import os\nprint(os.getpid(), x, 'y' in dir())\ny = x")
+    nb = _notebook(tmp_path / "p.ipynb", "import os, __main__\n"
+                   "print(os.getpid(), x, 'y' in dir(), hasattr(__main__, '__spec__'))\ny = x")
     with KernelSession("python3", tmp_path) as s:
         out = [_text(execute(nb, tmp_path / f"o{i}.ipynb", {"x": i}, session=s)).split() for i in range(3)]
         assert s.runs == 3
     assert len({pid for pid, *_ in out}) == 1  # one kernel for the three notebooks
-    assert [(x, leak) for _, x, leak in out] == [("0", "False"), ("1", "False"), ("2", "False")]
+    # no name of the previous notebook left; the module's own names (multiprocessing's spawn reads
+    # __main__.__spec__) kept
+    assert [(x, leak, spec) for _, x, leak, spec in out] == [("0", "False", "True"), ("1", "False", "True"),
+                                                             ("2", "False", "True")]
 
 
 def test_a_cell_error_is_the_notebooks_own_and_the_next_runs(tmp_path):

@@ -23,24 +23,24 @@ SEEDS = (0, 1, 2, 3, 4)
 VARIANT_NAMES = ("baseline (GMP)", "ML-GCN (re-weighted)")
 
 
-def learned_config(preset: str = "default", data_root: str = "", *, seeds=SEEDS, epochs: int | None = EPOCHS,
-                   trainable_blocks: int = TRAINABLE_BLOCKS, **fields):
-    """The chapter's base config (:func:`~mlgcn_core.book.chapters.chapter_config`, the same data
-    arguments) in top mode at the cut ``trainable_blocks``, channels_last (1.4× on CPU), and the
-    seeds: ``(config, seeds)``. ``epochs=None`` keeps the preset's."""
-    return chapter_config(preset, data_root, seeds=seeds, epochs=epochs, mode="top",
-                          trainable_blocks=trainable_blocks, channels_last=True, **fields)
+def learned_config(preset: str = "default", data_root: str = "", config: dict | None = None, seeds=SEEDS,
+                   epochs: int = EPOCHS, trainable_blocks: int = TRAINABLE_BLOCKS):
+    """The chapters' base config (:func:`~mlgcn_core.book.chapters.chapter_config`, the same
+    ``preset`` / ``data_root`` / ``config``) in top mode at the cut ``trainable_blocks`` for
+    ``epochs``, channels_last (1.4× on CPU), and the seeds: ``(config, seeds)``."""
+    fields = {"epochs": epochs, **dict(config or {}), "mode": "top", "trainable_blocks": trainable_blocks,
+              "channels_last": True}
+    return chapter_config(preset, data_root, fields, seeds, smoke_seeds=3)
 
 
-def learned_feature_runs(preset: str = "default", data_root: str = "", *, seeds=SEEDS,
-                         epochs: int | None = EPOCHS, trainable_blocks: int = TRAINABLE_BLOCKS,
-                         jobs: int = 2, **fields) -> dict[str, list]:
+def learned_feature_runs(preset: str = "default", data_root: str = "", config: dict | None = None,
+                         seeds=SEEDS, epochs: int = EPOCHS, trainable_blocks: int = TRAINABLE_BLOCKS,
+                         jobs: int = 2) -> dict[str, list]:
     """Train (or read back) the GMP baseline and ML-GCN (re-weighted) in top mode for every seed:
     ``{variant: [RunResult per seed]}`` — for ``report.results_frame`` / ``report.mean_std`` and
     ``findings.paired_difference``. Arguments as :func:`learned_config`; ``jobs``: parallel
     processes on the CPU (``scheduler.run_many``)."""
-    cfg, seeds = learned_config(preset, data_root, seeds=seeds, epochs=epochs,
-                                trainable_blocks=trainable_blocks, **fields)
+    cfg, seeds = learned_config(preset, data_root, config, seeds, epochs, trainable_blocks)
     return run_variants(cfg, list(VARIANT_NAMES), seeds, jobs=jobs)
 
 

@@ -85,8 +85,17 @@ def _nothing_ran(output: Path) -> bool:
                for c in nb.cells if c.cell_type == "code")
 
 
-RESET_CODE = ("get_ipython().run_line_magic('reset', '-f')\n"
-              "import matplotlib.pyplot as _plt; _plt.close('all'); del _plt")
+# Clears the user namespace between notebooks of a warm kernel; the module's own dunder names
+# (``__spec__``, ``__name__``, … — multiprocessing's spawn reads ``__main__.__spec__``) are kept.
+RESET_CODE = """
+def _mlgcn_reset(ip=get_ipython()):
+    keep = {k: v for k, v in ip.user_ns.items() if k.startswith("__") and k.endswith("__")}
+    ip.run_line_magic("reset", "-f")
+    ip.user_ns.update(keep)
+    import matplotlib.pyplot as plt
+    plt.close("all")
+_mlgcn_reset()
+"""
 
 
 class KernelSession:

@@ -288,3 +288,25 @@ def retrieval_grid(pictures, queries: np.ndarray, neighbours: dict[str, np.ndarr
             row[0].set_ylabel(name.split(" ")[0], fontsize=SMALL)
     fig.tight_layout()
     return fig
+
+
+def regime_curve(frame: pd.DataFrame, xlabel: str, ylabel: str = "test mAP (%)", log_x: bool = True):
+    """A regime's headline score (``score``) against its level, one line per variant: mean over
+    seeds with a 95 % t-interval band (``frame``: tidy rows of ``level``, ``variant``, ``seed``,
+    ``score``, e.g. :func:`mlgcn_core.book.graph_help.size_regime`)."""
+    from scipy import stats
+
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH * 0.8, 3.6))
+    for v, g in frame.groupby("variant", sort=False):
+        s = g.groupby("level")["score"].agg(["mean", "std", "count"]).sort_index()
+        half = stats.t.ppf(0.975, (s["count"] - 1).clip(lower=1)) * s["std"].fillna(0) / np.sqrt(s["count"])
+        x = s.index.to_numpy(dtype=float)
+        ax.plot(x, s["mean"], marker="o", ms=3, label=v)
+        ax.fill_between(x, s["mean"] - half, s["mean"] + half, alpha=0.15)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=SMALL)
+    fig.tight_layout()
+    return fig
