@@ -400,3 +400,49 @@ def test_expressiveness_of_runs(regime, tmp_path):
     assert out["rank"] == len(CLASSES) and out["residual"] < 1e-6 and out["own_residual"] < 1e-5
     with pytest.raises(ValueError, match="not an ML-GCN run"):
         expressiveness(pick("baseline (GMP)"), pick("baseline (GMP)"))
+
+
+def test_chapter_settings_fit_the_fair_budget_and_shrink_under_smoke():
+    s = gh.settings(smoke=False)
+    for n in s["size"]["sizes"]:  # every size gets the same steps, whole epochs, lr decay on an epoch
+        b = gh.fair_budget(n, s["size"]["steps"], s["size"]["batch_size"])
+        assert b["epochs"] * gh.steps_per_epoch(n, s["size"]["batch_size"]) == s["size"]["steps"]
+    assert set(s["control_sizes"]) <= set(s["size"]["sizes"])
+    tiny = gh.settings(smoke=True)
+    for n in tiny["size"]["sizes"]:
+        gh.fair_budget(n, tiny["size"]["steps"], tiny["size"]["batch_size"])
+    assert max(tiny["size"]["sizes"]) < max(s["size"]["sizes"])
+
+
+def _frame(scores: dict, regime="training scenes"):
+    """Tidy regime rows: {(level, variant): [score per seed]}."""
+    return pd.DataFrame([{"regime": regime, "level": lvl, "variant": v, "seed": i, "lr": 0.02, "score": x,
+                          "val_score": x, "mAP": x, "run": f"r{lvl}{v}{i}"}
+                         for (lvl, v), xs in scores.items() for i, x in enumerate(xs)])
+
+
+def test_regime_table_claims_and_learned_rows():
+    up = [1.0, 1.2, 0.9, 1.1, 1.0]
+    frame = _frame({(100, "co-occurrence"): [70 + u for u in up], (100, "baseline (GMP)"): [70] * 5,
+                    (100, "identity"): [70.5, 70.4, 70.6, 70.5, 70.5],
+                    (6000, "co-occurrence"): [75.0] * 5, (6000, "baseline (GMP)"): [75.1, 74.9, 75.2, 74.8, 75.0],
+                    (6000, "identity"): [75.0, 75.1, 74.9, 75.0, 75.0]})
+    t = gh.regime_table(frame)
+    assert t.loc[100, "seeds"] == 5 and t.loc[100, "baseline (GMP)"] == "70.0 ± 0.0"
+    table = gh.verdict_table(frame)
+    claims = gh.claims(table)  # the hardest level (fewest scenes) only, both comparisons
+    assert [c["claim"] for c in claims] == ["ML-GCN above the GMP baseline: training scenes, 100",
+                                            "the co-occurrence graph above no graph (identity): training scenes, 100"]
+    assert [c["verdict"] for c in claims] == ["held", "held"] and claims[0]["here"].startswith("+1.04 [")
+
+    class R:  # the fields of a RunResult that learned_frame reads
+        def __init__(self, seed, m):
+            self.config, self.metrics, self.val_metrics, self.path = \
+                ExperimentConfig(seed=seed), {"mAP": m}, {"mAP": m}, f"run{seed}{m}"
+
+    rows = gh.learned_frame({"baseline (GMP)": [R(0, 75.0), R(1, 75.1)],
+                             "ML-GCN (re-weighted)": [R(0, 74.5), R(1, 74.4)]})
+    assert set(rows.variant) == {"baseline (GMP)", "co-occurrence"} and set(rows.regime) == {"features learned"}
+    t = gh.verdict_table(rows)
+    assert list(t.comparison) == ["co-occurrence − baseline (GMP)"] and t.verdict.iloc[0] == "not enough seeds to judge"
+    assert "not isolated" in gh.graph_sentences(t)

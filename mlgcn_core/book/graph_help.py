@@ -111,7 +111,7 @@ def settings(sizes=(100, 1000, 6000), steps: int = 150, batch_size: int = 200, l
 
         smoke = smoke_mode()
     if smoke:
-        sizes, steps, batch_size, lrs, control_sizes, positives = (30, 300), 15, 30, (0.01, 0.1), (30,), (5,)
+        sizes, steps, batch_size, lrs, control_sizes, positives = (30, 300), 50, 30, (0.01, 0.1), (30,), (5,)
     return {"size": dict(sizes=tuple(sizes), steps=steps, batch_size=batch_size, lrs=tuple(lrs)),
             "control_sizes": tuple(control_sizes),
             "rare": dict(labels=RARE_LABELS, positives=tuple(positives), steps=steps, batch_size=batch_size),
@@ -422,9 +422,12 @@ def graph_reading(table: pd.DataFrame, regime: str, level) -> str:
     """What one (regime, level) of :func:`verdict_table` says about the graph: ``"helps"`` when the
     co-occurrence graph beats both identity and shuffled, or the oracle beats identity (held);
     ``"nothing"`` when every such comparison was judged and none held; ``"too few seeds"``
-    otherwise (some were not judged)."""
+    otherwise (some were not judged); ``"not isolated"`` when no control ran there (only ML-GCN
+    against the baseline)."""
     g = table[(table.regime == regime) & (table.level == level)].set_index("comparison")["verdict"]
     v = {k: g.get(k) for k in GRAPH_TESTS}
+    if all(x is None for x in v.values()):
+        return "not isolated"
     if (v["co-occurrence − identity"] == HELD and v["co-occurrence − shuffled"] == HELD) or \
             v["oracle − identity"] == HELD:
         return "helps"
@@ -450,8 +453,17 @@ def graph_sentences(table: pd.DataFrame, units: dict[str, str] | None = None) ->
         nothing = [lvl for lvl in levels if read[lvl] == "nothing"]
         helps = [lvl for lvl in levels if read[lvl] == "helps"]
         few = [lvl for lvl in levels if read[lvl] == "too few seeds"]
+        alone = [lvl for lvl in levels if read[lvl] == "not isolated"]
         parts = []
-        if nothing and not helps and not few:
+        for lvl in alone:
+            row = g[(g.level == lvl) & (g.comparison == "co-occurrence − baseline (GMP)")]
+            if len(row):
+                parts.append(f"ML-GCN − baseline (GMP): {row['interval'].iloc[0]}, **{row['verdict'].iloc[0]}** "
+                             "(no graph control ran in this regime: the graph's own share is not isolated)")
+        levels = [lvl for lvl in levels if lvl not in alone]
+        if not levels:
+            pass
+        elif nothing and not helps and not few:
             parts.append(f"the true graph (co-occurrence or oracle) is not better than the identity "
                          f"and shuffled graphs at any level ({fmt(nothing)} {unit}): **the graph "
                          "contributes nothing in this regime**")
