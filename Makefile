@@ -73,6 +73,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/kernel_starts.py
 	$(PY) benchmarks/parallel_runs.py
+	$(PY) benchmarks/point_overhead.py
+	$(PY) benchmarks/top_finetune.py
+	$(PY) benchmarks/input_pipeline.py
 
 # One table on a CUDA machine (one line and exit 0 without CUDA); see benchmarks/gpu_check.py.
 gpu-check: $(STAMP)
