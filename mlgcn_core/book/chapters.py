@@ -76,12 +76,14 @@ def dataset_label(cfg, seeds: list) -> str:
 
 
 def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root: str = "",
-                config: dict | None = None, seeds: list | None = None) -> tuple[dict, dict, dict]:
+                config: dict | None = None, seeds: list | None = None,
+                grid: dict | None = None) -> tuple[dict, dict, dict]:
     """An ablation chapter's sweep: ``(spec, grid, fixed parameters)`` from the sweep file
     ``sweep`` (relative to the project). ``preset``/``data_root`` are passed to every point when
     not the embedded benchmark; ``config`` (training fields, as every chapter takes them) is merged
     over the sweep file's ``config`` and passed to every point; ``seeds`` replace the file's when
-    given. Under ``MLGCN_SMOKE=1``: ``smoke_grid`` and seed 0."""
+    given; ``grid`` replaces the file's values of the axes it names (e.g. the paper's full τ grid).
+    Under ``MLGCN_SMOKE=1``: ``smoke_grid`` and seed 0."""
     from ..paths import PROJECT_ROOT
     from .notebook import smoke_mode
     from .sweep import load_spec
@@ -94,9 +96,12 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
         fixed["config"] = {**fixed.get("config", {}), **config}
     if seeds is not None:
         fixed["seeds"] = seeds
+    unknown = sorted(set(grid or {}) - set(spec["grid"]))
+    if unknown:
+        raise ValueError(f"grid: {unknown} are not axes of {sweep} (its axes: {sorted(spec['grid'])})")
     if smoke_mode():
         return spec, dict(smoke_grid), dict(fixed, seeds=[0])
-    return spec, spec["grid"], fixed
+    return spec, {**spec["grid"], **(grid or {})}, fixed
 
 
 def run_ablation(spec: dict, grid: dict, fixed: dict, jobs: int = 1, executor: str = "local",
