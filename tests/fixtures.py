@@ -159,3 +159,17 @@ def make_voc_scenes(root: Path, n_trainval: int = 80, n_test: int = 50, side: in
             (main / f"{cls}_{split}.txt").write_text("".join(f"{i} {y[r, c]:2d}\n" for r, i in enumerate(ids)))
         truth[split] = (ids, y)
     return vdir, truth
+
+
+def write_point_notebook(path, params: str, body: str):
+    """A small sweep-point notebook at ``path``: a ``parameters`` cell (``params``) and one cell of
+    code (``body``), on the project's ``mlgcn`` kernel."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cell = new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[cell, new_code_cell(body)],
+                      metadata={"kernelspec": {"name": "mlgcn", "language": "python", "display_name": "mlgcn"}})
+    nbformat.write(nb, path)
+    return path

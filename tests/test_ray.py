@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from fixtures import write_point_notebook
 
 from mlgcn_core.book import sweep
 from mlgcn_core.book.sweep import assign_gpus, point_key, visible_gpus
@@ -61,19 +61,13 @@ def test_importing_the_package_does_not_import_ray():
 def point_notebook(tmp_path):
     """A point runner: one row per seed, fails on purpose for x = 3; records the GPUs and
     threads its kernel was given."""
-    params = new_code_cell("x: int = 0\nseeds: list = [0, 1]")
-    params.metadata["tags"] = ["parameters"]
-    body = new_code_cell(
+    return write_point_notebook(
+        tmp_path / "point.ipynb", "x: int = 0\nseeds: list = [0, 1]",
         "import os\n"
         "from mlgcn_core.book.notebook import record\n"
         "record('env', {'cuda': os.environ.get('CUDA_VISIBLE_DEVICES'), 'pid': os.getppid()})\n"
         "assert x != 3, 'x = 3 is broken'\n"
         "record('table', [{'variant': 'v', 'seed': s, 'mAP': 10.0 * x + s / 7} for s in seeds])")
-    nb = new_notebook(cells=[params, body], metadata={"kernelspec": {"name": "mlgcn", "language": "python",
-                                                                     "display_name": "mlgcn"}})
-    path = tmp_path / "point.ipynb"
-    nbformat.write(nb, path)
-    return path
 
 
 def test_cli_rejects_more_gpus_than_visible(point_notebook, tmp_path, monkeypatch, capsys):

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from fixtures import write_point_notebook
 from nbformat.v4 import new_code_cell, new_notebook
 
 from mlgcn_core.book.notebook import execute, recorded
@@ -27,18 +28,12 @@ def test_parse_grid():
 @pytest.fixture
 def tiny_notebook(tmp_path):
     """A point runner: records one row per seed; fails on purpose for x = 3."""
-    params = new_code_cell("x: int = 0\nseeds: list = [0]")
-    params.metadata["tags"] = ["parameters"]
-    body = new_code_cell(
+    return write_point_notebook(
+        tmp_path / "point.ipynb", "x: int = 0\nseeds: list = [0]",
         "from mlgcn_core.book.notebook import record\n"
         "assert x != 3, 'x = 3 is broken'\n"
         "record('table', [{'variant': 'v', 'seed': s, 'mAP': 10.0 * x + s} for s in seeds])\n"
         "import uuid\nrecord('stamp', uuid.uuid4().hex)  # new on every execution of the point")
-    nb = new_notebook(cells=[params, body], metadata={"kernelspec": {"name": "mlgcn", "language": "python",
-                                                                     "display_name": "mlgcn"}})
-    path = tmp_path / "point.ipynb"
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.mark.notebook
