@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .backbones import Backbone, build_backbone, split_backbone
 from .distributed import loader_workers
-from .io import atomic_path
+from .io import atomic_path, load_npz
 from .paths import cache_root
 
 
@@ -105,7 +105,7 @@ def extract_dataset_features(cfg, datasets: dict[str, Dataset], dataset_key: str
                                          progress=progress, desc=f"{cfg.backbone} features [{s}]"))
     out = {}
     for s, p in paths.items():
-        z = np.load(p)
+        z = load_npz(p)
         out[s] = (torch.from_numpy(z[cfg.pooling]), torch.from_numpy(z["targets"]).float(),
                   torch.from_numpy(z["difficult"]).bool())
     return out
@@ -135,7 +135,7 @@ def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, de
         _save(paths[s], {k: arrays[k] for k in ("maps", "targets", "difficult")})
     out = {}
     for s, p in paths.items():
-        z = np.load(p)
+        z = load_npz(p)
         out[s] = (torch.from_numpy(z["maps"]), torch.from_numpy(z["targets"]).float(),
                   torch.from_numpy(z["difficult"]).bool())
     return out

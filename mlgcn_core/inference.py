@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .backbones import (
+    BACKBONES,
     PretrainedWeightsUnavailable,
     build_backbone,
     join_backbone,
@@ -42,14 +43,21 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return ck
 
 
-def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu"
+def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: bool = True
                           ) -> tuple[MultiLabelModel, ExperimentConfig, list[str]]:
     """The model of a checkpoint, able to take images (a features-mode head gets its frozen
     pretrained backbone back; a top-mode model its frozen pretrained bottom before its trained top),
-    in eval mode."""
+    in eval mode. ``images=False``: a features-mode checkpoint gives its head alone, on pooled
+    features (what the book's analyses of cached features need; no backbone built)."""
     ck = read_checkpoint(path)
     cfg = ExperimentConfig.from_dict(ck["config"])
     classes, state = list(ck["classes"]), ck["model"]
+    if not images and cfg.mode == "features":
+        z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
+        model = build_model(cfg, None, classes, BACKBONES[cfg.backbone].out_dim, backbone=None,
+                            word_vectors=None if z is None else z.numpy(), adj_hat=None if adj is None else adj.numpy())
+        model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        return model.to(device).eval(), cfg, classes
     with warnings.catch_warnings():  # end2end: the checkpoint's backbone weights replace these
         if cfg.mode == "end2end":
             warnings.simplefilter("ignore", PretrainedWeightsUnavailable)

@@ -81,3 +81,24 @@ def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
     """A bare float32 array pickled like the official ``*_glove_word2vec.pkl`` files, atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         pickle.dump(np.asarray(array, dtype=np.float32), f, protocol=3)
+
+
+_NPZ: dict[str, tuple[int, dict]] = {}  # path → (mtime_ns, arrays): the cache files one process reads
+_NPZ_KEEP = 8
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` cache file (scenes, features, maps), read once per process and
+    kept while the file is unchanged: a process that trains many runs (a worker of
+    ``scheduler.run_many``, a warm kernel running sweep points) reads each file once, not once a
+    run. The arrays are shared: callers must not modify them in place."""
+    path = Path(path)
+    stamp = path.stat().st_mtime_ns
+    hit = _NPZ.get(str(path))
+    if hit is None or hit[0] != stamp:
+        with np.load(path) as z:
+            hit = (stamp, {k: z[k] for k in z.files})
+        _NPZ[str(path)] = hit
+        while len(_NPZ) > _NPZ_KEEP:
+            _NPZ.pop(next(iter(_NPZ)))
+    return hit[1]

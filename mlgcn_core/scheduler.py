@@ -25,6 +25,13 @@ def parallel_jobs(todo: Sequence[ExperimentConfig], jobs: int, threads: int) -> 
     return max(1, min(jobs, len(todo), threads))
 
 
+def _feature_source(c: ExperimentConfig) -> tuple:
+    """What decides the cached inputs of a run (its data and frozen backbone): runs that agree on
+    it share one cache, prepared once."""
+    return (c.dataset, c.data_root, c.outfits, c.selection if c.dataset != "outfits" else None,
+            c.val_fraction, c.backbone, c.weights, c.image_size, c.mode, c.trainable_blocks)
+
+
 def _train_in_worker(cfg: dict, root: str | None, threads: int) -> str:
     torch.set_num_threads(threads)
     return str(run_experiment(ExperimentConfig.from_dict(cfg), root, progress=False).path)
@@ -50,7 +57,7 @@ def run_many(configs: Sequence[ExperimentConfig], root: str | os.PathLike | None
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        for c in todo:
+        for c in {_feature_source(c): c for c in todo}.values():
             prepare_features(c)  # once per feature cache; the workers only read it
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             list(pool.map(_train_in_worker, [c.to_dict() for c in todo],

@@ -31,7 +31,7 @@ def run_outputs(run: RunResult, split: str = "test", device: str | None = None) 
         z = np.load(cache)
         if str(z["stamp"]) == stamp:
             return {k: z[k] for k in ("scores", "targets", "features")}
-    model, _, _ = model_from_checkpoint(weights, device)
+    model, _, _ = model_from_checkpoint(weights, device, images=cfg.mode != "features")
     splits = load_splits(cfg)
     ds = {"train": splits.eval_train, "val": splits.val, "test": splits.test}[split]
     if cfg.mode == "features":
@@ -56,7 +56,7 @@ def probabilities(run: RunResult, split: str = "test") -> np.ndarray:
 @torch.no_grad()
 def classifiers(run: RunResult) -> np.ndarray:
     """The learned per-label classifiers W (C × D): GCN output (ML-GCN) or linear weights (baseline)."""
-    model, _, _ = model_from_checkpoint(run.path / "model.pt")
+    model, _, _ = model_from_checkpoint(run.path / "model.pt", images=False)
     return model.classifiers().numpy()
 
 
@@ -150,7 +150,7 @@ def expressiveness(mlgcn_run: RunResult, baseline_run: RunResult) -> dict:
     C × D; the bias, which ML-GCN's head lacks, aside) by a trained ML-GCN run's head, both read
     from their ``model.pt``. Also ``own_residual``: the same fit of the ML-GCN run's own
     classifiers (a check of the decomposition W = Â·H·W_last; ≈ 0)."""
-    model, cfg, _ = model_from_checkpoint(mlgcn_run.path / "model.pt")
+    model, cfg, _ = model_from_checkpoint(mlgcn_run.path / "model.pt", images=False)
     if cfg.model != "mlgcn":
         raise ValueError(f"{mlgcn_run.path}: not an ML-GCN run (model={cfg.model!r})")
     out = reachability(model.head, classifiers(baseline_run))

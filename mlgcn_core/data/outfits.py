@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..io import atomic_path
+from ..io import atomic_path, load_npz
 from ..paths import cache_root
 from . import fashion_mnist
 
@@ -287,7 +287,7 @@ def load_outfits(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None =
         data = generate(cfg, fmnist_path)
         _write(cfg, data)
         return {s: {k: v for k, v in a.items() if k != "visibility"} for s, a in data.items()}
-    return {s: dict(np.load(f)) for s, f in files.items()}
+    return {s: dict(load_npz(f)) for s, f in files.items()}
 
 
 def load_visibility(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None
