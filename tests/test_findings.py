@@ -119,3 +119,18 @@ def test_embedding_findings_branches():
     assert "random vectors (the gain is semantic): **not tested** (input random was not run)" in below
     few = F.embedding_findings(table("word_vectors", {RW: {"glove6b50d": 75.0, "onehot": 72.0}}, seeds=(0,)))
     assert "**not enough seeds to judge**" in few and "holds" not in few
+
+
+def test_ablation_claims_pair_levels_and_name_what_was_not_run():
+    from mlgcn_core.book.findings import ablation_claims
+
+    rows = [{"variant": v, "word_vectors": w, "seed": s, "mAP": m + 0.1 * s, "error": None}
+            for v, w, m in (("ML-GCN (re-weighted)", "glove6b50d", 75.0), ("ML-GCN (re-weighted)", "onehot", 74.0))
+            for s in range(3)]
+    (c,) = ablation_claims(pd.DataFrame(rows), "word_vectors")
+    assert c["verdict"] == "not enough seeds to judge" and c["here"].startswith("+1.00")  # no spread: 1.0 each seed
+    rows[-1]["mAP"] += 0.3  # spread, still above zero
+    (c,) = ablation_claims(pd.DataFrame(rows), "word_vectors")
+    assert c["verdict"] == "held"
+    (c,) = ablation_claims(pd.DataFrame([r for r in rows if r["word_vectors"] != "onehot"]), "word_vectors")
+    assert c["verdict"] == "not tested" and "word_vectors = onehot" in c["here"]

@@ -104,8 +104,13 @@ def test_04_does_the_graph_help_smoke():
     ("08_word_embeddings", "word_vectors", 2, ["glove6b50d", "onehot"]),
 ])
 def test_ablation_smoke(name, x, n_points, values):
-    rec = run_notebook(name)["ablation"]
+    recs = run_notebook(name)
+    rec = recs["ablation"]
     assert rec["failed"] == 0 and rec["rows"] >= n_points * 2
+    # one seed at smoke size: the chapter's claim on the first page cannot be judged (or its levels
+    # are not in the smoke grid)
+    (c,) = recs["claims"]
+    assert c["verdict"] in ("not enough seeds to judge", "not tested"), c
     best = rec["best"]
     if "ML-GCN (re-weighted)" in best:
         best = best["ML-GCN (re-weighted)"]
