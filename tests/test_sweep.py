@@ -49,11 +49,11 @@ def test_sweep_points_table_skip_and_failures(tiny_notebook, tmp_path):
     point = out / "points" / point_key(tiny_notebook, {"x": 1, "seeds": [0]})
     assert (point / "notebook.ipynb").is_file() and json.loads((point / "params.json").read_text()) == {
         "x": 1, "seeds": [0]}
-    stamp = json.loads((point / "records.json").read_text())["stamp"]
+    stamp = json.loads((point / "records.json").read_text())["records"]["stamp"]
     logs = []
     run_sweep(str(tiny_notebook), {"x": [1, 2, 3], "seed": [0, 1]}, out=out, log=logs.append)
     assert "4 done, 2 to run" in logs[0]  # done points skipped, failed ones retried
-    assert json.loads((point / "records.json").read_text())["stamp"] == stamp  # not executed again
+    assert json.loads((point / "records.json").read_text())["records"]["stamp"] == stamp  # not executed again
 
 
 def test_sweep_rejects_unknown_parameter(tiny_notebook, tmp_path):
