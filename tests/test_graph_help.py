@@ -414,7 +414,7 @@ def test_chapter_settings_fit_the_fair_budget_and_shrink_under_smoke():
     assert max(tiny["size"]["sizes"]) < max(s["size"]["sizes"])
 
 
-def _frame(scores: dict, regime="training scenes"):
+def _regime_rows(scores: dict, regime="training scenes"):
     """Tidy regime rows: {(level, variant): [score per seed]}."""
     return pd.DataFrame([{"regime": regime, "level": lvl, "variant": v, "seed": i, "lr": 0.02, "score": x,
                           "val_score": x, "mAP": x, "run": f"r{lvl}{v}{i}"}
@@ -423,7 +423,7 @@ def _frame(scores: dict, regime="training scenes"):
 
 def test_regime_table_claims_and_learned_rows():
     up = [1.0, 1.2, 0.9, 1.1, 1.0]
-    frame = _frame({(100, "co-occurrence"): [70 + u for u in up], (100, "baseline (GMP)"): [70] * 5,
+    frame = _regime_rows({(100, "co-occurrence"): [70 + u for u in up], (100, "baseline (GMP)"): [70] * 5,
                     (100, "identity"): [70.5, 70.4, 70.6, 70.5, 70.5],
                     (6000, "co-occurrence"): [75.0] * 5, (6000, "baseline (GMP)"): [75.1, 74.9, 75.2, 74.8, 75.0],
                     (6000, "identity"): [75.0, 75.1, 74.9, 75.0, 75.0]})
