@@ -57,15 +57,13 @@ chromium:
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
 	  else echo "note: Chromium not found; the browser test will fail (apt-get install chromium)"; fi; }
 
-# the Ray cluster test (-m ray) is left out: its local cluster failed to connect on this 2-core machine
-# (ConnectionError, see README Tests); run it with `make test-ray`
 test: data chromium
-	$(PY) -m pytest -m "not ray" $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-ray: data
 	$(PY) -m pytest -m ray tests/test_ray.py -s $(PYTEST_ARGS)
 
-FAST_MARKERS := not notebook and not distributed and not browser and not slow
+FAST_MARKERS := not notebook and not distributed and not browser and not slow and not ray
 test-fast: data
 	$(PY) -m pytest -q -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 

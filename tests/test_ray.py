@@ -184,3 +184,17 @@ def test_ray_sweep_equals_local_sweep(point_notebook, tmp_path, monkeypatch, ray
                     address=ray_cluster, gpus_per_point=0, log=logs.append)
     assert "3 points, 2 done, 1 to run on Ray" in logs[0]
     assert _recorded_env(tmp_path / "ray", point_notebook, 3)["cuda"] in ("", None)  # 0 GPUs asked
+
+
+def test_token_authentication_is_turned_on_when_a_token_is_here(tmp_path):
+    """Ray 2.60's head node wants a token; a driver with an explicit address sends it only when
+    RAY_AUTH_MODE=token (the cause of the ConnectionError this test's cluster once gave)."""
+    from mlgcn_core.book.sweep import ray_token_auth
+
+    assert not ray_token_auth({}, tmp_path)                              # no token anywhere
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("t" * 64)
+    assert ray_token_auth({}, tmp_path)                                  # ~/.ray/auth_token
+    assert not ray_token_auth({"RAY_AUTH_MODE": "disabled"}, tmp_path)   # the user's choice wins
+    assert not ray_token_auth({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "none")}, tmp_path)
+    assert ray_token_auth({"RAY_AUTH_TOKEN": "abc"}, tmp_path / "nohome")

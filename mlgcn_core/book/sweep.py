@@ -298,13 +298,20 @@ def _run_on_ray(notebook: str, todo: list[tuple[dict, Path]], kernel: str | None
                 gpus_per_point: int | None, cpus_per_point: int, log) -> list[tuple[str, str | None]]:
     """One Ray task per point (:func:`_run_point`); Ray decides where and when each runs. A task
     that dies (its worker crashed, the node was lost) is recorded as the point's failure."""
+    if address and ray_token_auth(os.environ, Path.home()):
+        os.environ["RAY_AUTH_MODE"] = "token"  # before Ray is imported: it reads its config then
     import ray
 
     started = not ray.is_initialized()
     if started:
         local = {} if address else {"include_dashboard": False}  # a cluster of our own: no dashboard
-        ray.init(address=address, runtime_env={"env_vars": _ray_env()}, log_to_driver=False,
-                 logging_level="WARNING", **local)
+        try:
+            ray.init(address=address, runtime_env={"env_vars": _ray_env()}, log_to_driver=False,
+                     logging_level="WARNING", **local)
+        except ConnectionError as exc:  # a user's setting, not a bug: one line
+            raise ValueError(
+                f"--address {address}: cannot connect to the Ray cluster ({exc}); is `ray start --head` "
+                f"running there, and is its ~/.ray/auth_token on this machine?") from None
     try:
         gpus = gpus_per_point
         if gpus is None:  # as for `local`: one GPU per point when the cluster has GPUs
@@ -331,6 +338,18 @@ def _run_on_ray(notebook: str, todo: list[tuple[dict, Path]], kernel: str | None
     finally:
         if started:
             ray.shutdown()
+
+
+def ray_token_auth(environ, home: Path) -> bool:
+    """Whether to connect to an existing cluster with token authentication. Ray 2.60's
+    ``ray start --head`` turns token authentication on and writes ``~/.ray/auth_token``, but a
+    driver given an explicit address does not turn it on by itself (only ``auto`` does): on when a
+    token is here (``RAY_AUTH_TOKEN``, the file at ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``)
+    and ``RAY_AUTH_MODE`` is not set by the user."""
+    if environ.get("RAY_AUTH_MODE") is not None:
+        return False
+    path = Path(environ.get("RAY_AUTH_TOKEN_PATH") or home / ".ray" / "auth_token")
+    return bool(environ.get("RAY_AUTH_TOKEN")) or path.is_file()
 
 
 def tidy_table(all_points: list[tuple[dict, Path]], grid_names: list[str]) -> pd.DataFrame:
