@@ -80,6 +80,16 @@ def test_cli_rejects_more_gpus_than_visible(point_notebook, tmp_path, monkeypatc
         "error: --gpus-per-point 1: only 0 CUDA device(s) visible (none)\n")
     rc = main(["sweep", str(point_notebook), "--grid", "x=1", "--address", "auto", "--out", str(tmp_path / "s")])
     assert rc == 2 and "--address is the Ray cluster's address" in capsys.readouterr().err
+    port = _free_port()  # nothing listens there: one line at once, not Ray's minutes of retries
+    rc = main(["sweep", str(point_notebook), "--grid", "x=1", "--executor", "ray", "--address",
+               f"127.0.0.1:{port}", "--out", str(tmp_path / "s")])
+    assert rc == 2 and capsys.readouterr().err == (
+        f"error: --address 127.0.0.1:{port}: no Ray head node answers there (Connection refused); "
+        f"start one with `ray start --head --port={port}`\n")
+    rc = main(["sweep", str(point_notebook), "--grid", "x=1", "--executor", "ray", "--address", "head",
+               "--out", str(tmp_path / "s")])
+    assert rc == 2 and "expected HOST:PORT of a Ray head node" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()  # nothing written
 
 
 # --- a real Ray cluster ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import hashlib
 import itertools
 import json
 import os
+import socket
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -233,6 +234,8 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
         raise ValueError("--address is the Ray cluster's address: give it with --executor ray")
     if cpus_per_point < 1:
         raise ValueError(f"--cpus-per-point {cpus_per_point}: expected ≥ 1")
+    if executor == "ray" and address and address != "auto":
+        check_reachable(address)
     nb = notebook_path(notebook)
     import papermill as pm
 
@@ -338,6 +341,19 @@ def _run_on_ray(notebook: str, todo: list[tuple[dict, Path]], kernel: str | None
     finally:
         if started:
             ray.shutdown()
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in one line, before any point runs, when nothing listens at a Ray head's ``HOST:PORT``
+    (Ray itself retries an unreachable address for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--address {address!r}: expected HOST:PORT of a Ray head node (or auto)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(f"--address {address}: no Ray head node answers there ({exc.strerror or exc}); "
+                         f"start one with `ray start --head --port={port}`") from None
 
 
 def ray_token_auth(environ, home: Path) -> bool:
