@@ -208,3 +208,22 @@ def test_token_authentication_is_turned_on_when_a_token_is_here(tmp_path):
     assert not ray_token_auth({"RAY_AUTH_MODE": "disabled"}, tmp_path)   # the user's choice wins
     assert not ray_token_auth({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "none")}, tmp_path)
     assert ray_token_auth({"RAY_AUTH_TOKEN": "abc"}, tmp_path / "nohome")
+
+
+@pytest.mark.ray
+def test_an_ablation_chapter_runs_its_points_on_ray(ray_cluster, tmp_path, monkeypatch):
+    """``make book PARAMS="executor=ray address=…"`` reaches the sweep: the depth chapter (smoke
+    grid, 2 points) runs its points as Ray tasks on the cluster and records them."""
+    from mlgcn_core.book.notebook import execute, recorded
+    from mlgcn_core.paths import PROJECT_ROOT
+
+    monkeypatch.setenv("MLGCN_SMOKE", "1")
+    monkeypatch.setenv("MLGCN_RUNS", str(tmp_path / "runs"))  # nothing done yet: every point runs
+    nb = execute(PROJECT_ROOT / "notebooks" / "07_ablation_depth.ipynb", tmp_path / "07.ipynb",
+                 {"executor": "ray", "address": ray_cluster, "gpus_per_point": 0}, cwd=PROJECT_ROOT / "notebooks")
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert f"2 points, 0 done, 2 to run on Ray ({ray_cluster})" in text, text[-2000:]
+    assert "2 Ray task(s), 0 GPU and 1 CPU each" in text
+    rec = recorded(nb)["ablation"]
+    assert rec["failed"] == 0 and rec["rows"] >= 4  # 2 depths × (baseline + ML-GCN variants), seed 0
+    assert len(list((tmp_path / "runs" / "sweeps").glob("*/points/*/records.json"))) == 2
