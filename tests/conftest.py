@@ -68,9 +68,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         self.send_header("Content-Length", str(len(body) - start))
+        # Recorded before the body goes out: once the client has read the last byte its test may
+        # assert at once, before this thread would get to run a line after the write (a race that
+        # failed CI once).
+        self.sent.append(len(body) - start)
         self.end_headers()
         self.wfile.write(body[start:])
-        self.sent.append(len(body) - start)
 
     def log_message(self, *args):
         pass
