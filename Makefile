@@ -85,6 +85,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/top_finetune.py
 	$(PY) benchmarks/input_pipeline.py
 	$(PY) benchmarks/sweep_executors.py
+	$(PY) benchmarks/feature_extraction.py
 
 # One table on a CUDA machine (one line and exit 0 without CUDA); see benchmarks/gpu_check.py.
 gpu-check: $(STAMP)

@@ -131,6 +131,23 @@ def test_outfit_model_dependencies():
     assert abs(y[y[:, COAT] == 1, BAG].mean() - y[y[:, COAT] == 0, BAG].mean()) < 0.05
 
 
+GENERATOR_DIGEST = "97ba74a75d292d3a6829c9e2615eabd5f0d01aebc25b8bc25cff3d68307d7ca3"
+
+
+def test_generator_output_is_pinned():
+    """The benchmark's scenes are part of every recorded number: a change to the generator (e.g.
+    how garments are resized) must leave its arrays bit for bit as they were, or change this digest
+    on purpose. (Computed with the per-garment resize and again with the batched one.)"""
+    import hashlib
+
+    out = outfits.generate(OutfitsConfig(seed=4, n_train=60, n_val=30, n_test=30))
+    h = hashlib.sha256()
+    for split in ("train", "val", "test"):
+        for k in sorted(out[split]):  # images, labels, sources, visibility
+            h.update(np.ascontiguousarray(out[split][k]).tobytes())
+    assert h.hexdigest() == GENERATOR_DIGEST
+
+
 def test_generator_is_deterministic_and_splits_disjoint():
     cfg = OutfitsConfig(seed=3, n_train=60, n_val=30, n_test=30)
     a, b = outfits.generate(cfg), outfits.generate(cfg)
@@ -203,3 +220,15 @@ def test_split_words():
 def test_missing_word_names_the_class():
     with pytest.raises(ValueError, match="'zzqxgarment'"):
         label_vectors(["coat", "zzqxgarment"])
+
+
+def test_data_command_and_book_builder_do_not_import_torch():
+    """`make data` and `make book`'s builder start in under a second: neither imports torch (the
+    kernels that train do)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, mlgcn_core.data, mlgcn_core.data.fashion_mnist, mlgcn_core.config, "
+            "mlgcn_core.book.build; print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

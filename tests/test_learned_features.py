@@ -136,3 +136,31 @@ def test_keys_of_other_modes_unchanged_and_top_runs_in_parallel():
     assert len({top.key(), top.replace(trainable_blocks=2).key(), load_preset("default").key()}) == 3
     runs = [top.replace(seed=s) for s in range(4)]
     assert parallel_jobs(runs, 2, threads=2) == 2  # cached inputs: parallel processes on the CPU
+
+
+def test_threaded_extraction_equals_the_one_thread_pass_in_order_and_restores_threads(lite0):
+    """On the CPU, batches run side by side in threads of one torch thread each (``lanes``): the
+    arrays equal the serial one-thread pass bit for bit (the serial pass on more torch threads
+    only to float rounding), rows in dataset order, and torch's thread count is restored."""
+    from mlgcn_core.features import _extract, _pooled
+
+    splits = load_splits(ExperimentConfig(outfits=TINY, image_size=48))
+
+    def extract(lanes):  # 24 scenes in batches of 5: an uneven last batch
+        return _extract(lambda x: _pooled(lite0.feature_map(x)), [lite0], splits.val, 5, "cpu", 0, False,
+                        "test", lanes=lanes)
+
+    threads = torch.get_num_threads()
+    with_threads, three = extract(1), extract(3)
+    assert torch.get_num_threads() == threads
+    torch.set_num_threads(1)
+    try:
+        one = extract(1)
+    finally:
+        torch.set_num_threads(threads)
+    assert set(one) == set(three) == {"max", "avg", "targets", "difficult"}
+    for k in one:
+        assert one[k].shape[0] == len(splits.val) and np.array_equal(one[k], three[k]), k
+        np.testing.assert_allclose(with_threads[k], three[k], rtol=1e-5, atol=1e-4)
+    rows = torch.stack([splits.val[i][1] for i in range(len(splits.val))]).numpy()
+    assert np.array_equal(three["targets"], rows)  # dataset order

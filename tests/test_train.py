@@ -119,7 +119,14 @@ def check_learns(cfg: ExperimentConfig, root, trained_lr: float | None = None) -
 
 
 @pytest.mark.slow
-def test_resume_is_bit_identical(features_cfg, tmp_path):
+@pytest.mark.parametrize("seconds, checkpointed", [(0.0, 3), (3600.0, 1)])
+def test_resume_is_bit_identical(features_cfg, tmp_path, monkeypatch, seconds, checkpointed):
+    """Interrupted after epoch 3 and resumed: the same result. The checkpoint is written after the
+    first epoch, after the last, and in between at most every CHECKPOINT_SECONDS (0: every epoch;
+    an hour: none in between, so the run resumes after epoch 1)."""
+    import mlgcn_core.train as train
+
+    monkeypatch.setattr(train, "CHECKPOINT_SECONDS", seconds)
     cfg = features_cfg.replace(epochs=5, lr_steps=(3,), warmup_epochs=1)
     full = run_experiment(cfg, root=tmp_path / "full", progress=False)
 
@@ -134,7 +141,7 @@ def test_resume_is_bit_identical(features_cfg, tmp_path):
     trained = []
     resumed = run_experiment(cfg, root=tmp_path / "cut", progress=False, resume=True,
                              callbacks=[lambda epoch, rec: trained.append(epoch)])
-    assert trained == [4, 5]  # continued after the last checkpoint, not started over
+    assert trained == list(range(checkpointed + 1, 6))  # continued after the last checkpoint, not started over
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5]
     assert resumed.metrics["mAP"] == full.metrics["mAP"] and resumed.best_epoch == full.best_epoch
     for k in metric_keys():

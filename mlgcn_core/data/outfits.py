@@ -27,8 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..io import atomic_path, load_npz
 from ..paths import cache_root
@@ -194,10 +192,23 @@ def _iou(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return inter / (sa * sa + sb * sb - inter)
 
 
-def _resize(img: np.ndarray, size: int) -> np.ndarray:
-    t = torch.from_numpy(img.astype(np.float32))[None, None]  # (1, 1, 28, 28)
-    out = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return out[0, 0].clamp_(0, 255).numpy()  # (size, size)
+def _resize_all(images: np.ndarray, sources: list[int], sizes: list[int]) -> list[np.ndarray]:
+    """``images[sources[i]]`` (28 × 28) resized to ``sizes[i]`` × ``sizes[i]`` (bilinear, antialiased,
+    clamped to 0–255) for every i, in order: one batched call per size (a dozen), not one per
+    garment (tens of thousands); each image's result is the same as resizing it alone."""
+    import torch  # here, not at the top: `python -m mlgcn_core data` and the book's builder need no torch
+    import torch.nn.functional as F
+
+    out: list = [None] * len(sources)
+    src, size = np.asarray(sources, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
+    for s in np.unique(size):
+        at = np.flatnonzero(size == s)
+        t = torch.from_numpy(images[src[at]].astype(np.float32))[:, None]  # (m, 1, 28, 28)
+        g = F.interpolate(t, size=(int(s), int(s)), mode="bilinear", antialias=True, align_corners=False)
+        g = g[:, 0].clamp_(0, 255).numpy()  # (m, s, s)
+        for j, i in enumerate(at):
+            out[i] = g[j]
+    return out
 
 
 INK = 8  # a garment's pixel is painted where its resized grey value exceeds this
@@ -214,22 +225,27 @@ def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg:
     canvases = np.zeros((n, S, S), dtype=np.float32)
     sources = np.full((n, 4), -1, dtype=np.int64)
     visibility = np.full(labels.shape, np.nan, dtype=np.float32)
-    for r in range(n):
+    plan: list[list[tuple[int, tuple[int, int, int]]]] = []  # per scene: (class, box) in paint order
+    for r in range(n):  # first every random draw, in the generator's order (resizing draws none)
         classes = rng.permutation(np.flatnonzero(labels[r]))  # paint order = random
         boxes: list[tuple[int, int, int]] = []
-        owner = np.full((S, S), -1, dtype=np.int64)  # (S, S): index k of the garment on top
-        painted = np.zeros(len(classes), dtype=np.int64)  # (k,): pixels each garment painted
         for k, c in enumerate(classes):
-            src = int(rng.choice(pools[c]))
-            sources[r, k] = src
+            sources[r, k] = int(rng.choice(pools[c]))
             size = int(rng.integers(cfg.min_size, cfg.max_size + 1))
             for _ in range(30):  # rejection-sample a position with bounded overlap
                 box = (int(rng.integers(0, S - size + 1)), int(rng.integers(0, S - size + 1)), size)
                 if all(_iou(box, b) <= cfg.max_overlap for b in boxes):
                     break
             boxes.append(box)
-            y0, x0, s = box
-            g = _resize(images[src], s)  # (s, s)
+        plan.append(list(zip(classes.tolist(), boxes)))
+    resized = iter(_resize_all(images, [int(sources[r, k]) for r, p in enumerate(plan) for k in range(len(p))],
+                               [b[2] for p in plan for _, b in p]))
+    for r, scene in enumerate(plan):  # then the painting
+        classes = [c for c, _ in scene]
+        owner = np.full((S, S), -1, dtype=np.int64)  # (S, S): index k of the garment on top
+        painted = np.zeros(len(classes), dtype=np.int64)  # (k,): pixels each garment painted
+        for k, (_c, (y0, x0, s)) in enumerate(scene):
+            g = next(resized)  # (s, s)
             region = canvases[r, y0:y0 + s, x0:x0 + s]
             ink = g > INK  # (s, s)
             np.copyto(region, g, where=ink)  # later garments occlude earlier ones
