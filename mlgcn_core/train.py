@@ -305,7 +305,7 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     # The checkpoint (model, optimizer, best model: 16 MB for ML-GCN on EfficientNet-Lite0
     # features) is written after this invocation's first epoch, after the last, and otherwise at
     # most every CHECKPOINT_SECONDS: on cached features an epoch takes half a second and writing
-    # it every epoch was 6 % of a run; an interrupted run loses at most that much training.
+    # it every epoch was 6–14 % of a run (2 / 1 torch threads); an interrupted run loses at most that much training.
     last, saved = cfg.selection == "last", time.time()
     for epoch in bar:
         t0 = time.time()

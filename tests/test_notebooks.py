@@ -208,7 +208,6 @@ def test_book_wide_override_reaches_every_training_chapter(smoke_book):
     declaring the shared `config` parameter) ran — or read back — only runs with that value."""
     import json
 
-    import nbformat
     import papermill as pm
 
     from mlgcn_core.paths import runs_root
@@ -218,7 +217,7 @@ def test_book_wide_override_reaches_every_training_chapter(smoke_book):
                 if "config" in pm.inspect_notebook(str(root / "notebooks" / f"{n}.ipynb"))]
     assert len(training) >= 9  # 01–03, the four ablations, 09, 10 (and the chapters added since)
     for n in training:
-        rec = recorded(nbformat.read(root / "book" / "executed" / f"{n}.ipynb", 4))
+        rec = book_record(smoke_book, n)
         if "graph" in rec:  # 01 builds the graph from the chapter's config, trains nothing
             assert rec["graph"]["config"]["weight_decay"] == BOOK_WIDE_WEIGHT_DECAY
             continue

@@ -226,6 +226,7 @@ def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg:
     sources = np.full((n, 4), -1, dtype=np.int64)
     visibility = np.full(labels.shape, np.nan, dtype=np.float32)
     plan: list[list[tuple[int, tuple[int, int, int]]]] = []  # per scene: (class, box) in paint order
+    garment_sources, garment_sizes = [], []  # every garment, in paint order
     for r in range(n):  # first every random draw, in the generator's order (resizing draws none)
         classes = rng.permutation(np.flatnonzero(labels[r]))  # paint order = random
         boxes: list[tuple[int, int, int]] = []
@@ -237,9 +238,10 @@ def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg:
                 if all(_iou(box, b) <= cfg.max_overlap for b in boxes):
                     break
             boxes.append(box)
+            garment_sources.append(int(sources[r, k]))
+            garment_sizes.append(size)
         plan.append(list(zip(classes.tolist(), boxes)))
-    resized = iter(_resize_all(images, [int(sources[r, k]) for r, p in enumerate(plan) for k in range(len(p))],
-                               [b[2] for p in plan for _, b in p]))
+    resized = iter(_resize_all(images, garment_sources, garment_sizes))
     for r, scene in enumerate(plan):  # then the painting
         classes = [c for c, _ in scene]
         owner = np.full((S, S), -1, dtype=np.int64)  # (S, S): index k of the garment on top
