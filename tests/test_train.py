@@ -124,7 +124,7 @@ def test_resume_is_bit_identical(features_cfg, tmp_path, monkeypatch, seconds, c
     """Interrupted after epoch 3 and resumed: the same result. The checkpoint is written after the
     first epoch, after the last, and in between at most every CHECKPOINT_SECONDS (0: every epoch;
     an hour: none in between, so the run resumes after epoch 1)."""
-    import mlgcn_core.train as train
+    from mlgcn_core import train
 
     monkeypatch.setattr(train, "CHECKPOINT_SECONDS", seconds)
     cfg = features_cfg.replace(epochs=5, lr_steps=(3,), warmup_epochs=1)
