@@ -255,6 +255,9 @@ def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, pro
         out = extract(cfg, plan, splits.key, device, progress=False, must_exist=True)
     if splits.train_rows is not None:  # a subset of the training scenes: rows of the cached features
         out["train"] = tuple(t[torch.as_tensor(splits.train_rows)] for t in out["train"])
+    if splits.train_targets is not None:  # missing annotations: the targets trained on, not the images'
+        x, y, difficult = out["train"]
+        out["train"] = (x, torch.as_tensor(splits.train_targets).to(y.dtype), difficult)
     return out
 
 

@@ -83,6 +83,6 @@ def test_old_two_standard_error_rule_would_have_held():
 
     d = F.paired_interval([1.0, 2.0, 3.0])
     assert d["mean"] > 2 * d["std"] / d["n"] ** 0.5  # what "held" used to mean …
-    assert F.judge(d) == F.NOT_HELD  # … is not held at 95 % (t = 4.30 at 2 degrees of freedom)
+    assert F.judge(d) == F.INCONCLUSIVE  # … is inconclusive at 95 % (t = 4.30 at 2 degrees of freedom)
     depth = table("gcn_depth", {"ML-GCN (re-weighted)": {2: 75.0, 3: 73.0}})
     assert "not tested (depth 4 was not run)" in F.depth_findings(depth).replace("**", "")

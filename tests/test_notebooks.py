@@ -95,22 +95,38 @@ def test_02_train_smoke(smoke_book):
 
 
 def test_04_does_the_graph_help_smoke(smoke_book):
-    """The chapter's regimes at tiny settings (MLGCN_SMOKE=1): every regime judged with its
-    controls, the verdicts from paired intervals, the expressiveness check on trained heads."""
+    """The chapter's regimes at tiny settings (MLGCN_SMOKE=1): every regime's comparisons with
+    their controls, three-way verdicts from the Holm-adjusted p over the chapter's family, each
+    variant's own lr, the plateau rule, the expressiveness check on trained heads."""
+    from mlgcn_core.book import regimes
+    from mlgcn_core.book.findings import holm, judge
+
     rec = book_record(smoke_book, "04_does_the_graph_help")
     rows = rec["verdicts"]
-    assert {r["regime"] for r in rows} == {"training scenes", "rare labels", "context", "features learned"}
+    assert [r for r in dict.fromkeys(r["regime"] for r in rows)] == list(regimes.REGIMES)
     at = {(r["regime"], r["level"], r["comparison"]): r for r in rows}
-    for level in (30, 300):  # every size: the graph against no graph, the oracle, the baseline
-        for c in ("co-occurrence − identity", "oracle − identity", "co-occurrence − baseline (GMP)"):
-            assert ("training scenes", level, c) in at
-    assert ("training scenes", 30, "co-occurrence − shuffled") in at  # the pure controls: smallest size
-    for r in rows:
-        assert r["seeds"] == 3 and r["lo"] <= r["difference"] <= r["hi"]
-        assert r["verdict"] == ("held" if r["lo"] > 0 else "not held")
+    for regime in regimes.REGIMES.values():  # every comparison named in advance has its row
+        levels = {r["level"] for r in rows if r["regime"] == regime.name}
+        assert levels and all((regime.name, lvl, c.name) in at for lvl in levels for c in regime.comparisons)
+        assert all(at[(regime.name, lvl, regime.primary.name)]["primary"] for lvl in levels)
+    judged = [r for r in rows if r["p_holm"] is not None]
+    assert len(judged) >= 15 and all(r["seeds"] == 3 and r["lo"] <= r["difference"] <= r["hi"] for r in judged)
+    assert [r["p_holm"] for r in judged] == pytest.approx(holm([r["p"] for r in judged]))
+    for r in judged:  # the verdict is the adjusted p's
+        d = {"n": r["seeds"], "std": 1.0, "mean": r["difference"], "lo": r["lo"], "hi": r["hi"]}
+        assert r["verdict"] == judge(d, p_adjusted=r["p_holm"])
+    assert {r["verdict"] for r in rows} <= {"held", "reversed", "inconclusive", "not tested",
+                                            "not enough seeds to judge"}
+    picks = rec["lr_picks"]  # one lr per (regime, level, variant), controls included
+    assert len({(p["regime"], p["level"], p["variant"]) for p in picks}) == len(picks) >= 7 + 12 + 5
+    assert {p["variant"] for p in picks} >= set(regimes.SIZE.variants)
+    conv = rec["convergence"]
+    assert {c["variant"] for c in conv} == set(regimes.SIZE.variants) and all(c["steps"] == 30 for c in conv)
     e = rec["expressiveness"]
     assert e["rank"] == e["C"] == 10 and e["residual"] < 1e-6 and e["own_residual"] < 1e-6
-    assert len(rec["claims"]) >= 6 and all(c["verdict"] in ("held", "not held") for c in rec["claims"])
+    claims = rec["claims"]
+    assert any("primary" in c["claim"] for c in claims)
+    assert all(c["verdict"] in ("held", "reversed", "inconclusive", "not tested") for c in claims)
 
 
 @pytest.mark.parametrize("name, x, n_points, values", [
