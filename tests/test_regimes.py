@@ -334,6 +334,37 @@ def test_a_controls_lr_is_picked_on_its_own_validation_score():
     assert not picks.loc["model", "edge"] and picks.loc["control", "edge"]  # 0.08 is the grid's edge
 
 
+def test_the_grid_grows_past_an_edge_pick(monkeypatch):
+    """A cell whose validation optimum lies below the grid gets lower lrs (×¼ each round) until its
+    pick is interior, or is flagged when ``extend`` runs out; the other cells keep their grid."""
+    import types
+
+    def fake_train(configs, jobs):  # validation peaks at lr 0.001 for "low", at 0.02 for "mid"
+        best = {R.IDENTITY: 0.001, R.GMP: 0.02}
+        return [types.SimpleNamespace(config=c, best_epoch=1, path=f"/runs/{c.model}-{c.graph}-{c.lr}-{c.seed}",
+                                      metrics={"mAP": 50.0},
+                                      val_metrics={"mAP": 70 - abs(np.log(c.lr / best[_variant(c)]))})
+                for c in configs]
+
+    def _variant(c):
+        return R.GMP if c.model == "baseline" else R.IDENTITY
+
+    monkeypatch.setattr(R, "_train", fake_train)
+    base = ExperimentConfig(outfits=TINY)
+    cells = [R.Cell("r", 1, v, R._head(base, 30, v, epochs=1, lr_steps=(1,)), 4) for v in (R.GMP, R.IDENTITY)]
+    out = R.tuned_runs(cells, [0, 1, 2], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=2, jobs=1, extend=2)
+    grid = R.lr_grid(out)
+    low = grid[grid.variant == R.IDENTITY]
+    assert sorted(low.lr) == pytest.approx([0.0003125, 0.00125, 0.005, 0.02, 0.08])  # grown twice
+    assert low[low.picked].lr.iloc[0] == pytest.approx(0.00125) and not low.edge.any()
+    assert sorted(grid[grid.variant == R.GMP].lr) == [0.005, 0.02, 0.08]  # interior at once
+    assert list(out[out.variant == R.IDENTITY].lr) == pytest.approx([0.00125] * 3) and len(out) == 6
+    once = R.lr_grid(R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=1))
+    assert once[once.variant == R.IDENTITY].query("picked").edge.all()  # still at the edge: flagged
+    assert R.edge_picks(R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=0)) == [
+        f"{R.IDENTITY} at 1: lr 0.005"]
+
+
 @pytest.fixture(scope="module")
 def regime(tmp_path_factory):
     """A tiny size regime trained in-process, counting every optimizer step per run."""
@@ -360,7 +391,8 @@ def regime(tmp_path_factory):
     mp.setattr(scheduler, "run_experiment", counting)  # what run_many calls
     base = ExperimentConfig(outfits=TINY)
     frame = R.size_regime(base, seeds=[0, 1, 2], sizes=(30, 120), steps=20, batch_size=30,
-                          lrs=(0.003, 0.03, 0.3), tune_seeds=1, variants=(R.GMP, R.IDENTITY), jobs=1)
+                          lrs=(0.003, 0.03, 0.3), tune_seeds=1, variants=(R.GMP, R.IDENTITY), jobs=1,
+                          extend=0)
     mp.undo()
     return frame, steps
 
@@ -371,7 +403,7 @@ def test_size_regime_tunes_each_variant_then_runs_the_other_seeds(regime):
     assert len(steps) == 2 * 2 * (3 + 2) and set(steps.values()) == {20}
     assert len(frame) == 2 * 2 * 3 and set(frame["steps"]) == {20}
     assert frame.groupby(["level", "variant"])["lr"].nunique().eq(1).all()
-    assert frame.groupby(["level", "variant"])["seed"].apply(sorted).map(tuple).eq((0, 1, 2)).all()
+    assert all(sorted(g) == [0, 1, 2] for _, g in frame.groupby(["level", "variant"])["seed"])
     grid = R.lr_grid(frame)
     for (lvl, v), g in frame.groupby(["level", "variant"]):
         own = grid[(grid.level == lvl) & (grid.variant == v)]

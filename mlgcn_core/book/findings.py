@@ -360,11 +360,13 @@ def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS) -> p
                 pa = g[g.variant == c.a].set_index("seed")["score"]
                 pb = g[g.variant == c.b].set_index("seed")["score"]
                 if pa.empty or pb.empty:
-                    rows.append({**row, "seeds": 0, "verdict": NOT_TESTED, "interval": "—"})
+                    rows.append({**row, "seeds": 0, "verdict": NOT_TESTED,
+                                 "interval": f"({c.a if pa.empty else c.b} did not run here)"})
                     continue
                 d = paired_interval((pa - pb).dropna().tolist())
                 if d["n"] == 0:  # e.g. a visibility bin with too few garments to score
-                    rows.append({**row, "seeds": 0, "verdict": NOT_TESTED, "interval": "— (no scores)"})
+                    rows.append({**row, "seeds": 0, "verdict": NOT_TESTED,
+                                 "interval": "(no score: too few positives to compute one)"})
                     continue
                 rows.append({**row, "difference": d["mean"], "lo": d["lo"], "hi": d["hi"], "p": d["p"],
                              "seeds": d["n"], "_d": d})

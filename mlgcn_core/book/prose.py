@@ -19,7 +19,7 @@ def _level(level) -> str:
 def row_text(row) -> str:
     """'A − B: **held**, +0.52 [+0.31, +0.73] (95 % CI, 5 seeds), Holm p = 0.004'."""
     if row["verdict"] == NOT_TESTED:
-        return f"{row['comparison']}: **not tested** (a variant did not run)"
+        return f"{row['comparison']}: **not tested** {row['interval']}"
     p = f", Holm p = {row['p_holm']:.3g}" if pd.notna(row.get("p_holm")) else ""
     return f"{row['comparison']}: **{row['verdict']}**, {row['interval']}{p}"
 

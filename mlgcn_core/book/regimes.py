@@ -120,8 +120,11 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
 
     * ``size``: :func:`size_regime`'s arguments — ``recipe_steps`` at every size (chapter 02's
       recipe at the full 6,000 scenes: 20 epochs of 47 steps of batch 128);
-    * ``rare`` / ``missing``: :func:`rare_regime` / :func:`missing_regime`'s — ``steps`` each, a
-      budget :func:`convergence` checks on their own curves;
+    * ``missing``: :func:`missing_regime`'s — ``recipe_steps`` too (its 6,000 scenes did not
+      plateau in half of them);
+    * ``rare``: :func:`rare_regime`'s — ``steps`` (its ≈ 2,900 scenes plateau within them); both
+      budgets are checked by :func:`convergence` on the regime's own curves;
+    * ``occlusion``: the fewest garments of a class in a visibility bin for its AP to count;
     * ``lrs``: the grid (≥ 3 values, ≥ 16× apart), ``tune_seeds``: the seeds it is searched on."""
     if smoke is None:
         from .notebook import smoke_mode
@@ -136,8 +139,8 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
     return {"size": dict(sizes=tuple(sizes), steps=recipe_steps, **common),
             "rare": dict(positives=tuple(rare_positives), weight_decays=tuple(weight_decays), steps=steps,
                          **common),
-            "missing": dict(fractions=tuple(hide_fractions), steps=steps, **common),
-            "occlusion": dict(min_positives=3 if smoke else 20)}
+            "missing": dict(fractions=tuple(hide_fractions), steps=recipe_steps, **common),
+            "occlusion": dict(min_positives=3 if smoke else 10)}
 
 
 # --- budgets, the lr choice and convergence -----------------------------------------------------------
@@ -182,42 +185,54 @@ def _rows(cells: list[Cell], runs: list, score: Callable) -> list[dict]:
 def pick_lr(frame: pd.DataFrame, by: Sequence[str] = ("regime", "level", "variant")) -> pd.DataFrame:
     """Per group of ``by``: the learning rate with the highest mean ``val_score`` over its seeds
     (ties: the smaller lr) — chosen on the validation split only. Returns one row per group:
-    ``by`` + ``lr`` + ``val_score`` + ``edge`` (the pick is the grid's smallest or largest lr: the
-    grid may be too narrow)."""
+    ``by`` + ``lr`` + ``val_score`` + ``edge`` (``"low"`` / ``"high"`` when the pick is the group's
+    smallest / largest lr tried — the grid may be too narrow there —, else ``""``)."""
     by = list(by)
     mean = frame.groupby(by + ["lr"], sort=False)["val_score"].mean().reset_index()
-    lo, hi = frame["lr"].min(), frame["lr"].max()
+    span = mean.groupby(by, sort=False)["lr"].agg(["min", "max", "nunique"]).reset_index()
     best = (mean.sort_values(by + ["val_score", "lr"], ascending=[True] * len(by) + [False, True])
-            .drop_duplicates(by).reset_index(drop=True))
-    best["edge"] = best["lr"].isin([lo, hi]) & (frame["lr"].nunique() > 1)
-    return best
+            .drop_duplicates(by).merge(span, on=by).reset_index(drop=True))
+    best["edge"] = np.where(best["nunique"] < 2, "", np.where(best["lr"] == best["min"], "low",
+                                                              np.where(best["lr"] == best["max"], "high", "")))
+    return best.drop(columns=["min", "max", "nunique"])
 
 
 def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], score: Callable,
-               tune_seeds: int = 2, jobs: int = 2) -> pd.DataFrame:
-    """Train every cell to its picked lr: first the grid ``lrs`` × ``seeds[:tune_seeds]`` for each
-    cell, then :func:`pick_lr` on validation, then ``seeds[tune_seeds:]`` at the picked lr. Returns
-    the picked lr's rows for every seed; ``attrs["lr_grid"]``: every grid point's mean validation
-    score with the picks and their edge flags (:func:`lr_grid`)."""
-    seeds = list(seeds)
+               tune_seeds: int = 2, jobs: int = 2, extend: int = 2) -> pd.DataFrame:
+    """Train every cell at its own picked lr: the grid ``lrs`` × ``seeds[:tune_seeds]`` for each
+    cell, :func:`pick_lr` on validation; where a cell's pick is at the edge of what it tried, the
+    grid is extended one step (the grid's ratio) beyond that edge and the pick made again, at most
+    ``extend`` times; then ``seeds[tune_seeds:]`` run at each cell's pick. Returns the picked lr's
+    rows for every seed; ``attrs["lr_grid"]``: every lr tried per cell, its mean validation score,
+    the pick and whether it is still at an edge (:func:`lr_grid`)."""
+    seeds, lrs = list(seeds), sorted(float(x) for x in lrs)
     tune, rest = seeds[:max(1, tune_seeds)], seeds[max(1, tune_seeds):]
-    grid_cells = [c for c in cells for _ in lrs for _ in tune]
-    grid_cfgs = [c.config.replace(lr=float(lr), seed=s) for c in cells for lr in lrs for s in tune]
-    grid = pd.DataFrame(_rows(grid_cells, _train(grid_cfgs, jobs), score))
-    picks = pick_lr(grid)
+    ratio = lrs[1] / lrs[0] if len(lrs) > 1 else 4.0
+    key = lambda c: (c.regime, _hashable(c.level), c.variant)  # noqa: E731
+    cell_of = {key(c): c for c in cells}
+    todo, grid = {k: lrs for k in cell_of}, pd.DataFrame()
+    for round_ in range(extend + 1):
+        pairs = [(cell_of[k], lr) for k, tried in todo.items() for lr in tried]
+        got = _train([c.config.replace(lr=lr, seed=s) for c, lr in pairs for s in tune], jobs)
+        grid = pd.concat([grid, pd.DataFrame(_rows([c for c, _ in pairs for _ in tune], got, score))],
+                         ignore_index=True)
+        picks = pick_lr(grid)
+        todo = {(p.regime, _hashable(p.level), p.variant): [p.lr / ratio if p.edge == "low" else p.lr * ratio]
+                for p in picks.itertuples() if p.edge and round_ < extend}
+        if not todo:
+            break
     lr_of = {(p.regime, _hashable(p.level), p.variant): p.lr for p in picks.itertuples()}
     more_cells = [c for c in cells for _ in rest]
-    more = [c.config.replace(lr=float(lr_of[(c.regime, _hashable(c.level), c.variant)]), seed=s)
-            for c in cells for s in rest]
+    more = [c.config.replace(lr=float(lr_of[key(c)]), seed=s) for c in cells for s in rest]
     extra = pd.DataFrame(_rows(more_cells, _train(more, jobs), score)) if more else grid.iloc[:0]
     chosen = grid.merge(picks[["regime", "level", "variant", "lr"]], on=["regime", "level", "variant", "lr"])
     out = pd.concat([chosen, extra], ignore_index=True).sort_values(["level", "variant", "seed"], kind="stable")
     out = out.reset_index(drop=True)
     table = grid.groupby(["regime", "level", "variant", "lr"], sort=False)["val_score"].mean().reset_index()
     table = table.merge(picks[["regime", "level", "variant", "lr", "edge"]].assign(picked=True), how="left",
-                        on=["regime", "level", "variant", "lr"])
+                        on=["regime", "level", "variant", "lr"]).sort_values(["level", "variant", "lr"])
     table["picked"] = table["picked"].fillna(False).astype(bool)
-    table["edge"] = table["edge"].fillna(False).astype(bool)
+    table["edge"] = table["edge"].fillna("").astype(str) != ""
     out.attrs["lr_grid"] = table.to_dict(orient="records")  # records: pandas compares attrs on concat
     return out
 
@@ -311,11 +326,12 @@ def _head(base, batch_size: int, variant: str, **fields):
 
 def size_regime(base, seeds: Sequence[int], sizes: Sequence[int] = (6000,), steps: int = 940,
                 batch_size: int = 128, lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
-                variants: Sequence[str] = SIZE.variants, jobs: int = 2) -> pd.DataFrame:
+                variants: Sequence[str] = SIZE.variants, jobs: int = 2, extend: int = 2) -> pd.DataFrame:
     """Training-set size: every (size, variant) trains ``steps`` optimizer steps of ``batch_size``
     (:func:`budget`; at the full split, chapter 02's recipe) on a random subset of ``size``
     training scenes drawn with the seed (paired across variants); validation and test unchanged;
-    the lr picked per (size, variant) by :func:`tuned_runs`. ``score`` = test mAP."""
+    the lr picked per (size, variant) by :func:`tuned_runs` (``extend``: how far its grid may grow
+    past an edge pick). ``score`` = test mAP."""
     full = base.outfits.n_train
     cells = []
     for n in sizes:
@@ -324,7 +340,7 @@ def size_regime(base, seeds: Sequence[int], sizes: Sequence[int] = (6000,), step
         fields = dict(budget(n, steps, batch_size), train_scenes=None if n == full else int(n))
         done = fields["epochs"] * steps_per_epoch(n, batch_size)
         cells += [Cell(SIZE.name, int(n), v, _head(base, batch_size, v, **fields), done) for v in variants]
-    return tuned_runs(cells, seeds, lrs, mean_ap, tune_seeds, jobs)
+    return tuned_runs(cells, seeds, lrs, mean_ap, tune_seeds, jobs, extend)
 
 
 def rare_drops(base, seeds: Sequence[int], positives: int, labels: Sequence[str] = FOCUS_LABELS) -> pd.DataFrame:
@@ -351,7 +367,7 @@ def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
                 weight_decays: Sequence[float] = (1e-4, 1e-3), steps: int = 470, batch_size: int = 128,
                 lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
                 labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = RARE.variants,
-                jobs: int = 2) -> pd.DataFrame:
+                jobs: int = 2, extend: int = 2) -> pd.DataFrame:
     """Rare labels: only K ∈ ``positives`` training scenes hold each of ``labels`` (the other
     scenes with them dropped, the K drawn with the seed — :func:`rare_drops` says what that
     costs the other labels), at each weight decay (the strength of the prior a graph implies).
@@ -372,13 +388,13 @@ def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
                           rare_positives=int(k))
             done = fields["epochs"] * steps_per_epoch(n, batch_size)
             cells += [Cell(RARE.name, level, v, _head(base, batch_size, v, **fields), done) for v in variants]
-    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs)
+    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs, extend)
 
 
 def missing_regime(base, seeds: Sequence[int], fractions: Sequence[float] = (0.7,), steps: int = 470,
                    batch_size: int = 128, lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
                    labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = MISSING.variants,
-                   jobs: int = 2) -> pd.DataFrame:
+                   jobs: int = 2, extend: int = 2) -> pd.DataFrame:
     """Missing labels: ``fraction`` of each of ``labels``' training annotations is hidden (drawn
     with the seed; the images stay, so the garment is there unlabelled), every scene kept. The
     graphs: from the annotations at hand (re-weighted), from the clean label corpus, the clean
@@ -391,7 +407,7 @@ def missing_regime(base, seeds: Sequence[int], fractions: Sequence[float] = (0.7
         done = fields["epochs"] * steps_per_epoch(n, batch_size)
         cells += [Cell(MISSING.name, f"{round(100 * f)} % hidden", v, _head(base, batch_size, v, **fields), done)
                   for v in variants]
-    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs)
+    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs, extend)
 
 
 # --- occlusion: AP by the share of a garment left visible ------------------------------------------------
