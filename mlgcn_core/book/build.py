@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         prof = load_profile(root, args.profile)
         params = group_dotted(parse_assignments(args.param), into=prof["parameters"])
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}")
+        raise SystemExit(f"error: {exc}") from None
     out_root = root
     if args.chapters and args.profile == "default":
         raise SystemExit("error: --chapters chooses a profile's chapters; the default book has them all "
