@@ -294,7 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_execute:
         execute(root, names, params, args.kernel, args.force, out_root)
     if not args.no_build:
+        from .environment import write_environment
+
         write_findings(out_root, toc_notebooks(out_root))
+        write_environment(out_root, root)  # the Environment page: commit, lock hash, versions
         html = build_html(out_root)
         print(f"[book] HTML: {html / 'index.html'}", flush=True)
     print(f"[book] total {time.time() - t0:.0f} s", flush=True)
