@@ -193,7 +193,6 @@ class ExperimentConfig:
     batch_size: int = 128  # global batch (split evenly across DDP processes)
     clip_grad_norm: float | None = 10.0
     seed: int = 0
-    selection: str = "val"  # "val": epoch of best validation mAP; "last": the final epoch (val once)
     # --- hardware
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
     precision: str = "fp32"  # "fp32", "bf16" or "fp16" (autocast + scaler; CUDA only)
@@ -228,7 +227,8 @@ class ExperimentConfig:
             raise ValueError(f"trainable_blocks must be ≥ 0, got {self.trainable_blocks!r}")
         if self.warmup_epochs < 0 or self.lr <= 0:
             raise ValueError("warmup_epochs must be ≥ 0 and lr > 0")
-        if (isinstance(self.workers, str) and self.workers != "auto") or (isinstance(self.workers, int) and self.workers < 0):
+        if (isinstance(self.workers, str) and self.workers != "auto") or (
+                isinstance(self.workers, int) and self.workers < 0):
             raise ValueError(f"config field workers: {self.workers!r} is not an int ≥ 0 or 'auto'")
         object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
         self._check_subset()
@@ -266,17 +266,17 @@ class ExperimentConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ExperimentConfig":
+    def from_dict(cls, d: dict) -> ExperimentConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config: unknown field(s) {unknown}; known: {sorted(known)}")
         return cls(**d)
 
-    def replace(self, **changes) -> "ExperimentConfig":
+    def replace(self, **changes) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)
 
-    def with_overrides(self, items: list[str] | dict) -> "ExperimentConfig":
+    def with_overrides(self, items: list[str] | dict) -> ExperimentConfig:
         """Apply ``FIELD=VALUE`` strings (YAML values) or a dict; ``outfits.n_train=…`` (or
         ``outfits: {n_train: …}``) sets a benchmark field."""
         values = dict(items) if isinstance(items, dict) else parse_assignments(items, "override")

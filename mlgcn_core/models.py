@@ -175,7 +175,8 @@ def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class
     Training: the label graph comes from ``train_positives`` (n, C) (Eq. 6–8) and the word vectors
     from ``cfg.word_vectors``; ``mode='features'`` builds a head on pooled features of size
     ``feature_dim`` (no backbone), ``end2end`` the backbone of ``cfg``, ``top`` the trainable top of
-    ``cfg``'s backbone (:func:`~mlgcn_core.backbones.split_backbone`; input: the bottom's maps). Inference (a checkpoint):
+    ``cfg``'s backbone (:func:`~mlgcn_core.backbones.split_backbone`; input: the bottom's maps).
+    Inference (a checkpoint):
     ``word_vectors`` (C, d) and the normalized ``adj_hat`` (C, C) are given as stored, and
     ``backbone`` is the module to put in front of the head (``"auto"``: as in training)."""
     if isinstance(backbone, str):

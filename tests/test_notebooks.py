@@ -189,6 +189,7 @@ def smoke_book(tmp_path_factory):
 
 
 PAGES = {"book/intro.html": "ML-GCN, re-made", "book/references.html": "References",
+         "book/environment.html": "Environment",
          "book/reproduce.html": "Reproduce at paper scale",
          "book/executed/01_label_graph.html": "The label graph",
          "book/executed/02_train.html": "Baseline vs ML-GCN",

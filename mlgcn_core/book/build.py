@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         prof = load_profile(root, args.profile)
         params = group_dotted(parse_assignments(args.param), into=prof["parameters"])
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}")
+        raise SystemExit(f"error: {exc}") from None
     out_root = root
     if args.chapters and args.profile == "default":
         raise SystemExit("error: --chapters chooses a profile's chapters; the default book has them all "
@@ -320,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_execute:
         execute(root, names, params, args.kernel, args.force, out_root)
     if not args.no_build:
+        from .environment import write_environment
+
         write_findings(out_root, toc_notebooks(out_root))
+        write_environment(out_root, root)  # the Environment page: commit, lock hash, versions
         html = build_html(out_root)
         print(f"[book] HTML: {html / 'index.html'}", flush=True)
     print(f"[book] total {time.time() - t0:.0f} s", flush=True)
