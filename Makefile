@@ -82,6 +82,7 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/metrics_speed.py
 	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/head_step.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/kernel_starts.py
 	$(PY) benchmarks/parallel_runs.py

@@ -114,7 +114,7 @@ VISIBILITY_BINS = ((0.0, 0.2), (0.2, 0.5), (0.5, 1.0))
 
 def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_size: int = 128,
              lrs=(0.005, 0.02, 0.08), tune_seeds: int = 2, rare_positives=(5,),
-             weight_decays=(1e-4, 1e-3), hide_fractions=(0.7,), smoke: bool | None = None) -> dict:
+             weight_decay_factors=(1, 10), hide_fractions=(0.7,), smoke: bool | None = None) -> dict:
     """The chapter's settings per regime, from its parameters cell (tiny ones under
     ``MLGCN_SMOKE=1`` or ``smoke=True``, for the book's smoke test).
 
@@ -132,13 +132,13 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
         smoke = smoke_mode()
     if smoke:
         sizes, recipe_steps, steps, batch_size, lrs, tune_seeds = (300,), 30, 30, 100, (0.005, 0.02, 0.08), 1
-        rare_positives, weight_decays, hide_fractions = (5,), (1e-4, 1e-3), (0.7,)
+        rare_positives, weight_decay_factors, hide_fractions = (5,), (1, 10), (0.7,)
     if len(lrs) < 3 or max(lrs) / min(lrs) < 16:
         raise ValueError(f"lrs: {list(lrs)} — the grid needs ≥ 3 values spanning ≥ 16×")
     common = dict(batch_size=batch_size, lrs=tuple(lrs), tune_seeds=tune_seeds)
     return {"size": dict(sizes=tuple(sizes), steps=recipe_steps, **common),
-            "rare": dict(positives=tuple(rare_positives), weight_decays=tuple(weight_decays), steps=steps,
-                         **common),
+            "rare": dict(positives=tuple(rare_positives), weight_decay_factors=tuple(weight_decay_factors),
+                         steps=steps, **common),
             "missing": dict(fractions=tuple(hide_fractions), steps=recipe_steps, **common),
             "occlusion": dict(min_positives=3 if smoke else 10)}
 
@@ -364,13 +364,14 @@ def rare_drops(base, seeds: Sequence[int], positives: int, labels: Sequence[str]
 
 
 def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
-                weight_decays: Sequence[float] = (1e-4, 1e-3), steps: int = 470, batch_size: int = 128,
+                weight_decay_factors: Sequence[float] = (1, 10), steps: int = 470, batch_size: int = 128,
                 lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
                 labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = RARE.variants,
                 jobs: int = 2, extend: int = 2) -> pd.DataFrame:
     """Rare labels: only K ∈ ``positives`` training scenes hold each of ``labels`` (the other
     scenes with them dropped, the K drawn with the seed — :func:`rare_drops` says what that
-    costs the other labels), at each weight decay (the strength of the prior a graph implies).
+    costs the other labels), at each weight decay ``base.weight_decay`` × ``weight_decay_factors``
+    (the strength of the prior a graph implies; a book-wide weight decay moves both).
     The graphs: from the kept scenes (the paper's, as a practitioner with these images would
     have it), from the whole training label corpus, the oracle and a shuffled oracle. ``level`` =
     "K = k, wd = w"; ``score`` = test AP on ``labels``. The lr picked per (level, variant)."""
@@ -382,7 +383,8 @@ def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
     for k in positives:
         probe = base.replace(rare_labels=tuple(labels), rare_positives=int(k))
         n = int(np.mean([len(outfit_training_rows(probe.replace(seed=s), labels_all)) for s in seeds]))
-        for wd in weight_decays:
+        for factor in weight_decay_factors:
+            wd = base.weight_decay * factor
             level = f"K = {k}, wd = {wd:g}"
             fields = dict(budget(n, steps, batch_size), weight_decay=float(wd), rare_labels=tuple(labels),
                           rare_positives=int(k))
