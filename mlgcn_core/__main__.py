@@ -129,7 +129,7 @@ def _read_classes(path: str) -> list[str]:
 
 
 def _fallbacks(items: list[str]) -> dict[str, str]:
-    from .config import parse_assignments
+    from .cli_args import parse_assignments
 
     return parse_assignments(items, "--fallback", raw=True)
 

@@ -19,36 +19,34 @@ import yaml
 
 from .data.outfits import CLASSES as OUTFIT_CLASSES
 from .data.outfits import OutfitsConfig
+from .embeddings import WORD_VECTORS
+from .graph import GRAPHS
+from .losses import LOSSES
 
-DATASETS = ("outfits", "voc2007", "coco2014", "custom")
-MODELS = ("baseline", "mlgcn")
-# reweighted / binary: the paper's graphs from the training labels; identity, shuffled, oracle: the
-# controls of the "does the graph help?" chapter (models.label_graph)
-GRAPHS = ("reweighted", "binary", "identity", "shuffled", "oracle", "shuffled_oracle")
+# The experiment's own choices and the fields each one reads. The method's registries declare
+# theirs beside their builders: graph.GRAPHS, losses.LOSSES, embeddings.WORD_VECTORS (and
+# backbones.BACKBONES). A field read by some choice is in a run's key only where that choice is made.
+DATASETS = {"outfits": ("outfits",), "voc2007": (), "coco2014": (), "custom": ()}
+MODELS = {"mlgcn": ("graph", "gcn_depth", "gcn_hidden", "word_vectors"), "baseline": ()}
+MODES = {"features": (), "end2end": ("lrp", "channels_last"),
+         "top": ("lrp", "channels_last", "trainable_blocks")}
+SELECTIONS = {"val": ("val_fraction",), "last": (), "test": ()}  # how the reported epoch is chosen
 # which label sets a co-occurrence graph is estimated from: the run's own training annotations, or
 # the benchmark's whole training label corpus (every scene, every annotation: label sets are cheap)
 GRAPH_LABELS = ("train", "corpus")
-MODES = ("features", "end2end", "top")
-LOSSES = ("soft_margin", "bce", "asl")
 PRECISIONS = ("fp32", "bf16", "fp16")
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
-# fields that do not change the result: left out of the run key
-NOT_IN_KEY = ("device", "workers", "sync_bn")
-# how the reported epoch is chosen (``ExperimentConfig.selection``) and how results say so
-SELECTIONS = {"val": "best validation mAP", "last": "last epoch (no selection)",
-              "test": "selected on test (optimistic)"}
+SELECTION_LABELS = {"val": "best validation mAP", "last": "last epoch (no selection)",
+                    "test": "selected on test (optimistic)"}
 
 
 def selection_label(selection: str) -> str:
-    """How a result of a run with ``selection`` is labelled (metrics.json, tables, ``evaluate``):
-    ``"test"`` → "selected on test (optimistic)" (the official code's protocol)."""
-    return SELECTIONS[selection]
+    """How a result of a run with ``selection`` is labelled (metrics.json, ``evaluate``)."""
+    return SELECTION_LABELS[selection]
 
-
-def result_label(name: str, cfg) -> str:
-    """A table row's label: ``name``, with " — selected on test (optimistic)" appended when the
-    run kept its best epoch by test mAP (``selection="test"``)."""
-    return f"{name} — {selection_label('test')}" if cfg.selection == "test" else name
+# How a field enters the run key, declared with the field (``field(metadata=...)``):
+NEVER_IN_KEY = {"key": "never"}  # cannot change a result (hardware, worker processes)
+IN_KEY_WHEN_SET = {"key": "when set"}  # an option that is off at its default: in the key when set
 
 
 def _type_name(tp) -> str:
@@ -93,39 +91,6 @@ def check_values(cls, values: dict, prefix: str = "") -> None:
             raise ValueError(f"config field {prefix}{name}: {value!r} is not {_type_name(hints[name])}")
 
 
-def parse_assignments(items: list[str], what: str = "parameter", raw: bool = False) -> dict:
-    """The one ``NAME=VALUE`` parser (config overrides, book parameters, sweep parameters,
-    ``--fallback CLASS=PHRASE``): ``{name: value}``, values parsed as YAML (``seeds=[0,1]``,
-    ``tau=0.3``) unless ``raw``. NAME is an identifier (dotted for ``outfits.n_train``) unless ``raw``."""
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        ok = bool(name.strip()) if raw else all(part.isidentifier() for part in name.split("."))
-        if not sep or not ok:
-            raise ValueError(f"{what} {item!r}: expected NAME=VALUE")
-        try:
-            out[name] = value if raw else yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{what} {item!r}: the value is not valid YAML ({exc.problem})") from None
-    return out
-
-
-def group_dotted(values: dict, into: dict | None = None) -> dict:
-    """``{"config.tau": 0.3, "seeds": [0]}`` → ``{"config": {"tau": 0.3}, "seeds": [0]}``, merged
-    into a copy of ``into`` (a dotted name adds to the dict there; the name is split at its first
-    dot, so ``config.outfits.n_train`` sets ``config["outfits.n_train"]``)."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (into or {}).items()}
-    for name, value in values.items():
-        head, dot, rest = name.partition(".")
-        if dot:
-            if not isinstance(out.get(head, {}), dict):
-                raise ValueError(f"parameter {name!r}: {head!r} is not a mapping ({out[head]!r})")
-            out.setdefault(head, {})[rest] = value
-        else:
-            out[name] = value
-    return out
-
-
 def is_config_field(name: str) -> bool:
     """True for a field of :class:`ExperimentConfig` or ``outfits.<field>`` of the benchmark."""
     if name.startswith("outfits."):
@@ -143,19 +108,19 @@ class ExperimentConfig:
     outfits: OutfitsConfig = field(default_factory=OutfitsConfig)  # the embedded benchmark's size
     val_fraction: float = 0.1  # validation carved (seeded) from the training split of VOC/COCO
     # (selection "val" only)
-    selection: str = "val"  # the reported epoch: "val" (best on the validation split), "last"
-    # (whole training split, final epoch), "test" (best on test: the official code; optimistic)
-    workers: int | str = 0  # DataLoader worker processes, or "auto" (machine's cores, capped)
-    # outfits only, drawn with the run seed (data.sources.outfit_training_rows); left out of the key
-    # when unset: train on a random subset of this many training scenes (None: all of them) …
-    train_scenes: int | None = None
+    selection: str = field(default="val", metadata=IN_KEY_WHEN_SET)  # the reported epoch: "val"
+    #   (best on the validation split), "last" (whole training split, final epoch), "test" (best on
+    #   test: the official code; optimistic)
+    # outfits only, drawn with the run seed (data.sources.outfit_training_rows): train on a random
+    # subset of this many training scenes (None: all of them) …
+    train_scenes: int | None = field(default=None, metadata=IN_KEY_WHEN_SET)
     # … and keep only ``rare_positives`` training scenes with each of ``rare_labels`` (class names)
-    rare_labels: tuple[str, ...] = ()
-    rare_positives: int | None = None
+    rare_labels: tuple[str, ...] = field(default=(), metadata=IN_KEY_WHEN_SET)
+    rare_positives: int | None = field(default=None, metadata=IN_KEY_WHEN_SET)
     # … and hide this share of each of ``hide_labels``' training annotations (the image stays, the
     # label is missing: set to 0 in the training targets and in the label statistics of the split)
-    hide_labels: tuple[str, ...] = ()
-    hide_fraction: float = 0.0
+    hide_labels: tuple[str, ...] = field(default=(), metadata=IN_KEY_WHEN_SET)
+    hide_fraction: float = field(default=0.0, metadata=IN_KEY_WHEN_SET)
     # --- image branch
     backbone: str = "efficientnet_lite0"  # key of backbones.BACKBONES
     weights: str | None = "imagenet"  # "imagenet", a state_dict path, or None (random)
@@ -167,18 +132,20 @@ class ExperimentConfig:
     #   (0: conv_head + BN only, 0.41 M of 3.37 M; the cut that fits 2 CPU cores, benchmarks/top_finetune.py)
     # --- head
     model: str = "mlgcn"  # "mlgcn" or "baseline" (linear head)
-    graph: str = "reweighted"  # "reweighted" (Eq. 8), "binary" (Eq. 7 + I); controls: "identity"
-    # (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the generator's true P(L_j|L_i))
-    graph_labels: str = "train"  # the label sets the graph is estimated from: "train" (the run's
-    # training annotations, the paper) or "corpus" (the benchmark's whole training label corpus)
+    graph: str = "reweighted"  # an entry of graph.GRAPHS: "reweighted" (Eq. 8), "binary" (Eq. 7 + I);
+    # controls: "identity" (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the
+    # generator's true P(L_j|L_i)), "shuffled_oracle"
+    graph_labels: str = field(default="train", metadata=IN_KEY_WHEN_SET)  # the label sets the graph
+    #   is estimated from: "train" (the run's training annotations, the paper) or "corpus" (the
+    #   benchmark's whole training label corpus)
     tau: float = 0.4  # binarization threshold τ (Eq. 7)
     p: float = 0.2  # re-weighting p (Eq. 8)
     scheme: str = "paper"  # "paper" (corrected Eq. 8) or "official" (official gen_A)
     gcn_depth: int = 2  # GCN layers (Table 3)
     gcn_hidden: int = 1024  # hidden width
-    word_vectors: str = "glove6b50d"  # provider (embeddings.make_vectors) or a GloVe file path
-    # --- loss and optimization (SGD, as the official code)
-    loss: str = "soft_margin"  # "soft_margin" (paper), "bce", "asl" (asymmetric loss)
+    word_vectors: str = "glove6b50d"  # an entry of embeddings.WORD_VECTORS or a GloVe file path
+    # --- optimization (loss; SGD, as the official code)
+    loss: str = "soft_margin"  # an entry of losses.LOSSES: "soft_margin" (paper), "bce", "asl"
     asl_gamma_neg: float = 4.0  # ASL focusing on negatives
     asl_gamma_pos: float = 0.0  # ASL focusing on positives
     asl_clip: float = 0.05  # ASL probability margin for negatives
@@ -193,26 +160,27 @@ class ExperimentConfig:
     batch_size: int = 128  # global batch (split evenly across DDP processes)
     clip_grad_norm: float | None = 10.0
     seed: int = 0
-    # --- hardware
-    device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
+    # --- hardware (device, workers and sync_bn cannot change a result: never in the run key)
+    device: str = field(default="cpu", metadata=NEVER_IN_KEY)  # "cpu", "cuda", "cuda:1", …
+    workers: int | str = field(default=0, metadata=NEVER_IN_KEY)  # DataLoader worker processes,
+    #   or "auto" (machine's cores, capped)
     precision: str = "fp32"  # "fp32", "bf16" or "fp16" (autocast + scaler; CUDA only)
     channels_last: bool = False  # NHWC memory format for the backbone (CUDA speed-up)
-    sync_bn: bool = True  # SyncBatchNorm in the backbone under DDP on CUDA, end2end mode
+    sync_bn: bool = field(default=True, metadata=NEVER_IN_KEY)  # SyncBatchNorm in the backbone
+    #   under DDP on CUDA, end2end mode
 
     def __post_init__(self):
         check_field_types(self)
         if isinstance(self.outfits, dict):
             object.__setattr__(self, "outfits", OutfitsConfig(**self.outfits))
         check_field_types(self.outfits, "outfits.")
-        checks = {"dataset": (self.dataset, DATASETS), "model": (self.model, MODELS),
-                  "graph": (self.graph, GRAPHS), "mode": (self.mode, MODES),
-                  "graph_labels": (self.graph_labels, GRAPH_LABELS),
-                  "pooling": (self.pooling, ("max", "avg")), "scheme": (self.scheme, ("paper", "official")),
-                  "loss": (self.loss, LOSSES), "precision": (self.precision, PRECISIONS),
-                  "selection": (self.selection, tuple(SELECTIONS))}
-        for name, (value, allowed) in checks.items():
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        for name, allowed in (("dataset", DATASETS), ("model", MODELS), ("mode", MODES),
+                              ("graph_labels", GRAPH_LABELS), ("pooling", ("max", "avg")),
+                              ("scheme", ("paper", "official")), ("precision", PRECISIONS),
+                              ("selection", SELECTIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {tuple(allowed)}, got {getattr(self, name)!r}")
+        GRAPHS[self.graph], LOSSES[self.loss]  # noqa: B018 — unknown names raise, listing the registry
         if not 0.0 <= self.tau <= 1.0:
             raise ValueError(f"tau must lie in [0, 1], got {self.tau!r}")
         if not 0.0 <= self.p <= 1.0:
@@ -234,12 +202,12 @@ class ExperimentConfig:
         self._check_subset()
 
     def _check_subset(self) -> None:
-        """The training-subset fields and the oracle graph: outfits only, well-formed."""
+        """The training-subset fields and graphs that need the benchmark: outfits only, well-formed."""
         object.__setattr__(self, "rare_labels", tuple(str(n) for n in self.rare_labels))
         object.__setattr__(self, "hide_labels", tuple(str(n) for n in self.hide_labels))
         if self.dataset != "outfits":
             used = [f for f in ("train_scenes", "rare_labels", "rare_positives", "hide_labels") if getattr(self, f)]
-            if self.graph in ("oracle", "shuffled_oracle"):
+            if GRAPHS[self.graph].datasets and self.dataset not in GRAPHS[self.graph].datasets:
                 used.append(f"graph={self.graph!r}")
             if self.graph_labels != "train":
                 used.append(f"graph_labels={self.graph_labels!r}")
@@ -279,7 +247,11 @@ class ExperimentConfig:
     def with_overrides(self, items: list[str] | dict) -> ExperimentConfig:
         """Apply ``FIELD=VALUE`` strings (YAML values) or a dict; ``outfits.n_train=…`` (or
         ``outfits: {n_train: …}``) sets a benchmark field."""
-        values = dict(items) if isinstance(items, dict) else parse_assignments(items, "override")
+        if not isinstance(items, dict):
+            from .cli_args import parse_assignments
+
+            items = parse_assignments(items, "override")
+        values = dict(items)
         known = {f.name for f in fields(self)}
         changes, outfit_changes = {}, {}
         for name, value in values.items():
@@ -296,38 +268,41 @@ class ExperimentConfig:
             changes["outfits"] = dataclasses.replace(self.outfits, **outfit_changes)
         return self.replace(**changes)
 
+    def choices(self) -> list:
+        """The registry entries this run chooses: its loss, its graph (ML-GCN only) and its word
+        vectors (whose key marks, e.g. random vectors' "per seed", hold for a linear head too)."""
+        chosen = [LOSSES[self.loss]]
+        if self.model == "mlgcn":
+            chosen += [GRAPHS[self.graph]]
+        return chosen + [WORD_VECTORS[self.word_vectors]]
+
+    def key_fields(self) -> set[str]:
+        """The fields that can change this run's result: every field, less those only some choice
+        reads (unless this run makes it), those declared never in the key, and options at their
+        default that are in the key only when set."""
+        own = (DATASETS, MODELS, MODES, SELECTIONS)
+        conditional = {f for table in own for reads in table.values() for f in reads}
+        conditional |= GRAPHS.fields_read() | LOSSES.fields_read() | WORD_VECTORS.fields_read()
+        used = {f for table, name in zip(own, (self.dataset, self.model, self.mode, self.selection))
+                for f in table[name]}
+        used |= {f for entry in self.choices() for f in entry.reads}
+        out = set()
+        for f in fields(self):
+            when = f.metadata.get("key", "always")
+            if when == "never" or (f.name in conditional and f.name not in used):
+                continue
+            if when == "when set" and getattr(self, f.name) == f.default:
+                continue
+            out.add(f.name)
+        return out
+
     def key(self) -> str:
-        """Stable hash of every field that affects the result: device and workers are left out,
-        and so are fields the run does not use (the graph for a linear head, ASL's parameters for
-        another loss, …), so that e.g. a τ sweep trains its baseline once."""
-        d = self.to_dict()
-        unused = list(NOT_IN_KEY)
-        # "val" (the default) stays out of the key, so that every earlier run keeps its name
-        unused += ["selection"] if self.selection == "val" else ["val_fraction"]
-        if self.dataset != "outfits":
-            unused.append("outfits")
-        if self.model == "baseline":
-            unused += ["graph", "tau", "p", "scheme", "gcn_depth", "gcn_hidden", "word_vectors"]
-        elif self.graph == "binary":
-            unused += ["p", "scheme"]
-        elif self.graph == "identity":
-            unused += ["tau", "p", "scheme"]
-        if self.model == "baseline" or self.graph in ("identity", "oracle", "shuffled_oracle"):
-            unused.append("graph_labels")  # no graph estimated from labels
-        if self.word_vectors == "random":  # drawn per seed (one draw for every seed before)
-            d["random_vectors"] = "per seed"
-        # fields added later: out of the key at their defaults, so earlier runs keep their keys
-        defaults = {"train_scenes": None, "rare_labels": (), "rare_positives": None, "hide_labels": (),
-                    "hide_fraction": 0.0, "graph_labels": "train"}
-        unused += [k for k, v in defaults.items() if getattr(self, k) == v]
-        if self.loss != "asl":
-            unused += ["asl_gamma_neg", "asl_gamma_pos", "asl_clip"]
-        if self.mode == "features":
-            unused += ["lrp", "channels_last"]
-        if self.mode != "top":
-            unused.append("trainable_blocks")
-        for k in dict.fromkeys(unused):
-            d.pop(k)
+        """Stable hash of the fields that can change the result (:meth:`key_fields`) and the
+        chosen entries' key marks: a τ sweep trains its baseline once, and a field added with a
+        default that keeps the old behaviour leaves every earlier run's key as it was."""
+        d = {k: v for k, v in self.to_dict().items() if k in self.key_fields()}
+        for entry in self.choices():
+            d.update(entry.key_marks)
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 

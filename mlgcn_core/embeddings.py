@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .registry import Registry
+
 # run-together names of PASCAL VOC and similar, split before lookup
 RUN_TOGETHER = {"pottedplant": "potted plant", "diningtable": "dining table",
                 "tvmonitor": "tv monitor"}
@@ -176,23 +178,46 @@ def random_vectors(num_classes: int, dim: int = 50, seed: int = 0) -> np.ndarray
     return (np.random.default_rng(seed).standard_normal((num_classes, dim)) * 0.8).astype(np.float32)
 
 
-def make_vectors(class_names: list[str], provider: str = "glove6b50d",
-                 fallback: dict[str, str] | None = None, seed: int = 0) -> np.ndarray:
-    """Vectors from a provider: ``glove6b50d`` (offline), ``onehot``, ``random`` (50-d Gaussian,
-    drawn with ``seed``: the run seed, so a comparison's seeds average over several draws),
-    ``official:voc2007`` / ``official:coco2014`` (the official 300-d pickles) or a path to a
-    GloVe text/zip file."""
-    if provider == "glove6b50d":
-        return label_vectors(class_names, glove6b50(), fallback)
-    if provider == "onehot":
-        return one_hot(len(class_names))
-    if provider == "random":
-        return random_vectors(len(class_names), seed=seed)
-    if provider.startswith("official:"):
-        z = official_vectors(provider.split(":", 1)[1])
-        if z.shape[0] != len(class_names):
-            raise ValueError(f"{provider}: has {z.shape[0]} vectors for {len(class_names)} classes")
-        return z
+# The word-vector providers (config field ``word_vectors``): one entry each, registered below.
+# A provider's builder takes (class names, provider string, fallback phrases, run seed).
+WORD_VECTORS = Registry("word_vectors", fallback="<GloVe file>")
+
+
+@WORD_VECTORS.register("glove6b50d")
+def _glove6b50d(class_names, provider, fallback, seed) -> np.ndarray:
+    return label_vectors(class_names, glove6b50(), fallback)
+
+
+@WORD_VECTORS.register("onehot")
+def _onehot(class_names, provider, fallback, seed) -> np.ndarray:
+    return one_hot(len(class_names))
+
+
+# drawn per run seed: the mark keeps these runs apart from those of one draw for every seed
+@WORD_VECTORS.register("random", key_marks={"random_vectors": "per seed"})
+def _random(class_names, provider, fallback, seed) -> np.ndarray:
+    return random_vectors(len(class_names), seed=seed)
+
+
+@WORD_VECTORS.register("official:")
+def _official(class_names, provider, fallback, seed) -> np.ndarray:
+    z = official_vectors(provider.split(":", 1)[1])
+    if z.shape[0] != len(class_names):
+        raise ValueError(f"{provider}: has {z.shape[0]} vectors for {len(class_names)} classes")
+    return z
+
+
+@WORD_VECTORS.register("<GloVe file>")
+def _glove_file(class_names, provider, fallback, seed) -> np.ndarray:
     words = {w for n in class_names for w in split_words(n)}
     words |= {w for phrase in (fallback or {}).values() for w in split_words(phrase)}
     return label_vectors(class_names, GloVeFile(provider, words), fallback)
+
+
+def make_vectors(class_names: list[str], provider: str = "glove6b50d",
+                 fallback: dict[str, str] | None = None, seed: int = 0) -> np.ndarray:
+    """Vectors from a provider of :data:`WORD_VECTORS`: ``glove6b50d`` (offline), ``onehot``,
+    ``random`` (50-d Gaussian, drawn with ``seed``: the run seed, so a comparison's seeds average
+    over several draws), ``official:voc2007`` / ``official:coco2014`` (the official 300-d pickles)
+    or a path to a GloVe text/zip file."""
+    return WORD_VECTORS[provider].build(class_names, provider, fallback, seed)

@@ -7,9 +7,15 @@ P(L_j | L_i) (Eq. 6) → binary graph A (Eq. 7) → re-weighted graph A' (Eq. 8)
 
 from __future__ import annotations
 
-from typing import Literal
+import warnings
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from .registry import Registry
+
+if TYPE_CHECKING:
+    from .config import ExperimentConfig
 
 Scheme = Literal["paper", "official"]
 Normalization = Literal["official", "symmetric"]
@@ -169,3 +175,105 @@ def normalize_adjacency(A: np.ndarray, kind: Normalization = "official") -> np.n
         return d[:, None] * A * d[None, :]
     raise ValueError(f"kind must be 'official' or 'symmetric', got {kind!r}")
 
+
+
+# --- the graph a run propagates over: one registry entry per choice of ``ExperimentConfig.graph`` ---
+#
+# Each builder takes (cfg, train_positives): ``train_positives`` (n, C) are the label sets the graph
+# is estimated from (the data layer's choice, ``cfg.graph_labels``: the run's training annotations
+# or the benchmark's whole label corpus). The head normalizes the result to Â. To add a graph,
+# register its builder here with the config fields it reads; the config's check, the run key and
+# ``build_model`` follow from the entry.
+GRAPHS = Registry("graph")
+
+# the paper's estimate from the training labels: τ, p and the scheme, from the chosen label sets
+FROM_LABELS = ("tau", "p", "scheme", "graph_labels")
+# the benchmark generator's true statistics: the same τ, p and scheme, no label sets
+FROM_TRUTH = ("tau", "p", "scheme")
+
+
+def reweighted_adjacency(M: np.ndarray, N: np.ndarray, cfg: ExperimentConfig) -> np.ndarray:
+    """A' of Eq. 7–8 with ``cfg``'s τ, p and scheme; p = 1 (the paper scheme's degenerate case,
+    Fig. 6) is allowed, with a warning."""
+    if cfg.p == 1.0 and cfg.scheme == "paper":  # the official scheme has no degenerate p
+        warnings.warn("p = 1: every label ignores its own word vector (the paper's Fig. 6: training "
+                      "does not converge)", RuntimeWarning, stacklevel=3)
+    return build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme, allow_p_one=True)  # (C, C) A'
+
+
+@GRAPHS.register("reweighted", reads=FROM_LABELS)
+def reweighted_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
+    """A' of Eq. 8 from the training labels' co-occurrence (Eq. 6–7)."""
+    return reweighted_adjacency(*cooccurrence(train_positives), cfg)
+
+
+@GRAPHS.register("binary", reads=("tau", "graph_labels"))
+def binary_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
+    """A + I (Eq. 7): the paper's ML-GCN (Binary)."""
+    return binary_adjacency(*cooccurrence(train_positives), cfg.tau)
+
+
+@GRAPHS.register("identity")
+def identity_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
+    """I: no propagation (Â = I), every label keeps its own word vector (a control)."""
+    return np.eye(np.asarray(train_positives).shape[1])  # (C, C)
+
+
+@GRAPHS.register("shuffled", reads=FROM_LABELS)
+def shuffled_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
+    """P A' Pᵀ: the re-weighted graph with the labels permuted (:func:`label_permutation`) — same
+    degrees, wrong semantics (a control)."""
+    A = reweighted_graph(cfg, train_positives)
+    return permute_labels(A, label_permutation(len(A), cfg.seed))
+
+
+def _true_statistics(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded benchmark generator's P(L_i, L_j) (C, C) and P(L_i) (C,)."""
+    if cfg.dataset != "outfits":
+        raise ValueError(f"graph={cfg.graph!r} needs the benchmark's true label model: only for "
+                         f"dataset='outfits', got {cfg.dataset!r}")
+    from .data.outfits import label_statistics
+
+    return label_statistics()
+
+
+@GRAPHS.register("oracle", reads=FROM_TRUTH, datasets=("outfits",))
+def oracle_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
+    """Eq. 7–8 (the same τ, p, scheme) on the benchmark generator's true P(L_j | L_i) instead of
+    the training counts (a control: the best graph the labels could give)."""
+    return reweighted_adjacency(*_true_statistics(cfg), cfg)
+
+
+@GRAPHS.register("shuffled_oracle", reads=FROM_TRUTH, datasets=("outfits",))
+def shuffled_oracle_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
+    """The oracle graph with the labels permuted, as ``shuffled``."""
+    A = oracle_graph(cfg, train_positives)
+    return permute_labels(A, label_permutation(len(A), cfg.seed))
+
+
+SHUFFLE_STREAM = 1_000_003  # the shuffled graph's permutation: rng([SHUFFLE_STREAM, run seed])
+
+
+def label_permutation(num_classes: int, seed: int) -> np.ndarray:
+    """The "shuffled" control's permutation π of the C labels: a derangement (no label keeps its
+    own row), drawn with ``rng([SHUFFLE_STREAM, seed])`` — the run seed, so that the seeds of a
+    comparison average over several wrong graphs instead of judging one arbitrary permutation,
+    while every variant at a seed stays paired with one fixed graph."""
+    rng = np.random.default_rng([SHUFFLE_STREAM, int(seed)])
+    while True:
+        perm = rng.permutation(num_classes)  # (C,)
+        if num_classes < 2 or not (perm == np.arange(num_classes)).any():
+            return perm
+
+
+def permute_labels(A: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    """P A Pᵀ: (P A Pᵀ)_ij = A_{π(i) π(j)} — the same edge weights and degree sequence with the
+    label identities permuted (the diagonal stays the diagonal)."""
+    perm = np.asarray(perm)
+    return np.asarray(A)[np.ix_(perm, perm)]  # (C, C)
+
+
+def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
+    """The graph the GCN propagates over (normalized to Â by the head): the :data:`GRAPHS` entry
+    named by ``cfg.graph``, from the label sets ``train_positives`` (n, C)."""
+    return GRAPHS.build(cfg, train_positives)

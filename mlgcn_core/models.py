@@ -20,7 +20,7 @@ from torch import nn
 from .backbones import Backbone, build_backbone, split_backbone
 from .embeddings import make_vectors
 from .gcn import GCN, HIDDEN, gcn_widths
-from .graph import binary_adjacency, build_adjacency, cooccurrence, normalize_adjacency
+from .graph import label_graph, normalize_adjacency
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig
@@ -107,73 +107,14 @@ class Baseline(MultiLabelModel):
         super().__init__(LinearHead(_feature_dim(backbone, feature_dim), num_classes), backbone)
 
 
-SHUFFLE_STREAM = 1_000_003  # the shuffled graph's permutation: rng([SHUFFLE_STREAM, run seed])
-
-
-def label_permutation(num_classes: int, seed: int) -> np.ndarray:
-    """The "shuffled" control's permutation π of the C labels: a derangement (no label keeps its
-    own row), drawn with ``rng([SHUFFLE_STREAM, seed])`` — the run seed, so that the seeds of a
-    comparison average over several wrong graphs instead of judging one arbitrary permutation,
-    while every variant at a seed stays paired with one fixed graph."""
-    rng = np.random.default_rng([SHUFFLE_STREAM, int(seed)])
-    while True:
-        perm = rng.permutation(num_classes)  # (C,)
-        if num_classes < 2 or not (perm == np.arange(num_classes)).any():
-            return perm
-
-
-def permute_labels(A: np.ndarray, perm: np.ndarray) -> np.ndarray:
-    """P A Pᵀ: (P A Pᵀ)_ij = A_{π(i) π(j)} — the same edge weights and degree sequence with the
-    label identities permuted (the diagonal stays the diagonal)."""
-    perm = np.asarray(perm)
-    return np.asarray(A)[np.ix_(perm, perm)]  # (C, C)
-
-
-def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
-    """The graph the GCN propagates over (normalized to Â by the head), by ``cfg.graph``:
-
-    * ``reweighted``: A' of Eq. 8 from the training labels' co-occurrence (Eq. 6–7);
-    * ``binary``: A + I (Eq. 7);
-    * ``identity``: I — no propagation (Â = I), every label keeps its own word vector;
-    * ``shuffled``: P A' Pᵀ, the re-weighted graph with the labels permuted
-      (:func:`label_permutation`): same degrees, wrong semantics;
-    * ``oracle``: Eq. 7–8 (the same τ, p, scheme) on the benchmark generator's true
-      P(L_j | L_i) (``data.outfits.label_statistics``) instead of the training counts;
-    * ``shuffled_oracle``: the oracle graph with the labels permuted, as ``shuffled``.
-
-    ``train_positives`` are the label sets the graph is estimated from (the data layer's choice,
-    ``cfg.graph_labels``: the run's training annotations or the whole label corpus)."""
-    if cfg.graph == "identity":
-        return np.eye(np.asarray(train_positives).shape[1])  # (C, C)
-    if cfg.graph in ("oracle", "shuffled_oracle"):
-        if cfg.dataset != "outfits":
-            raise ValueError(f"graph={cfg.graph!r} needs the benchmark's true label model: only for "
-                             f"dataset='outfits', got {cfg.dataset!r}")
-        from .data.outfits import label_statistics
-
-        M, N = label_statistics()  # (C, C) P(L_i, L_j), (C,) P(L_i)
-    else:
-        M, N = cooccurrence(train_positives)
-    if cfg.graph == "binary":
-        return binary_adjacency(M, N, cfg.tau)
-    if cfg.p == 1.0 and cfg.scheme == "paper":  # the official scheme has no degenerate p
-        import warnings
-
-        warnings.warn("p = 1: every label ignores its own word vector (the paper's Fig. 6: training "
-                      "does not converge)", RuntimeWarning, stacklevel=2)
-    A = build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme, allow_p_one=True)  # (C, C) A'
-    if cfg.graph in ("shuffled", "shuffled_oracle"):
-        return permute_labels(A, label_permutation(len(A), cfg.seed))
-    return A
-
-
 def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class_names: list[str],
                 feature_dim: int | None = None, *, backbone: Backbone | None | str = "auto",
                 word_vectors: np.ndarray | None = None, adj_hat: np.ndarray | None = None) -> MultiLabelModel:
     """The model of ``cfg`` — the one model builder, for training and inference alike.
 
-    Training: the label graph comes from ``train_positives`` (n, C) (Eq. 6–8) and the word vectors
-    from ``cfg.word_vectors``; ``mode='features'`` builds a head on pooled features of size
+    Training: the label graph is ``cfg.graph``'s entry of :data:`~mlgcn_core.graph.GRAPHS` built from
+    ``train_positives`` (n, C), the word vectors ``cfg.word_vectors``' provider
+    (:data:`~mlgcn_core.embeddings.WORD_VECTORS`); ``mode='features'`` builds a head on pooled features of size
     ``feature_dim`` (no backbone), ``end2end`` the backbone of ``cfg``, ``top`` the trainable top of
     ``cfg``'s backbone (:func:`~mlgcn_core.backbones.split_backbone`; input: the bottom's maps).
     Inference (a checkpoint):

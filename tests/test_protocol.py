@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from mlgcn_core import distributed as D
-from mlgcn_core.config import ExperimentConfig, load_preset, presets, result_label
+from mlgcn_core.book.report import result_label
+from mlgcn_core.config import ExperimentConfig, load_preset, presets
 from mlgcn_core.graph import (
     build_adjacency,
     normalize_adjacency,
@@ -126,7 +127,7 @@ def test_paper_p_equals_official_p_over_one_minus_p_on_official_statistics(offic
 def test_p_one_warning_only_for_the_paper_scheme():
     import warnings
 
-    from mlgcn_core.models import label_graph
+    from mlgcn_core.graph import label_graph
 
     y = np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]])
     with pytest.warns(RuntimeWarning, match="p = 1"):

@@ -23,9 +23,11 @@ from mlgcn_core.graph import (
     build_adjacency,
     conditional_probability,
     cooccurrence,
+    label_graph,
+    label_permutation,
     normalize_adjacency,
 )
-from mlgcn_core.models import GCNHead, label_graph, label_permutation
+from mlgcn_core.models import GCNHead
 
 TINY = OutfitsConfig(n_train=120, n_val=60, n_test=80)
 

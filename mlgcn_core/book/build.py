@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import group_dotted, parse_assignments
+from ..cli_args import group_dotted, parse_assignments
 from ..paths import PROJECT_ROOT
 
 EXECUTED = Path("book") / "executed"

@@ -5,13 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..config import selection_label
 from ..metrics import metric_keys
 from ..runs import RunResult
 
 
+def result_label(name: str, cfg) -> str:
+    """A table row's label: ``name``, with " — selected on test (optimistic)" appended when the
+    run kept its best epoch by test mAP (``selection="test"``)."""
+    return f"{name} — {selection_label('test')}" if cfg.selection == "test" else name
+
+
 def results_frame(runs: dict[str, list[RunResult]]) -> pd.DataFrame:
     """One row per (variant, seed) with the 13 test metrics; tidy, for further analysis.
-    ``runs``: ``{variant: [RunResult per seed]}`` (:func:`mlgcn_core.experiments.run_variants`)."""
+    ``runs``: ``{variant: [RunResult per seed]}`` (:func:`mlgcn_core.book.chapters.run_variants`)."""
     rows = []
     for variant, r in ((v, r) for v, rs in runs.items() for r in rs):
         rows.append({"variant": variant, "seed": r.config.seed, "best_epoch": r.best_epoch,

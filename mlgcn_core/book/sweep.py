@@ -41,7 +41,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..config import group_dotted, parse_assignments
+from ..cli_args import group_dotted, parse_assignments
 from ..io import atomic_path, write_text
 from ..paths import PROJECT_ROOT, display_path, runs_root
 
