@@ -1,8 +1,8 @@
 """A sweep on the local executor vs the same sweep on a Ray cluster, side by side in one run: both
 walls, the ratio, and the two tables (which must be equal).
 
-What runs: the τ ablation's sweep (``notebooks/sweeps/tau.yaml``) on a small grid under
-``MLGCN_SMOKE=1`` (default τ ∈ {0.2, 0.6}, chapter 02's smoke training per point). First a warm-up
+What runs: the τ ablation's sweep (``notebooks/sweeps/tau.yaml``) on a small grid in the
+smoke profile (``-p profile=smoke``; default τ ∈ {0.2, 0.6}, chapter 02's smoke training per point). First a warm-up
 local sweep (feature cache), then, timed: the local executor with ``--jobs`` workers, a Ray head
 node started here (``ray start --head``, ``--jobs`` CPUs; its start timed apart) and the same sweep
 submitted to it with ``--executor ray --address``. The head is stopped after.
@@ -34,9 +34,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="local workers = the Ray head's CPUs")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sweep-executors-"))
-    env = dict(os.environ, MLGCN_SMOKE="1", MLGCN_RUNS=str(tmp / "runs"), RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ, MLGCN_RUNS=str(tmp / "runs"), RAY_USAGE_STATS_ENABLED="0")
     bin_dir = Path(sys.executable).parent
-    sweep = [sys.executable, "-m", "mlgcn_core", "sweep", "notebooks/sweeps/tau.yaml", "--grid", f"tau={args.tau}"]
+    sweep = [sys.executable, "-m", "mlgcn_core", "sweep", "notebooks/sweeps/tau.yaml", "--grid", f"tau={args.tau}",
+             "-p", "profile=smoke"]
     root = Path(__file__).resolve().parents[1]
 
     def timed(cmd: list[str], log: Path) -> float:

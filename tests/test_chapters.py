@@ -16,8 +16,7 @@ from mlgcn_core.data.sources import OutfitScenes, picture, split_labels
 from mlgcn_core.metrics import metric_keys
 
 
-def test_chapter_config_defaults_are_the_default_preset(monkeypatch):
-    monkeypatch.delenv("MLGCN_SMOKE", raising=False)
+def test_chapter_config_defaults_are_the_default_preset():
     cfg, seeds = chapters.chapter_config("default", "", {"outfits.seed": 3, "outfits.n_train": 100,
                                                           "outfits": {"n_val": 20, "n_test": 30}}, seeds=[0, 1])
     assert cfg == load_preset("default").replace(outfits=OutfitsConfig(seed=3, n_train=100, n_val=20, n_test=30))
@@ -25,8 +24,7 @@ def test_chapter_config_defaults_are_the_default_preset(monkeypatch):
     assert chapters.chapter_config()[0] == load_preset("default")  # no config: the preset itself
 
 
-def test_chapter_config_moves_lr_steps_with_epochs_and_keeps_none_fields(monkeypatch):
-    monkeypatch.delenv("MLGCN_SMOKE", raising=False)
+def test_chapter_config_moves_lr_steps_with_epochs_and_keeps_none_fields():
     cfg, _ = chapters.chapter_config("default", "", {"epochs": 6, "tau": 0.3})
     assert (cfg.epochs, cfg.lr_steps, cfg.tau, cfg.lr) == (6, (4,), 0.3, load_preset("default").lr)
     cfg, _ = chapters.chapter_config("default", "", {"epochs": 6, "lr_steps": [5]})
@@ -36,8 +34,8 @@ def test_chapter_config_moves_lr_steps_with_epochs_and_keeps_none_fields(monkeyp
     assert voc.data_root.endswith("some/prepared") and voc.data_root.startswith("/")
     assert (voc.backbone, voc.lr_steps, voc.image_size, voc.p, voc.scheme) == \
         ("efficientnet_lite0", paper.lr_steps, 448, 0.25, "official")
-    monkeypatch.setenv("MLGCN_SMOKE", "1")
-    smoke, seeds = chapters.chapter_config("default", "", {"outfits.n_train": 5000}, seeds=[0, 1, 2], smoke_seeds=1)
+    smoke, seeds = chapters.chapter_config("default", "", {"outfits.n_train": 5000}, seeds=[0, 1, 2], smoke_seeds=1,
+                                           smoke=True)
     assert (smoke.epochs, smoke.outfits.n_train, seeds) == (3, 300, [0])
 
 
@@ -46,17 +44,15 @@ def test_chapter_config_on_real_data_needs_data_root():
         chapters.chapter_config("paper_coco", "")
 
 
-def test_sweep_setup_passes_preset_and_overrides_to_every_point(monkeypatch):
-    monkeypatch.delenv("MLGCN_SMOKE", raising=False)
+def test_sweep_setup_passes_preset_and_overrides_to_every_point():
     spec, grid, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
     assert grid == spec["grid"] and fixed == spec["parameters"] and "preset" not in fixed
     _, _, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, "paper_voc", "/d",
                                        config={"epochs": 20, "device": "cuda:1"}, seeds=[0])
     assert (fixed["preset"], fixed["data_root"], fixed["seeds"], fixed["config"]) == \
         ("paper_voc", "/d", [0], {"epochs": 20, "device": "cuda:1"})
-    monkeypatch.setenv("MLGCN_SMOKE", "1")
-    _, grid, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
-    assert grid == {"tau": [0.2]} and fixed["seeds"] == [0]
+    _, grid, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, smoke=True)
+    assert grid == {"tau": [0.2]} and fixed["seeds"] == [0] and fixed["profile"] == "smoke"
 
 
 def test_main_table_beside_ours_per_dataset():

@@ -1,4 +1,5 @@
-"""Notebook smoke runs (tiny settings via MLGCN_SMOKE=1) and a smoke build of the book.
+"""Notebook smoke runs and a smoke build of the book: the book profile ``smoke`` (tiny settings),
+selected as a user selects any profile (``python -m mlgcn_core.book --profile smoke``).
 
 The smoke book (papermill → Jupyter Book) executes every chapter once; the per-chapter tests assert
 the values those executions recorded, so a chapter is not trained twice. One chapter is also run as
@@ -24,12 +25,18 @@ pytestmark = pytest.mark.notebook
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
 
-def run_notebook(name: str):
+def run_notebook(name: str, tmp_path):
+    """``name`` run by nbmake as committed, in the smoke profile: nbmake ignores papermill's
+    parameters, so its own mock (cell metadata, applied after the parameters cell) sets ``profile``."""
+    import nbformat
     from nbmake.nb_run import NotebookRun
 
-    with pytest.MonkeyPatch.context() as mp:  # restored even if the run fails
-        mp.setenv("MLGCN_SMOKE", "1")  # inherited by the kernel
-        result = NotebookRun(NOTEBOOKS / f"{name}.ipynb", default_timeout=600).execute()
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", 4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.metadata["nbmake"] = {"mock": {"profile": "smoke"}}
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    result = NotebookRun(path, default_timeout=600).execute()
     assert result.error is None, f"{name} failed:\n{result.error.summary}\n{result.error.trace}"
     return recorded(result.nb)
 
@@ -56,13 +63,13 @@ def test_every_toc_notebook_exists_with_title_and_parameters():
             f"{n}: commit notebooks without outputs"
 
 
-def test_01_label_graph_smoke(smoke_book):
+def test_01_label_graph_smoke(smoke_book, tmp_path):
     """Run as committed by nbmake (no papermill): the same graph as the book's papermill run."""
     import numpy as np
 
     from mlgcn_core.data import CLASSES
 
-    rec = run_notebook("01_label_graph")["graph"]
+    rec = run_notebook("01_label_graph", tmp_path)["graph"]
     in_book = book_record(smoke_book, "01_label_graph")["graph"]
     for k in ("P", "N", "edges_binary", "edges_reweighted", "max_asymmetry", "n_train"):
         assert rec[k] == in_book[k], k
@@ -95,7 +102,7 @@ def test_02_train_smoke(smoke_book):
 
 
 def test_04_does_the_graph_help_smoke(smoke_book):
-    """The chapter's regimes at tiny settings (MLGCN_SMOKE=1): every regime's comparisons with
+    """The chapter's regimes at tiny settings (the smoke profile): every regime's comparisons with
     their controls, three-way verdicts from the Holm-adjusted p over the chapter's family, each
     variant's own lr, the plateau rule, the expressiveness check on trained heads."""
     from mlgcn_core.book import regimes
@@ -174,18 +181,18 @@ BOOK_WIDE_WEIGHT_DECAY = 2e-4  # a book-wide training override (the preset's is 
 
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory):
-    """The whole pipeline on tiny settings: papermill → Jupyter Book (-W) → HTML."""
+    """The whole pipeline on tiny settings — the book profile ``smoke``, chosen on the command line
+    as a user would — papermill → Jupyter Book (-W) → HTML (in the profile's tree)."""
     root = tmp_path_factory.mktemp("book")
     for f in ("_config.yml", "_toc.yml"):
         shutil.copy(PROJECT_ROOT / f, root / f)
     shutil.copytree(PROJECT_ROOT / "notebooks", root / "notebooks")
     shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("executed"))
-    env = dict(os.environ, MLGCN_SMOKE="1")
-    proc = subprocess.run([sys.executable, "-m", "mlgcn_core.book", "--root", str(root),
-                           "-p", f"config.weight_decay={BOOK_WIDE_WEIGHT_DECAY}"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "mlgcn_core.book", "--root", str(root), "--profile", "smoke",
+                           "-p", f"config.weight_decay={BOOK_WIDE_WEIGHT_DECAY}"],
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return root / "_build" / "html"
+    return root / "_build" / "profiles" / "smoke" / "_build" / "html"
 
 
 PAGES = {"book/intro.html": "ML-GCN, re-made", "book/references.html": "References",
@@ -232,9 +239,9 @@ def test_book_wide_override_reaches_every_training_chapter(smoke_book):
 
     from mlgcn_core.paths import runs_root
 
-    root = smoke_book.parent.parent
+    root = smoke_book.parent.parent  # the smoke profile's tree: its toc, its executed chapters
     training = [n for n in toc_notebooks(root)
-                if "config" in pm.inspect_notebook(str(root / "notebooks" / f"{n}.ipynb"))]
+                if "config" in pm.inspect_notebook(str(NOTEBOOKS / f"{n}.ipynb"))]
     assert len(training) >= 9  # 01–03, the four ablations, 09, 10 (and the chapters added since)
     for n in training:
         rec = book_record(smoke_book, n)
@@ -303,7 +310,6 @@ def voc_profile_book(tmp_path_factory, official_dir):
     tmp = tmp_path_factory.mktemp("voc_profile")
     _, truth = make_voc_scenes(tmp / "voc")
     env = dict(os.environ, MLGCN_OFFICIAL_DIR=str(official_dir), MLGCN_RUNS=str(tmp / "runs"))
-    env.pop("MLGCN_SMOKE", None)
     prep = subprocess.run([sys.executable, "-m", "mlgcn_core", "prepare", "voc2007", "--root", str(tmp / "voc"),
                            "--out", str(tmp / "prepared")], env=env, capture_output=True, text=True)
     assert prep.returncode == 0, prep.stderr

@@ -217,10 +217,10 @@ def test_an_ablation_chapter_runs_its_points_on_ray(ray_cluster, tmp_path, monke
     from mlgcn_core.book.notebook import execute, recorded
     from mlgcn_core.paths import PROJECT_ROOT
 
-    monkeypatch.setenv("MLGCN_SMOKE", "1")
     monkeypatch.setenv("MLGCN_RUNS", str(tmp_path / "runs"))  # nothing done yet: every point runs
     nb = execute(PROJECT_ROOT / "notebooks" / "07_ablation_depth.ipynb", tmp_path / "07.ipynb",
-                 {"executor": "ray", "address": ray_cluster, "gpus_per_point": 0}, cwd=PROJECT_ROOT / "notebooks")
+                 {"executor": "ray", "address": ray_cluster, "gpus_per_point": 0, "profile": "smoke"},
+                 cwd=PROJECT_ROOT / "notebooks")
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"2 points, 0 done, 2 to run on Ray ({ray_cluster})" in text, text[-2000:]
     assert "2 Ray task(s), 0 GPU and 1 CPU each" in text

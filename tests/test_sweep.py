@@ -56,6 +56,16 @@ def test_sweep_points_table_skip_and_failures(tiny_notebook, tmp_path):
     assert json.loads((point / "records.json").read_text())["records"]["stamp"] == stamp  # not executed again
 
 
+def test_point_keys_of_the_default_profile_unchanged():
+    """A point's folder name is its key: the explicit scale switch (``profile``) renames no point of
+    the default book (pinned as computed when smoke mode was an environment variable)."""
+    from pathlib import Path
+
+    params = {"tau": 0.2, "seeds": [0, 1, 2], "config": {"epochs": 20}}
+    assert point_key(Path("notebooks/02_train.ipynb"), params) == "ade9208d50a7"
+    assert point_key(Path("notebooks/02_train.ipynb"), {**params, "profile": "smoke"}) != "ade9208d50a7"
+
+
 def test_sweep_rejects_unknown_parameter(tiny_notebook, tmp_path):
     with pytest.raises(ValueError, match=r"parameter 'tau' is neither in point.ipynb's parameters cell"):
         run_sweep(str(tiny_notebook), {"tau": [0.1]}, out=tmp_path / "s", log=lambda m: None)

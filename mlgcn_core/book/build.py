@@ -73,9 +73,9 @@ def profile_tree(root: Path, name: str, chapters: list[str], data_root: str) -> 
             text = "".join(line for line, m in links if not m or m.group(1) in chapters)
             if page.name == "intro.md":
                 title, _, rest = text.partition("\n")
-                text = (f"{title}\n\n```{{note}}\nThis build ran the profile **{name}** on the data "
-                        f"in `{data_root}`; the default build (`make book`) runs on the embedded "
-                        f"benchmark.\n```\n{rest}")
+                data = f"the data in `{data_root}`" if data_root else "the embedded benchmark"
+                text = (f"{title}\n\n```{{note}}\nThis build ran the profile **{name}** on {data}; "
+                        f"the default build (`make book`) is the profile default.\n```\n{rest}")
             (out / "book" / page.name).write_text(text)
     if (root / "book" / "_static").is_dir():
         shutil.copytree(root / "book" / "_static", out / "book" / "_static", dirs_exist_ok=True)
@@ -104,12 +104,11 @@ def toc_notebooks(root: Path) -> list[str]:
 
 def source_key(nb_path: Path, params: dict) -> str:
     """What an executed notebook depends on: its source, its parameters, the package's code and
-    data files (presets, sweeps), and smoke mode. Unchanged → the executed copy is reused."""
+    data files (presets, sweeps). Unchanged → the executed copy is reused."""
     from ..paths import PACKAGE_ROOT
-    from .notebook import smoke_mode
 
     h = hashlib.sha1(nb_path.read_bytes())
-    h.update(json.dumps(params, sort_keys=True, default=str).encode() + str(smoke_mode()).encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
     deps = sorted(PACKAGE_ROOT.rglob("*.py")) + sorted(PACKAGE_ROOT.rglob("*.yaml")) + \
         sorted((nb_path.parent / "sweeps").glob("*.yaml"))
     for f in deps:
@@ -287,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prof = load_profile(root, args.profile)
         params = group_dotted(parse_assignments(args.param), into=prof["parameters"])
+        params["profile"] = args.profile  # the scale switch: every chapter declares it
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     out_root = root

@@ -44,7 +44,7 @@ def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1) -> dic
 
 
 def chapter_config(preset: str = "default", data_root: str = "", config: dict | None = None,
-                   seeds: list = (0,), smoke_seeds: int = 2):
+                   seeds: list = (0,), smoke_seeds: int = 2, smoke: bool = False):
     """The one configuration every training chapter starts from, and its training seeds.
 
     Every chapter that trains takes the same three parameters — ``preset``, ``data_root`` and
@@ -54,13 +54,12 @@ def chapter_config(preset: str = "default", data_root: str = "", config: dict | 
     dataset needs ``data_root``, the folder made by ``python -m mlgcn_core prepare``. ``config``
     maps fields of :class:`~mlgcn_core.config.ExperimentConfig` to values (``{"tau": 0.3,
     "epochs": 30, "outfits.n_train": 3000}``), type-checked like ``--set``. Changing ``epochs``
-    moves the lr steps in proportion (15 of 20 → 4 of 6) unless ``lr_steps`` is given. Under
-    ``MLGCN_SMOKE=1``: the tiny benchmark, 3 epochs and the first ``smoke_seeds`` seeds. Chapters
+    moves the lr steps in proportion (15 of 20 → 4 of 6) unless ``lr_steps`` is given. ``smoke``
+    (the book's smoke profile): the tiny benchmark, 3 epochs and the first ``smoke_seeds`` seeds. Chapters
     with the same arguments share their runs (02's runs are reused by 03, 09 and 10, not
     retrained). Returns ``(config, seeds)``."""
     from ..config import load_preset
     from ..data import SMOKE
-    from .notebook import smoke_mode
 
     base = load_preset(preset)
     changes = dict(config or {})
@@ -70,7 +69,7 @@ def chapter_config(preset: str = "default", data_root: str = "", config: dict | 
             raise ValueError(f"preset {preset!r} trains on {base.dataset}: set data_root to the folder "
                              f"made by 'python -m mlgcn_core prepare {base.dataset} …'")
         changes["data_root"] = str(Path(data_root).expanduser().resolve())
-    if smoke_mode():
+    if smoke:
         changes["epochs"], seeds = 3, seeds[:smoke_seeds]
         if base.dataset == "outfits":
             changes = {k: v for k, v in changes.items() if k != "outfits" and not k.startswith("outfits.")}
@@ -91,15 +90,14 @@ def dataset_label(cfg, seeds: list) -> str:
 
 def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root: str = "",
                 config: dict | None = None, seeds: list | None = None,
-                grid: dict | None = None) -> tuple[dict, dict, dict]:
+                grid: dict | None = None, smoke: bool = False) -> tuple[dict, dict, dict]:
     """An ablation chapter's sweep: ``(spec, grid, fixed parameters)`` from the sweep file
     ``sweep`` (relative to the project). ``preset``/``data_root`` are passed to every point when
     not the embedded benchmark; ``config`` (training fields, as every chapter takes them) is merged
     over the sweep file's ``config`` and passed to every point; ``seeds`` replace the file's when
     given; ``grid`` replaces the file's values of the axes it names (e.g. the paper's full τ grid).
-    Under ``MLGCN_SMOKE=1``: ``smoke_grid`` and seed 0."""
+    ``smoke`` (the book's smoke profile): ``smoke_grid``, seed 0, and every point in the smoke profile."""
     from ..paths import PROJECT_ROOT
-    from .notebook import smoke_mode
     from .sweep import load_spec
 
     spec = load_spec(PROJECT_ROOT / sweep)
@@ -113,8 +111,8 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
     unknown = sorted(set(grid or {}) - set(spec["grid"]))
     if unknown:
         raise ValueError(f"grid: {unknown} are not axes of {sweep} (its axes: {sorted(spec['grid'])})")
-    if smoke_mode():
-        return spec, dict(smoke_grid), dict(fixed, seeds=[0])
+    if smoke:
+        return spec, dict(smoke_grid), dict(fixed, seeds=[0], profile="smoke")
     return spec, {**spec["grid"], **(grid or {})}, fixed
 
 

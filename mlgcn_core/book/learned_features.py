@@ -22,7 +22,7 @@ VARIANT_NAMES = ("baseline (GMP)", "ML-GCN (re-weighted)")
 
 
 def learned_config(preset: str = "default", data_root: str = "", config: dict | None = None, seeds=SEEDS,
-                   epochs: int = EPOCHS, trainable_blocks: int = TRAINABLE_BLOCKS):
+                   epochs: int = EPOCHS, trainable_blocks: int = TRAINABLE_BLOCKS, smoke: bool = False):
     """The chapters' base config (:func:`~mlgcn_core.book.chapters.chapter_config`, the same
     ``preset`` / ``data_root`` / ``config``) in top mode at the cut ``trainable_blocks`` for
     ``epochs`` on :data:`TRAIN_SCENES` training scenes (the final epoch, ``selection="last"``),
@@ -30,7 +30,7 @@ def learned_config(preset: str = "default", data_root: str = "", config: dict | 
     fits the book's 10-minute budget on 2 cores (the README's measurements)."""
     fields = {"epochs": epochs, "train_scenes": TRAIN_SCENES, "selection": "last", **dict(config or {}),
               "mode": "top", "trainable_blocks": trainable_blocks, "channels_last": True}
-    cfg, seeds = chapter_config(preset, data_root, fields, seeds, smoke_seeds=3)
+    cfg, seeds = chapter_config(preset, data_root, fields, seeds, smoke_seeds=3, smoke=smoke)
     if cfg.train_scenes is not None and cfg.train_scenes >= cfg.outfits.n_train:  # e.g. the tiny smoke benchmark
         cfg = cfg.replace(train_scenes=None)  # a subset as large as the split is the split
     return cfg, seeds
@@ -38,12 +38,12 @@ def learned_config(preset: str = "default", data_root: str = "", config: dict | 
 
 def learned_feature_runs(preset: str = "default", data_root: str = "", config: dict | None = None,
                          seeds=SEEDS, epochs: int = EPOCHS, trainable_blocks: int = TRAINABLE_BLOCKS,
-                         jobs: int = 2) -> dict[str, list]:
+                         jobs: int = 2, smoke: bool = False) -> dict[str, list]:
     """Train (or read back) the GMP baseline and ML-GCN (re-weighted) in top mode for every seed:
     ``{variant: [RunResult per seed]}`` — for ``report.results_frame`` / ``report.mean_std`` and
     ``findings.paired_difference``. Arguments as :func:`learned_config`; ``jobs``: parallel
     processes on the CPU (``scheduler.run_many``)."""
-    cfg, seeds = learned_config(preset, data_root, config, seeds, epochs, trainable_blocks)
+    cfg, seeds = learned_config(preset, data_root, config, seeds, epochs, trainable_blocks, smoke)
     return run_variants(cfg, list(VARIANT_NAMES), seeds, jobs=jobs)
 
 

@@ -1,5 +1,5 @@
-"""Notebook helpers: smoke mode, recorded values read back by tests, and :func:`execute`, the one
-way the package runs a notebook with papermill (book chapters and sweep points)."""
+"""Notebook helpers: recorded values read back by tests, and :func:`execute`, the one way the
+package runs a notebook with papermill (book chapters and sweep points)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,6 @@ from pathlib import Path
 
 RECORD_KEY = "mlgcn_record"
 KERNEL_START_ATTEMPTS = 3
-
-
-def smoke_mode() -> bool:
-    """True when ``MLGCN_SMOKE=1`` (set by the test suite): notebooks shrink their settings."""
-    return os.environ.get("MLGCN_SMOKE", "") == "1"
 
 
 def record(name: str, value) -> None:

@@ -114,9 +114,9 @@ VISIBILITY_BINS = ((0.0, 0.2), (0.2, 0.5), (0.5, 1.0))
 
 def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_size: int = 128,
              lrs=(0.005, 0.02, 0.08), tune_seeds: int = 2, rare_positives=(5,),
-             weight_decay_factors=(1, 10), hide_fractions=(0.7,), smoke: bool | None = None) -> dict:
-    """The chapter's settings per regime, from its parameters cell (tiny ones under
-    ``MLGCN_SMOKE=1`` or ``smoke=True``, for the book's smoke test).
+             weight_decay_factors=(1, 10), hide_fractions=(0.7,), smoke: bool = False) -> dict:
+    """The chapter's settings per regime, from its parameters cell (tiny ones with ``smoke``, the
+    book's smoke profile).
 
     * ``size``: :func:`size_regime`'s arguments — ``recipe_steps`` at every size (chapter 02's
       recipe at the full 6,000 scenes: 20 epochs of 47 steps of batch 128);
@@ -126,10 +126,6 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
       budgets are checked by :func:`convergence` on the regime's own curves;
     * ``occlusion``: the fewest garments of a class in a visibility bin for its AP to count;
     * ``lrs``: the grid (≥ 3 values, ≥ 16× apart), ``tune_seeds``: the seeds it is searched on."""
-    if smoke is None:
-        from .notebook import smoke_mode
-
-        smoke = smoke_mode()
     if smoke:
         sizes, recipe_steps, steps, batch_size, lrs, tune_seeds = (300,), 30, 30, 100, (0.005, 0.02, 0.08), 1
         rare_positives, weight_decay_factors, hide_fractions = (5,), (1, 10), (0.7,)

@@ -118,9 +118,9 @@ def notebook_parameters(params: dict, declared: set, notebook: str) -> dict:
 
 
 def point_key(notebook: Path, params: dict) -> str:
-    from .notebook import smoke_mode
-
-    blob = json.dumps({"notebook": notebook.stem, "params": params, "smoke": smoke_mode()},
+    """A grid point's name: its notebook and parameters (the smoke profile's points apart)."""
+    smoke = params.get("profile") == "smoke"
+    blob = json.dumps({"notebook": notebook.stem, "params": params, "smoke": smoke},
                       sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
