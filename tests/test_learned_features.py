@@ -129,7 +129,7 @@ def test_keys_of_other_modes_unchanged_and_top_runs_in_parallel():
     # recorded before top mode existed: the run folders of every existing config stay where they are
     assert load_preset("default").key() == "34826744c82d"
     assert load_preset("default").replace(mode="end2end").key() == "b2a6119a7655"
-    voc = load_preset("paper_voc")  # (its key moved with its protocol, selection "last": issue G)
+    voc = load_preset("paper_voc")  # (its key moved with its protocol, selection "last")
     assert voc.replace(trainable_blocks=3).key() == voc.key()
     assert load_preset("default").replace(trainable_blocks=3).key() == "34826744c82d"  # unused there
     top = load_preset("default").replace(mode="top")

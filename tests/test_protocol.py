@@ -1,4 +1,4 @@
-"""The protocol around the method (issue G): epoch selection (val / last / test), the run key of
+"""The protocol around the method: epoch selection (val / last / test), the run key of
 earlier configs, p in the paper's terms, the official README's numbers and chapter 02's margin
 verdicts, SyncBatchNorm under DDP, typed overrides, and prepare's refusal of empty classes."""
 
@@ -24,7 +24,7 @@ from mlgcn_core.graph import (
 )
 from mlgcn_core.io import load_label_stats, load_pickle
 
-DEFAULT_KEY = "34826744c82d"  # load_preset("default").key() before issue G: every book run keeps its name
+DEFAULT_KEY = "34826744c82d"  # load_preset("default").key() since the book began: every book run keeps its name
 
 
 def cli(*args):

@@ -351,7 +351,7 @@ def test_the_grid_grows_past_an_edge_pick(monkeypatch):
     def _variant(c):
         return R.GMP if c.model == "baseline" else R.IDENTITY
 
-    monkeypatch.setattr(R, "_train", fake_train)
+    monkeypatch.setattr(R, "train_runs", fake_train)
     base = ExperimentConfig(outfits=TINY)
     cells = [R.Cell("r", 1, v, R._head(base, 30, v, epochs=1, lr_steps=(1,)), 4) for v in (R.GMP, R.IDENTITY)]
     out = R.tuned_runs(cells, [0, 1, 2], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=2, jobs=1, extend=2)

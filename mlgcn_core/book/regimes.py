@@ -166,13 +166,16 @@ class Cell:
     extra: dict = field(default_factory=dict)  # more columns for its rows
 
 
-def _train(configs: list, jobs: int) -> list:
+def train_runs(configs: list, jobs: int) -> list:
+    """Train (or read back) ``configs`` in ``jobs`` parallel processes: their RunResults, in order."""
     from ..scheduler import run_many
 
     return run_many(configs, jobs=jobs)
 
 
-def _rows(cells: list[Cell], runs: list, score: Callable) -> list[dict]:
+def run_rows(cells: list[Cell], runs: list, score: Callable) -> list[dict]:
+    """One tidy row per (cell, run): the cell's regime, level and variant, the run's seed and lr, its
+    validation and test score, mAP, best epoch and folder."""
     return [{"regime": c.regime, "level": c.level, "variant": c.variant, "seed": r.config.seed,
              "lr": r.config.lr, "val_score": score(r, "val"), "score": score(r, "test"), "mAP": float(r.metrics["mAP"]),
              "best_epoch": r.best_epoch, "steps": c.steps, "run": str(r.path), **c.extra} for c, r in zip(cells, runs)]
@@ -209,8 +212,8 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
     todo, grid = {k: lrs for k in cell_of}, pd.DataFrame()
     for round_ in range(extend + 1):
         pairs = [(cell_of[k], lr) for k, tried in todo.items() for lr in tried]
-        got = _train([c.config.replace(lr=lr, seed=s) for c, lr in pairs for s in tune], jobs)
-        grid = pd.concat([grid, pd.DataFrame(_rows([c for c, _ in pairs for _ in tune], got, score))],
+        got = train_runs([c.config.replace(lr=lr, seed=s) for c, lr in pairs for s in tune], jobs)
+        grid = pd.concat([grid, pd.DataFrame(run_rows([c for c, _ in pairs for _ in tune], got, score))],
                          ignore_index=True)
         picks = pick_lr(grid)
         todo = {(p.regime, _hashable(p.level), p.variant): [p.lr / ratio if p.edge == "low" else p.lr * ratio]
@@ -220,7 +223,7 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
     lr_of = {(p.regime, _hashable(p.level), p.variant): p.lr for p in picks.itertuples()}
     more_cells = [c for c in cells for _ in rest]
     more = [c.config.replace(lr=float(lr_of[key(c)]), seed=s) for c in cells for s in rest]
-    extra = pd.DataFrame(_rows(more_cells, _train(more, jobs), score)) if more else grid.iloc[:0]
+    extra = pd.DataFrame(run_rows(more_cells, train_runs(more, jobs), score)) if more else grid.iloc[:0]
     chosen = grid.merge(picks[["regime", "level", "variant", "lr"]], on=["regime", "level", "variant", "lr"])
     out = pd.concat([chosen, extra], ignore_index=True).sort_values(["level", "variant", "seed"], kind="stable")
     out = out.reset_index(drop=True)

@@ -216,13 +216,13 @@ INK = 8  # a garment's pixel is painted where its resized grey value exceeds thi
 
 def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg: OutfitsConfig,
            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Compose scenes for ``labels`` (n, C). Returns canvases (n, S, S) uint8, the source
-    indices into ``images`` (n, 4), −1 padded, and each garment's visibility (n, C) float32: the
-    fraction of its painted pixels that no later garment paints over (NaN where absent). The
-    visibility is read off the painting without drawing any random number, so the canvases and
-    labels are those of the generator without it."""
-    n, S = labels.shape[0], cfg.canvas
-    canvases = np.zeros((n, S, S), dtype=np.float32)
+    """Compose scenes for ``labels`` (n, C). Returns canvases (n, side, side) uint8 (side:
+    ``cfg.canvas``), the source indices into ``images`` (n, 4), −1 padded, and each garment's
+    visibility (n, C) float32: the fraction of its painted pixels that no later garment paints
+    over (NaN where absent). The visibility is read off the painting without drawing any random
+    number, so the canvases and labels are those of the generator without it."""
+    n, side = labels.shape[0], cfg.canvas
+    canvases = np.zeros((n, side, side), dtype=np.float32)
     sources = np.full((n, 4), -1, dtype=np.int64)
     visibility = np.full(labels.shape, np.nan, dtype=np.float32)
     plan: list[list[tuple[int, tuple[int, int, int]]]] = []  # per scene: (class, box) in paint order
@@ -234,7 +234,7 @@ def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg:
             sources[r, k] = int(rng.choice(pools[c]))
             size = int(rng.integers(cfg.min_size, cfg.max_size + 1))
             for _ in range(30):  # rejection-sample a position with bounded overlap
-                box = (int(rng.integers(0, S - size + 1)), int(rng.integers(0, S - size + 1)), size)
+                box = (int(rng.integers(0, side - size + 1)), int(rng.integers(0, side - size + 1)), size)
                 if all(_iou(box, b) <= cfg.max_overlap for b in boxes):
                     break
             boxes.append(box)
@@ -244,7 +244,7 @@ def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg:
     resized = iter(_resize_all(images, garment_sources, garment_sizes))
     for r, scene in enumerate(plan):  # then the painting
         classes = [c for c, _ in scene]
-        owner = np.full((S, S), -1, dtype=np.int64)  # (S, S): index k of the garment on top
+        owner = np.full((side, side), -1, dtype=np.int64)  # (side, side): index k of the garment on top
         painted = np.zeros(len(classes), dtype=np.int64)  # (k,): pixels each garment painted
         for k, (_c, (y0, x0, s)) in enumerate(scene):
             g = next(resized)  # (s, s)
