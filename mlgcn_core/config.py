@@ -155,7 +155,7 @@ class ExperimentConfig:
     # … and hide this share of each of ``hide_labels``' training annotations (the image stays, the
     # label is missing: set to 0 in the training targets and in the label statistics of the split)
     hide_labels: tuple[str, ...] = ()
-    hide_fraction: float = 0.0
+    hide_fraction: float = 0.0  # the share of each hidden label's training positives, in (0, 1)
     # --- image branch
     backbone: str = "efficientnet_lite0"  # key of backbones.BACKBONES
     weights: str | None = "imagenet"  # "imagenet", a state_dict path, or None (random)
@@ -170,7 +170,7 @@ class ExperimentConfig:
     graph: str = "reweighted"  # "reweighted" (Eq. 8), "binary" (Eq. 7 + I); controls: "identity"
     # (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the generator's true P(L_j|L_i))
     graph_labels: str = "train"  # the label sets the graph is estimated from: "train" (the run's
-    # training annotations, the paper) or "corpus" (the benchmark's whole training label corpus)
+    #   training annotations, the paper) or "corpus" (the benchmark's whole training label corpus)
     tau: float = 0.4  # binarization threshold τ (Eq. 7)
     p: float = 0.2  # re-weighting p (Eq. 8)
     scheme: str = "paper"  # "paper" (corrected Eq. 8) or "official" (official gen_A)
