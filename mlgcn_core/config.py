@@ -31,6 +31,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 # fields that do not change the result: left out of the run key
 NOT_IN_KEY = ("device", "workers", "sync_bn")
+# the augmentation stream of runs that augment (mode end2end), in their run key: items drawn from
+# (seed, epoch, index) (``data.seeded``); earlier runs drew from per-process RNGs, so they get other keys
+AUGMENT_STREAM = "item-seeded/1"
 # how the reported epoch is chosen (``ExperimentConfig.selection``) and how results say so
 SELECTIONS = {"val": "best validation mAP", "last": "last epoch (no selection)",
               "test": "selected on test (optimistic)"}
@@ -306,6 +309,8 @@ class ExperimentConfig:
             unused.append("trainable_blocks")
         for k in unused:
             d.pop(k)
+        if self.mode == "end2end":  # the only mode that augments: the stream its numbers come from
+            d["augment_stream"] = AUGMENT_STREAM
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 

@@ -50,8 +50,8 @@ def git_commit() -> str | None:
 
 
 def atomic_save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)  # through a Python file: a full disk is an OSError (ENOSPC), not a C++ error
 
 
 def jsonable(metrics: dict) -> dict:

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from . import distributed as D
 from .config import ExperimentConfig, selection_label
+from .data.seeded import EpochIndices, SeededItems
 from .data.sources import Splits, load_splits
 from .features import extract_dataset_features, extract_dataset_maps
 from .io import write_text
@@ -143,16 +144,22 @@ class Engine:
             if ctx.active else self.model)
         self.sampler = DistributedSampler(self.data["train"], num_replicas=ctx.world, rank=ctx.rank,
                                           shuffle=True, seed=cfg.seed, drop_last=False)
-        self.train_loader = self._loader(self.data["train"], sampler=self.sampler)
+        if isinstance(self.data["train"], TensorDataset):  # cached inputs: no augmentation
+            self.train_loader = self._loader(self.data["train"], sampler=self.sampler)
+        else:  # images: each item's augmentation drawn from (seed, epoch, index), whatever the workers
+            self.sampler = EpochIndices(self.sampler)
+            self.train_loader = self._loader(SeededItems(self.data["train"], cfg.seed), sampler=self.sampler)
 
     def _loader(self, ds: Dataset, sampler=None, indices=None):
         if isinstance(ds, TensorDataset):
             return TensorBatches(ds, self.local_batch, sampler, indices)
         if indices is not None:
             ds = Subset(ds, indices)
+        # its own generator: the loader's worker seeds never draw from (or depend on) the global RNG
         return DataLoader(ds, batch_size=self.local_batch, sampler=sampler, shuffle=False,
                           num_workers=self.workers, pin_memory=self.device.startswith("cuda"),
-                          persistent_workers=self.workers > 0 and sampler is not None)
+                          persistent_workers=self.workers > 0 and sampler is not None,
+                          generator=torch.Generator().manual_seed(self.cfg.seed))
 
     def _autocast(self):
         if self.amp:
@@ -168,7 +175,7 @@ class Engine:
     def train_epoch(self, epoch: int, good_checkpoint: str) -> float:
         """One epoch; returns the mean training loss over all ranks' samples."""
         cfg = self.cfg
-        seed_everything(cfg.seed * 100_003 + epoch)  # augmentations: same per epoch, even after a resume
+        seed_everything(cfg.seed * 100_003 + epoch)  # the epoch's other draws: same even after a resume
         self.sampler.set_epoch(epoch)
         self.model.train()
         if cfg.mode == "features" and self.model.backbone is not None:
