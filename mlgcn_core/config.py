@@ -309,6 +309,10 @@ class ExperimentConfig:
             unused.append("trainable_blocks")
         for k in unused:
             d.pop(k)
+        if self.dataset != "outfits":  # the data itself, not only its path (the benchmark is its config)
+            from .data import prepared_fingerprint
+
+            d["data_fingerprint"] = prepared_fingerprint(self.data_root)
         if self.mode == "end2end":  # the only mode that augments: the stream its numbers come from
             d["augment_stream"] = AUGMENT_STREAM
         blob = json.dumps(d, sort_keys=True, default=str)

@@ -21,11 +21,11 @@ from .config import ExperimentConfig, load_preset
 from .data import coco, voc
 from .data.images import load_image
 from .data.sources import image_transform
-from .distributed import loader_workers
+from .distributed import check_device, loader_workers
 from .graph import normalize_adjacency
 from .io import atomic_path
 from .models import MultiLabelModel, build_model
-from .runs import CHECKPOINT_FORMAT, checkpoint_payload
+from .runs import CHECKPOINT_FORMAT, checkpoint_payload, state_hash
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -49,6 +49,7 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
     pretrained backbone back; a top-mode model its frozen pretrained bottom before its trained top),
     in eval mode. ``images=False``: a features-mode checkpoint gives its head alone, on pooled
     features (what the book's analyses of cached features need; no backbone built)."""
+    check_device(device)
     ck = read_checkpoint(path)
     cfg = ExperimentConfig.from_dict(ck["config"])
     classes, state = list(ck["classes"]), ck["model"]
@@ -63,6 +64,11 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
             warnings.simplefilter("ignore", PretrainedWeightsUnavailable)
         backbone = build_backbone(cfg.backbone, cfg.weights if cfg.mode != "end2end" else None,
                                   cfg.pooling)
+    want = (ck.get("backbone") or {}).get("sha256")  # a features-mode head names its frozen backbone
+    if want and cfg.mode == "features" and state_hash(backbone.state_dict()) != want:
+        raise ValueError(f"checkpoint {str(path)!r}: the backbone {cfg.backbone} ({cfg.weights}) built here "
+                         "is not the one its head was trained on (weight hash differs): restore those "
+                         "weights, or retrain the run with --force")
     if cfg.mode == "top":  # the checkpoint holds the top (backbone.trunk.*); the bottom is pretrained
         backbone = join_backbone(*split_backbone(backbone, cfg.trainable_blocks))
         state = {k.replace("backbone.trunk.", "backbone.trunk.top.", 1): v for k, v in state.items()}

@@ -10,11 +10,13 @@ keeps the first part's config and lists each resumed part under ``"resumed"`` (:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,13 +167,73 @@ def checkpoint_payload(cfg: ExperimentConfig, classes: list[str], model_state: d
 
 
 def load_run(path: str | os.PathLike) -> RunResult:
+    """A finished run read back; a missing, truncated or hand-edited run file is one ValueError
+    naming the file and the way out (``--force`` retrains the run)."""
     path = Path(path)
-    cfg = ExperimentConfig.from_dict(json.loads((path / "config.json").read_text())["config"])
-    m = json.loads((path / "metrics.json").read_text())
-    with open(path / "history.csv") as f:
-        history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    test = dict(m["test"], AP=np.asarray(m["test"]["AP"], dtype=float))
-    return RunResult(cfg, path, test, m["val"], int(m["best_epoch"]), history, reused=True)
+    current = path / "config.json"
+    try:
+        cfg = ExperimentConfig.from_dict(json.loads(current.read_text())["config"])
+        current = path / "metrics.json"
+        m = json.loads(current.read_text())
+        test = dict(m["test"], AP=np.asarray(m["test"]["AP"], dtype=float))
+        val, best_epoch = m["val"], int(m["best_epoch"])
+        current = path / "history.csv"
+        with open(current) as f:
+            history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"run file {current} is corrupted or unreadable ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else exc!r}); retrain the run with "
+                         "--force (python -m mlgcn_core train … --force, or run_experiment(cfg, "
+                         "force=True)), or delete its folder") from None
+    return RunResult(cfg, path, test, val, best_epoch, history, reused=True)
+
+
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """One lock per run folder (``<runs>/.locks/<run name>.lock``, ``flock``): a second process
+    with the same run key waits here until the first one has finished, then reads its result back
+    instead of training the run again alongside it. Without ``fcntl`` (Windows) no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    folder = out.parent / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{out.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_BACKBONE_IDS: dict[tuple, dict] = {}
+
+
+def backbone_identity(cfg: ExperimentConfig) -> dict:
+    """What a features-mode ``model.pt`` records of the frozen backbone in front of its head
+    instead of its weights: name, weights, pooling and a SHA-256 of its state (built once per
+    process; :func:`~mlgcn_core.inference.model_from_checkpoint` rebuilds it and checks the hash)."""
+    key = (cfg.backbone, cfg.weights, cfg.pooling)
+    if key not in _BACKBONE_IDS:
+        from .backbones import build_backbone
+
+        _BACKBONE_IDS[key] = {"name": cfg.backbone, "weights": cfg.weights, "pooling": cfg.pooling,
+                              "sha256": state_hash(build_backbone(*key).state_dict())}
+    return dict(_BACKBONE_IDS[key])
+
+
+def state_hash(state: dict) -> str:
+    """SHA-256 of a state dict (names, dtypes, shapes and bytes, in order)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in state.items():
+        v = v.detach().cpu().contiguous()
+        h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+    return h.hexdigest()
 
 
 def run_path(cfg: ExperimentConfig, root: str | os.PathLike | None = None) -> Path:

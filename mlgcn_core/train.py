@@ -34,6 +34,7 @@ from torch.utils.data import (
 from tqdm import tqdm
 
 from . import distributed as D
+from .distributed import check_device
 from .config import ExperimentConfig, selection_label
 from .data.seeded import EpochIndices, SeededItems
 from .data.sources import Splits, load_splits
@@ -45,11 +46,13 @@ from .models import MultiLabelModel, build_model
 from .runs import (
     RunResult,
     atomic_save,
+    backbone_identity,
     checkpoint_payload,
     jsonable,
     load_run,
     record_start,
     resume_state,
+    run_lock,
     run_path,
     write_history,
 )
@@ -284,13 +287,27 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     (:func:`~mlgcn_core.runs.resume_state`). ``callbacks``: called on the main process as
     ``fn(epoch, record)`` after each epoch (1-based epoch, the history record).
     """
+    check_device(cfg.device)
     ctx = D.setup(cfg.device)
     out = run_path(cfg, root)
     if (out / "metrics.json").is_file() and not force:
         return load_run(out)
+    if resume:
+        resume_state(cfg, out)  # checked before anything is written (the lock file included)
+    # one process per run key at a time: a second one waits here, then reads the first one's result
+    with run_lock(out) if ctx.main else contextlib.nullcontext():
+        D.barrier(ctx)
+        if (out / "metrics.json").is_file() and not force:
+            return load_run(out)
+        return _train(cfg, ctx, out, resume, progress, callbacks)
+
+
+def _train(cfg: ExperimentConfig, ctx: D.Context, out, resume: bool, progress: bool,
+           callbacks: Sequence[Callable[[int, dict], None]]) -> RunResult:
+    """:func:`run_experiment`'s training, under the run's lock."""
     t_start = time.time()
     ckpt_path = out / "checkpoint.pt"
-    st, changes = resume_state(cfg, out) if resume else (None, {})  # checked before anything is written
+    st, changes = resume_state(cfg, out) if resume else (None, {})
     splits = load_splits(cfg)
     eng = Engine(cfg, splits, ctx, progress)
     start, history, best = 0, [], {"mAP": -1.0, "epoch": 0, "val": {}, "model": None}
@@ -346,12 +363,15 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     eng.model.load_state_dict(best["model"])
     test = eng.evaluate("test")  # once, with the selected epoch (for "test": its score again)
     if ctx.main:
-        atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"]),
-                     out / "model.pt")
+        # features mode: the head, and the frozen backbone by name and weight hash (rebuilt on load)
+        extra = {"backbone": backbone_identity(cfg)} if cfg.mode == "features" else {}
+        atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"], **extra),
+                    out / "model.pt")
         write_text(out / "metrics.json", json.dumps(
             {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
              "classes": eng.classes, "selection": selection_label(cfg.selection),
              "train_images": len(eng.data["train"]),
              "seconds": round(time.time() - t_start, 2)}, indent=2))
+        ckpt_path.unlink(missing_ok=True)  # finished: only an interrupted run keeps its checkpoint
     D.barrier(ctx)
     return RunResult(cfg, out, test, best["val"], best["epoch"], history, reused=False)

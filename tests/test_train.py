@@ -70,8 +70,12 @@ def test_parallel_jobs_only_for_cpu_features_runs(features_cfg, monkeypatch):
 def test_features_mode_run_folder_and_reuse(features_cfg, tmp_path):
     r = run_experiment(features_cfg, root=tmp_path, progress=False)
     assert not r.reused and r.path.parent == tmp_path
-    assert {p.name for p in r.path.iterdir()} == {"config.json", "metrics.json", "history.csv",
-                                                 "model.pt", "checkpoint.pt"}
+    # finished: no checkpoint.pt (only an interrupted run keeps one); model.pt holds the head and
+    # names its frozen backbone by weight hash instead of carrying it
+    assert {p.name for p in r.path.iterdir()} == {"config.json", "metrics.json", "history.csv", "model.pt"}
+    ck = torch.load(r.path / "model.pt", weights_only=True)
+    assert not any(k.startswith("backbone.") for k in ck["model"])
+    assert ck["backbone"]["name"] == features_cfg.backbone and len(ck["backbone"]["sha256"]) == 64
     saved = json.loads((r.path / "config.json").read_text())
     assert ExperimentConfig.from_dict(saved["config"]) == features_cfg
     assert saved["package_version"] and "git_commit" in saved

@@ -14,7 +14,6 @@ label statistics (Eq. 6) always come from exactly the images trained on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from ..backbones import BACKBONES
-from . import prepared_dataset
+from . import prepared_dataset, prepared_fingerprint
 from .images import eval_transform, train_transform
 from .outfits import CLASSES as OUTFIT_CLASSES
 from .outfits import load_outfits
@@ -161,6 +160,10 @@ def load_splits(cfg) -> Splits:
     """The splits of ``cfg``'s data; for ML-GCN a class without a positive training image is refused
     here, by name, before any feature is extracted (Eq. 6 is undefined for it)."""
     splits = _load_splits(cfg)
+    for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test)):
+        if ds is not None and len(ds) == 0:  # (prepare refuses this; a folder made before it did not)
+            raise ValueError(f"{cfg.data_root or cfg.dataset}: the {name} split is empty: prepare the data "
+                             f"again with a larger --{name}-fraction (custom data) or more images")
     if cfg.model == "mlgcn":
         empty = [c for c, n in zip(splits.classes, splits.train_positives.sum(axis=0)) if n == 0]
         if empty:
@@ -187,11 +190,17 @@ def _load_splits(cfg) -> Splits:
     if not (root / "manifest.json").is_file():
         raise FileNotFoundError(f"data_root {str(root)!r}: no manifest.json (make it with "
                                 f"'python -m mlgcn_core prepare {cfg.dataset} …')")
-    manifest_text = (root / "manifest.json").read_text()
-    if json.loads(manifest_text)["dataset"] != cfg.dataset:
-        raise ValueError(f"data_root {str(root)!r} holds {json.loads(manifest_text)['dataset']!r}, "
-                         f"config says dataset={cfg.dataset!r}")
-    key = f"{cfg.dataset}-{hashlib.sha1(manifest_text.encode()).hexdigest()[:10]}"
+    manifest_path = root / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        held = manifest["dataset"]
+    except (ValueError, KeyError, TypeError) as exc:
+        what = "has no field 'dataset'" if isinstance(exc, (KeyError, TypeError)) else f"is not JSON ({exc})"
+        raise ValueError(f"{manifest_path} {what}: prepare the folder again with "
+                         f"'python -m mlgcn_core prepare {cfg.dataset} … --out {root}'") from None
+    if held != cfg.dataset:
+        raise ValueError(f"data_root {str(root)!r} holds {held!r}, config says dataset={cfg.dataset!r}")
+    key = f"{cfg.dataset}-{prepared_fingerprint(root)[:10]}"  # the files' identity, as in the run key
     tr, ev = image_transform(cfg, train=True), image_transform(cfg)
     if cfg.dataset == "custom":
         full = {s: prepared_dataset(root, s, ev) for s in ("train", "val", "test")}
