@@ -278,6 +278,11 @@ class ExperimentConfig:
             else:
                 raise ValueError(f"override: unknown config field {name!r}; known: {sorted(known)}")
         if outfit_changes:
+            known_outfits = {f.name for f in fields(OutfitsConfig)}
+            wrong = sorted(set(outfit_changes) - known_outfits)
+            if wrong:
+                raise ValueError(f"override: unknown benchmark field(s) {['outfits.' + w for w in wrong]}; "
+                                 f"known: {sorted('outfits.' + k for k in known_outfits)}")
             check_values(OutfitsConfig, outfit_changes, "outfits.")
             changes["outfits"] = dataclasses.replace(self.outfits, **outfit_changes)
         return self.replace(**changes)
@@ -333,7 +338,12 @@ def load_preset(name: str, overrides: list[str] | dict | None = None) -> Experim
     path = Path(name) if name.endswith((".yaml", ".yml")) else PRESET_DIR / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"preset {name!r} not found; have {presets()} or a path to a .yaml file")
-    d = yaml.safe_load(path.read_text()) or {}
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise ValueError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(d, dict):
         raise ValueError(f"{path}: expected a mapping of config fields")
     d.pop("description", None)

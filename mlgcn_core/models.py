@@ -183,5 +183,6 @@ def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class
     if adj_hat is not None:
         return MLGCN(word_vectors, adj_hat, backbone, feature_dim, depth=cfg.gcn_depth,
                      hidden=cfg.gcn_hidden, normalization=None)
-    return MLGCN(make_vectors(class_names, cfg.word_vectors), label_graph(cfg, train_positives),
+    vectors = make_vectors(class_names, cfg.word_vectors) if word_vectors is None else word_vectors
+    return MLGCN(vectors, label_graph(cfg, train_positives),
                  backbone, feature_dim, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden)

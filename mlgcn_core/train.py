@@ -133,7 +133,8 @@ class Engine:
             self.data = {k: v for k, v in self.data.items() if v is not None}  # no val: "last"/"test"
             feature_dim = None
         seed_everything(cfg.seed)  # the model's initialization depends on the seed only
-        self.model = build_model(cfg, splits.train_positives, splits.classes, feature_dim).to(self.device)
+        self.model = build_model(cfg, splits.train_positives, splits.classes, feature_dim,
+                                 word_vectors=splits.word_vectors).to(self.device)
         if D.use_sync_bn(cfg, ctx, self.device):  # BatchNorm statistics over the global batch
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         if cfg.channels_last and self.model.backbone is not None:

@@ -282,7 +282,8 @@ def voc_profile_book(tmp_path_factory, official_dir):
     env = dict(os.environ, MLGCN_OFFICIAL_DIR=str(official_dir), MLGCN_RUNS=str(tmp / "runs"))
     env.pop("MLGCN_SMOKE", None)
     prep = subprocess.run([sys.executable, "-m", "mlgcn_core", "prepare", "voc2007", "--root", str(tmp / "voc"),
-                           "--out", str(tmp / "prepared")], env=env, capture_output=True, text=True)
+                           "--out", str(tmp / "prepared")], env=env, capture_output=True, text=True,
+                          timeout=600)
     assert prep.returncode == 0, prep.stderr
     root = tmp / "book"
     root.mkdir()

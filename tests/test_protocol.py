@@ -27,7 +27,8 @@ DEFAULT_KEY = "34826744c82d"  # load_preset("default").key() before issue G: eve
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "mlgcn_core", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "mlgcn_core", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
 # --- run keys ----------------------------------------------------------------------------------

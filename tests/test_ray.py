@@ -53,7 +53,8 @@ def test_visible_gpus_reads_cuda_visible_devices(monkeypatch):
 def test_importing_the_package_does_not_import_ray():
     code = ("import sys, mlgcn_core, mlgcn_core.__main__, mlgcn_core.book.sweep, mlgcn_core.book.chapters; "
             "print('ray' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=300)
     assert out.stdout.strip() == "False"
 
 

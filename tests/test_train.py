@@ -385,7 +385,7 @@ def test_real_dataset_without_prepared_folder(tmp_path):
 
 def cli(*args: str, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mlgcn_core", *args], capture_output=True, text=True,
-                          env=env)
+                          env=env, timeout=600)
 
 
 TINY_SET = ["--set", "outfits.n_train=96", "--set", "outfits.n_val=40", "--set", "outfits.n_test=48",

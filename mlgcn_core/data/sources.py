@@ -62,6 +62,8 @@ class Splits:
     key: str  # identity of the data for caches
     # the scenes trained on, as rows of ``eval_train`` (whose features are cached whole); None: all
     train_rows: np.ndarray | None = None
+    # custom data: the label vectors ``prepare`` wrote (its --word-vectors and --fallback), (C, d)
+    word_vectors: np.ndarray | None = None
 
 
 DATASET_NAMES = {"outfits": "Fashion outfits", "voc2007": "PASCAL VOC 2007",
@@ -173,6 +175,23 @@ def load_splits(cfg) -> Splits:
     return splits
 
 
+def _prepared_vectors(cfg, root: Path, manifest: dict) -> np.ndarray | None:
+    """Custom data: the word vectors ``prepare custom`` wrote (its ``--word-vectors`` provider and
+    ``--fallback`` phrases honoured), used when the config asks for that provider; a config asking
+    for another provider is refused (the prepared vectors would be silently ignored)."""
+    from ..io import load_pickle
+
+    info = manifest.get("word_vectors") or {}
+    if cfg.model != "mlgcn" or not info.get("file"):
+        return None
+    if info.get("provider") != cfg.word_vectors:
+        raise ValueError(f"{root} was prepared with --word-vectors {info.get('provider')!r}, but the "
+                         f"config asks word_vectors={cfg.word_vectors!r}: set word_vectors="
+                         f"{info.get('provider')!r} (the prepared vectors, fallbacks included) or "
+                         f"prepare again with --word-vectors {cfg.word_vectors}")
+    return np.asarray(load_pickle(root / info["file"]), dtype=np.float32)
+
+
 def _load_splits(cfg) -> Splits:
     info = BACKBONES[cfg.backbone]
     if cfg.dataset == "outfits":
@@ -206,7 +225,8 @@ def _load_splits(cfg) -> Splits:
         full = {s: prepared_dataset(root, s, ev) for s in ("train", "val", "test")}
         train = prepared_dataset(root, "train", tr)
         return Splits(train, full["val"], full["test"], full["train"], full["train"].classes,
-                      (full["train"].labels == 1).astype(np.int64), key)
+                      (full["train"].labels == 1).astype(np.int64), key,
+                      word_vectors=_prepared_vectors(cfg, root, manifest))
     train_name, test_name = ("trainval", "test") if cfg.dataset == "voc2007" else ("train", "val")
     full_train = prepared_dataset(root, train_name, tr)
     full_eval = prepared_dataset(root, train_name, ev)
