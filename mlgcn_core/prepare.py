@@ -82,13 +82,13 @@ def _extract(archive: Path, dest: Path) -> None:
 # --- PASCAL VOC 2007 ---------------------------------------------------------------------------
 
 def prepare_voc2007(root: str | os.PathLike, out: str | os.PathLike, download_missing: bool = False,
-                    base_url: str = voc.BASE_URL, archives: dict[str, str] | None = None) -> dict:
+                    base_url: str | None = None, archives: dict[str, str] | None = None) -> dict:
     """``ROOT/VOCdevkit/VOC2007`` → ``classification_{trainval,test}.csv`` (official format),
     ``train_adj.pkl`` (trainval, label 1 only, as the official ``voc_adj.pkl``) and ``manifest.json``."""
     root, out = Path(root), Path(out)
     if download_missing:
         for name, digest in (archives or voc.ARCHIVES).items():
-            path = download(base_url + name, root / "downloads" / name, digest)
+            path = download((base_url or voc.BASE_URL) + name, root / "downloads" / name, digest)
             _extract(path, root)
     vdir = voc.voc_dir(root)
     with staged(out) as tmp:
