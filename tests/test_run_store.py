@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from fixtures import hold_process, wait_for
 
 from mlgcn_core.config import ExperimentConfig
 from mlgcn_core.data import OutfitsConfig
@@ -80,39 +78,6 @@ def test_end2end_workers_give_bit_identical_runs(e2e_runs):
     assert len({p.name for p in e2e_runs.values()}) == 1  # workers are not in the run key …
     same_run(e2e_runs[0], e2e_runs[1])  # … and do not change a number
     same_run(e2e_runs[0], e2e_runs[2])
-
-
-HOLD = textwrap.dedent("""
-    import json, os, sys, time
-    from pathlib import Path
-    from mlgcn_core.config import ExperimentConfig
-    from mlgcn_core.train import run_experiment
-
-    cfg, root, markers = ExperimentConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], Path(sys.argv[3])
-
-    def hold(epoch, rec):  # after epoch 1 (its checkpoint is on disk): say so, wait for the release
-        if epoch == 1:
-            (markers / str(os.getpid())).touch()
-            while not (markers / "release").exists():
-                time.sleep(0.05)
-
-    r = run_experiment(cfg, root, progress=False, callbacks=[hold])
-    print(json.dumps({"reused": r.reused, "mAP": r.metrics["mAP"], "path": str(r.path)}))
-""")
-
-
-def hold_process(cfg: ExperimentConfig, root: Path, markers: Path) -> subprocess.Popen:
-    """A process training ``cfg`` into ``root`` that stops after epoch 1 until ``markers/release``."""
-    markers.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([sys.executable, "-c", HOLD, json.dumps(cfg.to_dict(), default=list), str(root),
-                             str(markers)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(pred, seconds: float = 240.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not pred():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.mark.slow
