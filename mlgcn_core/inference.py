@@ -25,7 +25,7 @@ from .distributed import check_device, loader_workers
 from .graph import normalize_adjacency
 from .io import atomic_path
 from .models import MultiLabelModel, build_model
-from .runs import CHECKPOINT_FORMAT, checkpoint_payload, state_hash
+from .runs import CHECKPOINT_FORMAT, checkpoint_payload, expand_head, state_hash
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -57,6 +57,7 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
         z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
         model = build_model(cfg, None, classes, BACKBONES[cfg.backbone].out_dim, backbone=None,
                             word_vectors=None if z is None else z.numpy(), adj_hat=None if adj is None else adj.numpy())
+        state = expand_head(state, model)
         model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
         return model.to(device).eval(), cfg, classes
     with warnings.catch_warnings():  # end2end: the checkpoint's backbone weights replace these
@@ -78,6 +79,7 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
         raise ValueError(f"checkpoint {str(path)!r}: ML-GCN state lacks head.word_vectors / head.adj_hat")
     model = build_model(cfg, None, classes, backbone=backbone, word_vectors=None if z is None else z.numpy(),
                         adj_hat=None if adj is None else adj.numpy())
+    state = expand_head(state, model)
     head_only = not any(k.startswith("backbone.") for k in state)
     try:
         if head_only:

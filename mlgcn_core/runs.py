@@ -224,6 +224,41 @@ def backbone_identity(cfg: ExperimentConfig) -> dict:
     return dict(_BACKBONE_IDS[key])
 
 
+COMPACT_HEADS = True  # model.pt of an ML-GCN run stores W (C × D) instead of the last GCN layer
+
+
+@torch.no_grad()
+def compact_head(model, state: dict) -> dict:
+    """``state`` (the selected epoch's, loaded in ``model``) for ``model.pt``: an ML-GCN head's
+    last GCN weight (hidden × D: 1024 × 1280, 5.2 MB, 97 % of a features-mode run's model.pt) is
+    replaced by ``head.stored_classifiers``, the classifier matrix W = GCN(Z, Â) (C × D: 51 KB for
+    10 labels) the run itself computed and was tested with. Every inference (evaluate, predict,
+    the book's scores and classifiers) needs W only, and gets exactly the run's W; the earlier
+    layers stay (the expressiveness check, ``analysis.reachability``, uses them). Training state
+    (``checkpoint.pt``, resume) is never compacted. A linear head is returned as it is."""
+    gcn = getattr(model.head, "gcn", None)
+    if not COMPACT_HEADS or gcn is None:
+        return state
+    model.eval()
+    last = f"head.gcn.layers.{gcn.depth - 1}.weight"
+    out = {k: v for k, v in state.items() if k != last}
+    out["head.stored_classifiers"] = model.head.classifiers().detach().cpu().clone()  # (C, D)
+    return out
+
+
+def expand_head(state: dict, model) -> dict:
+    """A compact ``model.pt`` state (:func:`compact_head`) made loadable into ``model``'s full
+    head: the last GCN weight, not stored, is filled with NaN (any use of it shows), and
+    ``stored_classifiers`` is registered so that ``model.classifiers()`` returns the stored W."""
+    key = "head.stored_classifiers"
+    if key not in state:
+        return state
+    gcn = model.head.gcn
+    last = f"head.gcn.layers.{gcn.depth - 1}.weight"
+    model.head.stored_classifiers = torch.empty_like(state[key])
+    return {**state, last: torch.full_like(gcn.layers[-1].weight, float("nan"))}
+
+
 def state_hash(state: dict) -> str:
     """SHA-256 of a state dict (names, dtypes, shapes and bytes, in order)."""
     import hashlib

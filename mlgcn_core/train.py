@@ -48,6 +48,7 @@ from .runs import (
     atomic_save,
     backbone_identity,
     checkpoint_payload,
+    compact_head,
     jsonable,
     load_run,
     record_start,
@@ -366,8 +367,8 @@ def _train(cfg: ExperimentConfig, ctx: D.Context, out, resume: bool, progress: b
     if ctx.main:
         # features mode: the head, and the frozen backbone by name and weight hash (rebuilt on load)
         extra = {"backbone": backbone_identity(cfg)} if cfg.mode == "features" else {}
-        atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"], **extra),
-                    out / "model.pt")
+        atomic_save(checkpoint_payload(cfg, eng.classes, compact_head(eng.model, best["model"]),
+                                       epoch=best["epoch"], **extra), out / "model.pt")
         write_text(out / "metrics.json", json.dumps(
             {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
              "classes": eng.classes, "selection": selection_label(cfg.selection),

@@ -126,30 +126,45 @@ def test_two_processes_with_one_run_key_train_it_once(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "history.csv", "metrics.json", "model.pt"]
 
 
-def test_features_model_pt_names_its_backbone_and_loads_as_before(tmp_path):
-    """A features-mode model.pt is the head plus the backbone's name and weight hash: evaluate and
-    predict give exactly the outputs of the same head saved without them (today's loader path),
-    and a backbone whose weights differ is refused by name."""
+def test_features_model_pt_is_small_and_loads_as_before(tmp_path, monkeypatch):
+    """A features-mode model.pt holds the trained head — W itself in place of the last GCN layer's
+    weight (runs.compact_head) — plus the backbone's name and weight hash. evaluate, predict, the
+    book's classifiers and expressiveness check give exactly the outputs of the full head saved as
+    before (same training, bit for bit), and a backbone whose weights differ is refused by name."""
     from PIL import Image
 
+    from mlgcn_core import runs
+    from mlgcn_core.book.analysis import reachability
     from mlgcn_core.data import load_outfits
-    from mlgcn_core.inference import evaluate_checkpoint, predict_images
+    from mlgcn_core.inference import evaluate_checkpoint, model_from_checkpoint, predict_images
 
-    r = run_experiment(FEATURES.replace(epochs=1), root=tmp_path, progress=False)
+    cfg = FEATURES.replace(epochs=2)
+    r = run_experiment(cfg, root=tmp_path / "compact", progress=False)
+    monkeypatch.setattr(runs, "COMPACT_HEADS", False)
+    full = run_experiment(cfg, root=tmp_path / "full", progress=False)  # the same run, saved as before
+    monkeypatch.undo()
     ck = torch.load(r.path / "model.pt", weights_only=True)
     assert set(ck["backbone"]) == {"name", "weights", "pooling", "sha256"}
-    assert all(k.startswith("head.") for k in ck["model"])
-    plain = dict(ck)
+    assert all(k.startswith("head.") for k in ck["model"]) and "head.gcn.layers.1.weight" not in ck["model"]
+    assert ck["model"]["head.stored_classifiers"].shape == (10, 1280)
+    size, before = (r.path / "model.pt").stat().st_size, (full.path / "model.pt").stat().st_size
+    assert size < 400_000 < 5_000_000 < before  # 0.26 MB against 5.3 MB
+    plain = torch.load(full.path / "model.pt", weights_only=True)
     del plain["backbone"]
-    torch.save(plain, tmp_path / "plain.pt")
+    torch.save(plain, tmp_path / "plain.pt")  # exactly today's file: full head, no identity
     images = []
-    for i, img in enumerate(load_outfits(FEATURES.outfits)["test"]["images"][:3]):
+    for i, img in enumerate(load_outfits(cfg.outfits)["test"]["images"][:3]):
         Image.fromarray(img).save(tmp_path / f"s{i}.png")
         images.append(str(tmp_path / f"s{i}.png"))
     assert predict_images(r.path / "model.pt", images) == predict_images(tmp_path / "plain.pt", images)
     a, b = evaluate_checkpoint(r.path / "model.pt"), evaluate_checkpoint(tmp_path / "plain.pt")
     assert {k: a[k] for k in metric_keys()} == {k: b[k] for k in metric_keys()}
-    assert a["mAP"] == pytest.approx(r.metrics["mAP"], abs=1e-3)
+    assert list(a["AP"]) == list(b["AP"]) and a["mAP"] == pytest.approx(r.metrics["mAP"], abs=1e-9)
+    (mc, _, _), (mf, _, _) = (model_from_checkpoint(p, images=False) for p in (r.path / "model.pt", tmp_path / "plain.pt"))
+    assert torch.equal(mc.classifiers(), mf.classifiers())
+    w = torch.randn(10, 1280, generator=torch.Generator().manual_seed(0)).numpy()
+    assert reachability(mc.head, w) == reachability(mf.head, w)
+    assert torch.isnan(mc.head.gcn.layers[-1].weight).all()  # not stored: any use of it shows
     wrong = dict(ck, backbone=dict(ck["backbone"], sha256="0" * 64))
     torch.save(wrong, tmp_path / "wrong.pt")
     with pytest.raises(ValueError, match="weight hash differs"):
