@@ -192,18 +192,20 @@ def prepare_custom(annotations: str | os.PathLike, images: str | os.PathLike, ou
     bad = {s["image"] for s in skipped}
     rows = [r for r in rows if r["file_name"] not in bad]
     splits = custom.assign_splits(rows, seed, val_fraction, test_fraction)
-    given = bool(rows and rows[0]["split"])
-    for split, option in (("train", None), ("val", "--val-fraction"), ("test", "--test-fraction")):
-        if not splits[split]:  # training would stop on it (no validation mAP, no test metrics)
-            fix = ("give some rows that split in the file's 'split' column" if given or option is None
-                   else f"raise {option} (now {val_fraction if split == 'val' else test_fraction}; "
-                        f"{len(rows)} images)")
-            raise ValueError(f"{annotations}: the {split} split is empty: {fix}")
+    if not splits["train"]:
+        raise ValueError(f"{annotations}: the training split is empty")
     index = {c: i for i, c in enumerate(classes)}
     train = np.zeros((len(splits["train"]), len(classes)), dtype=np.int64)
     for k, r in enumerate(splits["train"]):
         train[k, [index[x] for x in r["labels"]]] = 1
     refuse_classes_without_positives(train, classes, str(annotations))  # before anything is written
+    given = bool(rows and rows[0]["split"])
+    for split, option in (("val", "--val-fraction"), ("test", "--test-fraction")):
+        if not splits[split]:  # training would stop on it (no validation mAP, no test metrics)
+            fix = (f"give some rows the split '{split}' in the file's 'split' column" if given
+                   else f"raise {option} (now {val_fraction if split == 'val' else test_fraction}; "
+                        f"{len(rows)} images)")
+            raise ValueError(f"{annotations}: the {split} split is empty: {fix}")
     vectors = make_vectors(classes, word_vectors, fallback)  # fails before anything is written
     with staged(out) as tmp:
         for split, part in splits.items():
