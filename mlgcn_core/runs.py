@@ -2,8 +2,10 @@
 
 A run lives in ``runs/<model>-<config hash>/``: ``config.json`` (the config and its provenance:
 package version, git commit, torch, Python, world size), ``history.csv`` (one line per epoch),
-``checkpoint.pt`` (every epoch; what ``--resume`` continues from), ``model.pt`` (the selected
-epoch, :func:`checkpoint_payload`) and, written last, ``metrics.json``. A resume may change only
+``checkpoint.pt`` (what ``--resume`` continues from; removed once the run finishes), ``model.pt``
+(the selected epoch, :func:`checkpoint_payload`, :func:`compact_head`; features mode names its
+backbone by weight hash, :func:`backbone_identity`) and, written last, ``metrics.json``. One lock
+per run key (:func:`run_lock`) keeps two processes from training one run at once. A resume may change only
 fields outside the run key (``device``, ``workers``, fields the run does not use); ``config.json``
 keeps the first part's config and lists each resumed part under ``"resumed"`` (:func:`record_start`).
 """

@@ -6,8 +6,11 @@ the epoch chosen as ``cfg.selection`` says (best on a validation split carved fr
 split; the last epoch; or, as the official code, best on test — labelled optimistic) → test
 metrics of that epoch. The run folder
 ``runs/<model>-<config hash>/`` holds ``config.json``, ``history.csv`` (appended every epoch),
-``checkpoint.pt`` (every epoch, atomic; ``resume=True`` continues from it), ``model.pt`` (the
-selected epoch) and, last, ``metrics.json``. A run whose ``metrics.json`` exists is read back.
+``checkpoint.pt`` (atomic; ``resume=True`` continues from it; removed when the run finishes),
+``model.pt`` (the selected epoch, ``runs.compact_head``) and, last, ``metrics.json``. A run whose
+``metrics.json`` exists is read back; a second process on the same run key waits for the first
+(``runs.run_lock``). End to end, each training image's augmentation is drawn from (seed, epoch,
+index) (``data.seeded``): the DataLoader's workers and a resume change no number.
 Under torchrun the same code runs DDP; evaluation gathers every rank's scores so the metrics are
 exactly those of one process.
 """

@@ -150,6 +150,21 @@ def test_truncated_feature_cache_is_rebuilt(tmp_path, monkeypatch, capsys):
         assert z["max"].shape[0] == TINY.n_test
 
 
+def test_truncated_scene_cache_is_rebuilt(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from mlgcn_core.data import load_outfits
+    from mlgcn_core.data.outfits import cache_dir
+
+    monkeypatch.setenv("MLGCN_CACHE", str(tmp_path / "cache"))
+    first = load_outfits(TINY)
+    path = cache_dir(TINY) / "test.npz"
+    path.write_bytes(path.read_bytes()[:3000])
+    again = load_outfits(TINY)
+    assert "is corrupted" in capsys.readouterr().err
+    assert all(np.array_equal(first[s][k], again[s][k]) for s in first for k in first[s])
+
+
 def test_corrupted_metrics_json_names_the_file_and_force(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLGCN_RUNS", str(tmp_path / "runs"))
     assert main(["train", *TINY_SET]) == 0
