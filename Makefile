@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
 QUIET_PIP := sed "/^WARNING: Location '/d"
 
-.PHONY: book test test-ray test-fast lab data chromium venv bench gpu-check sweeps clean help
+.PHONY: book test test-ray test-fast lint lab data chromium venv bench gpu-check sweeps clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -21,6 +21,7 @@ help:
 	@echo "              PROFILE=paper_voc DATA_ROOT=DIR: the same notebooks on prepared VOC (or paper_coco)"
 	@echo "make test   - run every test (unit, reference, notebook smoke, book smoke)"
 	@echo "make test-fast - unit + reference tests only (no notebooks, DDP, browser or slow runs): the edit loop"
+	@echo "make lint   - ruff check (also run by make test, tests/test_packaging.py)"
 	@echo "make lab    - start JupyterLab on notebooks/ with the project's kernel"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make gpu-check - on a CUDA machine (<= 8 min): paper-setting speed, bf16, MFU, input pipeline, DDP"
@@ -72,12 +73,16 @@ FAST_MARKERS := not notebook and not distributed and not browser and not slow an
 test-fast: data
 	$(PY) -m pytest -q -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: $(STAMP)
 	$(PY) benchmarks/metrics_speed.py
 	$(PY) benchmarks/train_step.py
+	$(PY) benchmarks/head_step.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/kernel_starts.py
 	$(PY) benchmarks/parallel_runs.py

@@ -336,8 +336,9 @@ def main() -> int:
     torch.cuda.empty_cache()
     m["ddp"] = _guard(measure_ddp, m["gpus"])
     print(format_table(table_rows(m)))
+    flops_failed = "" if m["gflop_per_image"] else " — FAILED: " + counted["error"]
     print(f"(wall {time.perf_counter() - t0:.0f} s; MFU peaks: NVIDIA datasheets, dense; FLOPs: "
-          f"torch FlopCounterMode on one training step{'' if m['gflop_per_image'] else ' — FAILED: ' + counted['error']})")
+          f"torch FlopCounterMode on one training step{flops_failed})")
     failed = any("error" in m[k] for k in ("fp32", "bf16", "pipeline", "e2e", "ddp"))
     return 1 if failed else 0
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m mlgcn_core {data,train,book} …``.
+"""Command line: ``mlgcn …`` (the console script) or ``python -m mlgcn_core …``.
 
 * ``data [--check] [--path DIR]`` — locate (or download, SHA-256 checked) Fashion-MNIST; print its folder.
 * ``train [--preset NAME] [--set FIELD=VALUE …] [--resume] [--force]`` — run one experiment
@@ -176,14 +176,19 @@ def _cmd_sweep(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m mlgcn_core", description=__doc__.splitlines()[0])
+    from .cli_help import add_fields_help
+
+    prog = "python -m mlgcn_core" if sys.argv[0].endswith("__main__.py") else "mlgcn"  # or the console script
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("data", help="locate or download Fashion-MNIST")
     d.add_argument("--check", action="store_true", help="do not download; exit 1 when missing")
     d.add_argument("--path", default=None, help="folder with an existing copy")
     t = sub.add_parser("train", help="run one experiment")
     t.add_argument("--preset", default="default", help="named preset or a .yaml file (see 'presets')")
-    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a config field (repeatable); every field, its type and default: below")
+    add_fields_help(t)
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.add_argument("--force", action="store_true", help="recompute even if the run exists")
     ev = sub.add_parser("evaluate", help="metrics of a checkpoint on a split")

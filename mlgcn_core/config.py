@@ -24,7 +24,10 @@ DATASETS = ("outfits", "voc2007", "coco2014", "custom")
 MODELS = ("baseline", "mlgcn")
 # reweighted / binary: the paper's graphs from the training labels; identity, shuffled, oracle: the
 # controls of the "does the graph help?" chapter (models.label_graph)
-GRAPHS = ("reweighted", "binary", "identity", "shuffled", "oracle")
+GRAPHS = ("reweighted", "binary", "identity", "shuffled", "oracle", "shuffled_oracle")
+# which label sets a co-occurrence graph is estimated from: the run's own training annotations, or
+# the benchmark's whole training label corpus (every scene, every annotation: label sets are cheap)
+GRAPH_LABELS = ("train", "corpus")
 MODES = ("features", "end2end", "top")
 LOSSES = ("soft_margin", "bce", "asl")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -152,6 +155,10 @@ class ExperimentConfig:
     # … and keep only ``rare_positives`` training scenes with each of ``rare_labels`` (class names)
     rare_labels: tuple[str, ...] = ()
     rare_positives: int | None = None
+    # … and hide this share of each of ``hide_labels``' training annotations (the image stays, the
+    # label is missing: set to 0 in the training targets and in the label statistics of the split)
+    hide_labels: tuple[str, ...] = ()
+    hide_fraction: float = 0.0
     # --- image branch
     backbone: str = "efficientnet_lite0"  # key of backbones.BACKBONES
     weights: str | None = "imagenet"  # "imagenet", a state_dict path, or None (random)
@@ -165,6 +172,8 @@ class ExperimentConfig:
     model: str = "mlgcn"  # "mlgcn" or "baseline" (linear head)
     graph: str = "reweighted"  # "reweighted" (Eq. 8), "binary" (Eq. 7 + I); controls: "identity"
     # (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the generator's true P(L_j|L_i))
+    graph_labels: str = "train"  # the label sets the graph is estimated from: "train" (the run's
+    # training annotations, the paper) or "corpus" (the benchmark's whole training label corpus)
     tau: float = 0.4  # binarization threshold τ (Eq. 7)
     p: float = 0.2  # re-weighting p (Eq. 8)
     scheme: str = "paper"  # "paper" (corrected Eq. 8) or "official" (official gen_A)
@@ -187,7 +196,6 @@ class ExperimentConfig:
     batch_size: int = 128  # global batch (split evenly across DDP processes)
     clip_grad_norm: float | None = 10.0
     seed: int = 0
-    selection: str = "val"  # "val": epoch of best validation mAP; "last": the final epoch (val once)
     # --- hardware
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
     precision: str = "fp32"  # "fp32", "bf16" or "fp16" (autocast + scaler; CUDA only)
@@ -201,6 +209,7 @@ class ExperimentConfig:
         check_field_types(self.outfits, "outfits.")
         checks = {"dataset": (self.dataset, DATASETS), "model": (self.model, MODELS),
                   "graph": (self.graph, GRAPHS), "mode": (self.mode, MODES),
+                  "graph_labels": (self.graph_labels, GRAPH_LABELS),
                   "pooling": (self.pooling, ("max", "avg")), "scheme": (self.scheme, ("paper", "official")),
                   "loss": (self.loss, LOSSES), "precision": (self.precision, PRECISIONS),
                   "selection": (self.selection, tuple(SELECTIONS))}
@@ -221,7 +230,8 @@ class ExperimentConfig:
             raise ValueError(f"trainable_blocks must be ≥ 0, got {self.trainable_blocks!r}")
         if self.warmup_epochs < 0 or self.lr <= 0:
             raise ValueError("warmup_epochs must be ≥ 0 and lr > 0")
-        if (isinstance(self.workers, str) and self.workers != "auto") or (isinstance(self.workers, int) and self.workers < 0):
+        if (isinstance(self.workers, str) and self.workers != "auto") or (
+                isinstance(self.workers, int) and self.workers < 0):
             raise ValueError(f"config field workers: {self.workers!r} is not an int ≥ 0 or 'auto'")
         object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
         self._check_subset()
@@ -229,19 +239,26 @@ class ExperimentConfig:
     def _check_subset(self) -> None:
         """The training-subset fields and the oracle graph: outfits only, well-formed."""
         object.__setattr__(self, "rare_labels", tuple(str(n) for n in self.rare_labels))
+        object.__setattr__(self, "hide_labels", tuple(str(n) for n in self.hide_labels))
         if self.dataset != "outfits":
-            used = [f for f in ("train_scenes", "rare_labels", "rare_positives") if getattr(self, f)]
-            if self.graph == "oracle":
-                used.append("graph='oracle'")
+            used = [f for f in ("train_scenes", "rare_labels", "rare_positives", "hide_labels") if getattr(self, f)]
+            if self.graph in ("oracle", "shuffled_oracle"):
+                used.append(f"graph={self.graph!r}")
+            if self.graph_labels != "train":
+                used.append(f"graph_labels={self.graph_labels!r}")
             if used:
                 raise ValueError(f"{', '.join(used)}: only for dataset='outfits' (the embedded benchmark"
-                                 f"{' knows its true label model' if self.graph == 'oracle' else ''}), "
+                                 f"{' knows its true label model' if 'oracle' in self.graph else ''}), "
                                  f"got dataset={self.dataset!r}")
         if self.train_scenes is not None and int(self.train_scenes) < 1:
             raise ValueError(f"train_scenes must be ≥ 1 or None, got {self.train_scenes!r}")
-        unknown = [n for n in self.rare_labels if n not in OUTFIT_CLASSES]
-        if unknown:
-            raise ValueError(f"rare_labels: unknown class(es) {unknown}; known: {OUTFIT_CLASSES}")
+        for name in ("rare_labels", "hide_labels"):
+            unknown = [n for n in getattr(self, name) if n not in OUTFIT_CLASSES]
+            if unknown:
+                raise ValueError(f"{name}: unknown class(es) {unknown}; known: {OUTFIT_CLASSES}")
+        if bool(self.hide_labels) != (self.hide_fraction > 0) or not 0.0 <= self.hide_fraction < 1.0:
+            raise ValueError("hide_labels and hide_fraction go together: class names and a share in "
+                             f"(0, 1) (got {list(self.hide_labels)} and {self.hide_fraction!r})")
         if bool(self.rare_labels) != (self.rare_positives is not None) or (
                 self.rare_positives is not None and int(self.rare_positives) < 1):
             raise ValueError("rare_labels and rare_positives go together: class names and a count ≥ 1 "
@@ -252,17 +269,17 @@ class ExperimentConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ExperimentConfig":
+    def from_dict(cls, d: dict) -> ExperimentConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config: unknown field(s) {unknown}; known: {sorted(known)}")
         return cls(**d)
 
-    def replace(self, **changes) -> "ExperimentConfig":
+    def replace(self, **changes) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)
 
-    def with_overrides(self, items: list[str] | dict) -> "ExperimentConfig":
+    def with_overrides(self, items: list[str] | dict) -> ExperimentConfig:
         """Apply ``FIELD=VALUE`` strings (YAML values) or a dict; ``outfits.n_train=…`` (or
         ``outfits: {n_train: …}``) sets a benchmark field."""
         values = dict(items) if isinstance(items, dict) else parse_assignments(items, "override")
@@ -303,8 +320,13 @@ class ExperimentConfig:
             unused += ["p", "scheme"]
         elif self.graph == "identity":
             unused += ["tau", "p", "scheme"]
+        if self.model == "baseline" or self.graph in ("identity", "oracle", "shuffled_oracle"):
+            unused.append("graph_labels")  # no graph estimated from labels
+        if self.word_vectors == "random":  # drawn per seed (one draw for every seed before)
+            d["random_vectors"] = "per seed"
         # fields added later: out of the key at their defaults, so earlier runs keep their keys
-        defaults = {"train_scenes": None, "rare_labels": (), "rare_positives": None}
+        defaults = {"train_scenes": None, "rare_labels": (), "rare_positives": None, "hide_labels": (),
+                    "hide_fraction": 0.0, "graph_labels": "train"}
         unused += [k for k, v in defaults.items() if getattr(self, k) == v]
         if self.loss != "asl":
             unused += ["asl_gamma_neg", "asl_gamma_pos", "asl_clip"]
@@ -312,7 +334,7 @@ class ExperimentConfig:
             unused += ["lrp", "channels_last"]
         if self.mode != "top":
             unused.append("trainable_blocks")
-        for k in unused:
+        for k in dict.fromkeys(unused):
             d.pop(k)
         if self.dataset != "outfits":  # the data itself, not only its path (the benchmark is its config)
             from .data import prepared_fingerprint

@@ -177,8 +177,9 @@ def random_vectors(num_classes: int, dim: int = 50, seed: int = 0) -> np.ndarray
 
 
 def make_vectors(class_names: list[str], provider: str = "glove6b50d",
-                 fallback: dict[str, str] | None = None) -> np.ndarray:
-    """Vectors from a provider: ``glove6b50d`` (offline), ``onehot``, ``random`` (50-d Gaussian),
+                 fallback: dict[str, str] | None = None, seed: int = 0) -> np.ndarray:
+    """Vectors from a provider: ``glove6b50d`` (offline), ``onehot``, ``random`` (50-d Gaussian,
+    drawn with ``seed``: the run seed, so a comparison's seeds average over several draws),
     ``official:voc2007`` / ``official:coco2014`` (the official 300-d pickles) or a path to a
     GloVe text/zip file."""
     if provider == "glove6b50d":
@@ -186,7 +187,7 @@ def make_vectors(class_names: list[str], provider: str = "glove6b50d",
     if provider == "onehot":
         return one_hot(len(class_names))
     if provider == "random":
-        return random_vectors(len(class_names))
+        return random_vectors(len(class_names), seed=seed)
     if provider.startswith("official:"):
         z = official_vectors(provider.split(":", 1)[1])
         if z.shape[0] != len(class_names):

@@ -190,8 +190,8 @@ def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, de
                                      cfg.trainable_blocks)
     for s in missing:
         pooled_path = feature_cache_path(*keys, s)
-        arrays = extract_maps(bottom, datasets[s], device=device, workers=loader_workers(cfg.workers), progress=progress,
-                              desc=f"{cfg.backbone} maps [{s}]",
+        arrays = extract_maps(bottom, datasets[s], device=device, workers=loader_workers(cfg.workers),
+                              progress=progress, desc=f"{cfg.backbone} maps [{s}]",
                               top=None if _readable(pooled_path, ("max", "avg", "targets", "difficult")) else top)
         if "max" in arrays:
             _save(pooled_path, {k: arrays[k] for k in ("max", "avg", "targets", "difficult")})

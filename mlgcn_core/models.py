@@ -143,12 +143,16 @@ def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarra
     * ``shuffled``: P A' Pᵀ, the re-weighted graph with the labels permuted
       (:func:`label_permutation`): same degrees, wrong semantics;
     * ``oracle``: Eq. 7–8 (the same τ, p, scheme) on the benchmark generator's true
-      P(L_j | L_i) (``data.outfits.label_statistics``) instead of the training counts."""
+      P(L_j | L_i) (``data.outfits.label_statistics``) instead of the training counts;
+    * ``shuffled_oracle``: the oracle graph with the labels permuted, as ``shuffled``.
+
+    ``train_positives`` are the label sets the graph is estimated from (the data layer's choice,
+    ``cfg.graph_labels``: the run's training annotations or the whole label corpus)."""
     if cfg.graph == "identity":
         return np.eye(np.asarray(train_positives).shape[1])  # (C, C)
-    if cfg.graph == "oracle":
+    if cfg.graph in ("oracle", "shuffled_oracle"):
         if cfg.dataset != "outfits":
-            raise ValueError(f"graph='oracle' needs the benchmark's true label model: only for "
+            raise ValueError(f"graph={cfg.graph!r} needs the benchmark's true label model: only for "
                              f"dataset='outfits', got {cfg.dataset!r}")
         from .data.outfits import label_statistics
 
@@ -163,7 +167,7 @@ def label_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarra
         warnings.warn("p = 1: every label ignores its own word vector (the paper's Fig. 6: training "
                       "does not converge)", RuntimeWarning, stacklevel=2)
     A = build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme, allow_p_one=True)  # (C, C) A'
-    if cfg.graph == "shuffled":
+    if cfg.graph in ("shuffled", "shuffled_oracle"):
         return permute_labels(A, label_permutation(len(A), cfg.seed))
     return A
 
@@ -176,7 +180,8 @@ def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class
     Training: the label graph comes from ``train_positives`` (n, C) (Eq. 6–8) and the word vectors
     from ``cfg.word_vectors``; ``mode='features'`` builds a head on pooled features of size
     ``feature_dim`` (no backbone), ``end2end`` the backbone of ``cfg``, ``top`` the trainable top of
-    ``cfg``'s backbone (:func:`~mlgcn_core.backbones.split_backbone`; input: the bottom's maps). Inference (a checkpoint):
+    ``cfg``'s backbone (:func:`~mlgcn_core.backbones.split_backbone`; input: the bottom's maps).
+    Inference (a checkpoint):
     ``word_vectors`` (C, d) and the normalized ``adj_hat`` (C, C) are given as stored, and
     ``backbone`` is the module to put in front of the head (``"auto"``: as in training)."""
     if isinstance(backbone, str):
@@ -188,6 +193,6 @@ def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class
     if adj_hat is not None:
         return MLGCN(word_vectors, adj_hat, backbone, feature_dim, depth=cfg.gcn_depth,
                      hidden=cfg.gcn_hidden, normalization=None)
-    vectors = make_vectors(class_names, cfg.word_vectors) if word_vectors is None else word_vectors
+    vectors = make_vectors(class_names, cfg.word_vectors, seed=cfg.seed) if word_vectors is None else word_vectors
     return MLGCN(vectors, label_graph(cfg, train_positives),
                  backbone, feature_dim, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden)

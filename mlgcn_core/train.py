@@ -92,6 +92,21 @@ def lr_factor(cfg: ExperimentConfig, epoch: int, step: int, steps_per_epoch: int
     return decay
 
 
+def clip_gradients(parameters, max_norm: float) -> torch.Tensor:
+    """``nn.utils.clip_grad_norm_`` (the official recipe's ``clip_grad_norm(max_norm=10)``), bit for
+    bit; on the CPU the gradients are left untouched when the clip coefficient clamps to 1
+    (multiplying by 1.0 changes no bit), which saves one pass over the GCN's 1024 × D weight per
+    step (``benchmarks/head_step.py``). On CUDA it is the library call (no host sync per step)."""
+    params = [p for p in parameters if p.grad is not None]
+    grads = [p.grad for p in params]
+    if not grads or grads[0].device.type != "cpu":
+        return nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+    total = nn.utils.get_total_norm(grads, foreach=True)
+    if float(max_norm / (total + 1e-6)) < 1.0:  # the library's clip coefficient, before its clamp
+        nn.utils.clip_grads_with_norm_(params, max_norm, total, foreach=True)
+    return total
+
+
 class TensorBatches:
     """What ``DataLoader(TensorDataset, batch_size, sampler)`` yields, without per-item collation:
     the same batches in the same order, indexed in one go (cached-features mode)."""
@@ -209,7 +224,7 @@ class Engine:
             self.scaler.scale(loss).backward()
             if cfg.clip_grad_norm:
                 self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm, foreach=True)
+                clip_gradients(self.model.parameters(), cfg.clip_grad_norm)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             total += loss.item() * len(y)
@@ -270,6 +285,9 @@ def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, pro
         out = extract(cfg, plan, splits.key, device, progress=False, must_exist=True)
     if splits.train_rows is not None:  # a subset of the training scenes: rows of the cached features
         out["train"] = tuple(t[torch.as_tensor(splits.train_rows)] for t in out["train"])
+    if splits.train_targets is not None:  # missing annotations: the targets trained on, not the images'
+        x, y, difficult = out["train"]
+        out["train"] = (x, torch.as_tensor(splits.train_targets).to(y.dtype), difficult)
     return out
 
 

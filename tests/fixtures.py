@@ -57,7 +57,7 @@ def make_voc_tree(root: Path, splits=("trainval", "test")) -> Path:
     vdir = root / "VOCdevkit" / "VOC2007"
     for split in splits:
         ids, y = voc_matrix(split)
-        for k, i in enumerate(ids):
+        for i in ids:
             write_jpeg(vdir / "JPEGImages" / f"{i}.jpg", seed=int(i))
         main = vdir / "ImageSets" / "Main"
         main.mkdir(parents=True, exist_ok=True)

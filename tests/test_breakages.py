@@ -110,12 +110,13 @@ def test_best_value_check_fires_when_report_best_setting_breaks(monkeypatch):
 
 def check_judge() -> None:
     """``findings.judge`` at 95 %: [1, 2, 3] (mean 2 > 2 standard errors, t-interval [-0.48, 4.48]) is
-    not held; a tight positive difference is; a tight negative one is not; one seed is too few."""
+    inconclusive; a tight positive difference is held, a tight negative one reversed; one seed is
+    too few."""
     from mlgcn_core.book import findings as F
 
-    assert F.judge(F.paired_interval([1.0, 2.0, 3.0])) != F.HELD
+    assert F.judge(F.paired_interval([1.0, 2.0, 3.0])) == F.INCONCLUSIVE
     assert F.judge(F.paired_interval([1.9, 2.0, 2.1])) == F.HELD
-    assert F.judge(F.paired_interval([-2.1, -2.0, -1.9])) != F.HELD
+    assert F.judge(F.paired_interval([-2.1, -2.0, -1.9])) == F.REVERSED
     assert F.judge(F.paired_interval([1.0])) == F.TOO_FEW
 
 

@@ -52,7 +52,7 @@ def test_a_dead_kernel_is_started_afresh_for_the_next_notebook(tmp_path):
     pid = _notebook(tmp_path / "pid.ipynb", "import os\nprint(os.getpid())")
     with KernelSession("python3", tmp_path) as s:
         first = _text(execute(pid, tmp_path / "a.ipynb", session=s))
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - whatever the kernel's death raises, it must raise
             execute(die, tmp_path / "b.ipynb", session=s, attempts=1)
         second = _text(execute(pid, tmp_path / "c.ipynb", session=s))
     assert first.strip() and second.strip() and first != second

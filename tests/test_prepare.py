@@ -260,7 +260,8 @@ def test_custom_split_column_and_json_input(tmp_path):
      r"labels.csv:5: field 'labels' has unknown class\(es\) \['unicorn'\]"),
     (GOOD_ROWS[:3] + ["im1.jpg,cat"], {}, r"labels.csv:5: duplicate image 'im1.jpg' \(first at .*labels.csv:3\)"),
     (GOOD_ROWS[:3] + ["im3.jpg,"], {}, r"labels.csv:5: field 'labels' is empty for 'im3.jpg'"),
-    (GOOD_ROWS[:3] + ["missing.jpg,cat"], {}, r"labels.csv:5: field 'image': image file .*missing.jpg.* does not exist"),
+    (GOOD_ROWS[:3] + ["missing.jpg,cat"], {},
+     r"labels.csv:5: field 'image': image file .*missing.jpg.* does not exist"),
 ])
 def test_custom_bad_inputs(tmp_path, rows, kwargs, match):
     csv, imgs = _custom_tree(tmp_path, rows)
@@ -369,7 +370,7 @@ def test_mlgcn_from_official_files_forward_backward(official_dir, resnet_random,
     z = load_pickle(official_dir / vectors)
     assert z.shape == (C, 300)
     model = MLGCN(z, build_adjacency(M, N, 0.4, 0.25, "official"), backbone=resnet_random)
-    assert [l.weight.shape for l in model.head.gcn.layers] == [(300, 1024), (1024, 2048)]
+    assert [layer.weight.shape for layer in model.head.gcn.layers] == [(300, 1024), (1024, 2048)]
     out = model(torch.randn(2, 3, 64, 64))
     assert out.shape == (2, C)
     out.sum().backward()

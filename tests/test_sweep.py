@@ -181,3 +181,28 @@ def test_sweep_point_survives_a_kernel_that_did_not_start(tmp_path, flaky_kernel
                       log=lambda m: None)
     assert table.error.isna().all() and sorted(table.mAP) == [1.0, 2.0]
     assert int(flaky_kernel.read_text()) == 3  # one failed start, then both points
+
+
+def test_sweep_shows_progress_and_each_failure_as_it_fails(tiny_notebook, tmp_path, monkeypatch, capsys):
+    """A progress bar with an ETA over the points to run (stderr), and a failed point's line logged
+    before the next point starts (the points run here without a kernel: _run_point is replaced)."""
+    import contextlib
+
+    import mlgcn_core.book.notebook as notebook
+    from mlgcn_core.book import sweep
+
+    events = []
+
+    def fake_point(nb, params, folder, kernel, session=None, **_):
+        events.append(f"run x={params['x']}")
+        return folder, ("AssertionError: x = 3 is broken (in point.ipynb)" if params["x"] == 3 else None)
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPUs: the points run one after the other here
+    monkeypatch.setattr(sweep, "_run_point", fake_point)
+    monkeypatch.setattr(notebook, "KernelSession", lambda *a, **k: contextlib.nullcontext())
+    run_sweep(str(tiny_notebook), {"x": [1, 3, 2]}, out=tmp_path / "s", log=events.append, progress=True)
+    assert events[1:4] == ["run x=1", "run x=3", events[3]] and events[4] == "run x=2"
+    assert events[3].startswith("[sweep] point ") and events[3].endswith(
+        "(x=3) failed: AssertionError: x = 3 is broken (in point.ipynb)")
+    bar = capsys.readouterr().err
+    assert "[sweep] point: 100%" in bar and "3/3" in bar and "<00:00" in bar  # done/total, elapsed<ETA

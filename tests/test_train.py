@@ -513,3 +513,19 @@ def test_ddp_two_processes_match_single_process(tmp_path):
     assert a["best_epoch"] == b["best_epoch"]
     for k in metric_keys():
         assert b[k] == pytest.approx(a[k], abs=0.05), k  # same updates up to float summation order
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3])  # nothing clipped / clipped
+def test_clip_gradients_is_the_library_clip_bit_for_bit(scale):
+    from mlgcn_core.train import clip_gradients
+
+    torch.manual_seed(0)
+    grads = [torch.randn(64, 32) * scale, torch.randn(32) * scale]
+    a = [torch.nn.Parameter(torch.zeros_like(g)) for g in grads]
+    b = [torch.nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, q, g in zip(a, b, grads):
+        p.grad, q.grad = g.clone(), g.clone()
+    na = torch.nn.utils.clip_grad_norm_(a, 10.0, foreach=True)
+    nb = clip_gradients(b, 10.0)
+    assert torch.equal(na, nb) and all(torch.equal(p.grad, q.grad) for p, q in zip(a, b))
+    assert (scale > 1) == (float(b[0].grad.norm()) < float(grads[0].norm()))  # clipped only when large

@@ -219,17 +219,43 @@ def write_findings(out_root: Path, names: list[str]) -> Path:
     from .findings import claims_table
     from .notebook import recorded
 
-    rows, missing = [], []
+    rows, missing, forest = [], [], []
     for n in names:
         path = out_root / EXECUTED / f"{n}.ipynb"
         if not path.is_file():
             missing.append(n)
             continue
-        rows += [dict(c, chapter=n) for c in recorded(nbformat.read(path, 4)).get("claims", [])]
+        got = recorded(nbformat.read(path, 4))
+        rows += [dict(c, chapter=n) for c in got.get("claims", [])]
+        forest += got.get("forest", [])
     out = out_root / FINDINGS
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out, claims_table(rows, missing))
+    text = claims_table(rows, missing)
+    figure = out.with_name("forest.png")
+    figure.unlink(missing_ok=True)
+    if forest:  # the verdicts of "Does the graph help?", each comparison with its interval
+        write_forest(forest, figure)
+        text += (f"\n```{{figure}} {figure.parent.name}/{figure.name}\n:width: 100%\n\nEvery comparison of "
+                 "{doc}`executed/04_does_the_graph_help`: the paired difference over seeds with its 95 % "
+                 "interval, coloured by its verdict after the Holm correction over the chapter's "
+                 "comparisons.\n```\n")
+    write_text(out, text)
     return out
+
+
+def write_forest(rows: list[dict], path: Path) -> None:
+    """The forest plot of a verdict table's recorded rows (:func:`mlgcn_core.book.plots.forest`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from . import plots
+
+    table = pd.DataFrame(rows).astype({c: float for c in ("difference", "lo", "hi")})
+    fig = plots.forest(table)
+    fig.savefig(path, dpi=100)
+    plots.plt.close(fig)
 
 
 def build_html(root: Path) -> Path:
@@ -262,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         prof = load_profile(root, args.profile)
         params = group_dotted(parse_assignments(args.param), into=prof["parameters"])
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}")
+        raise SystemExit(f"error: {exc}") from None
     out_root = root
     if args.chapters and args.profile == "default":
         raise SystemExit("error: --chapters chooses a profile's chapters; the default book has them all "
@@ -294,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_execute:
         execute(root, names, params, args.kernel, args.force, out_root)
     if not args.no_build:
+        from .environment import write_environment
+
         write_findings(out_root, toc_notebooks(out_root))
+        write_environment(out_root, root)  # the Environment page: commit, lock hash, versions
         html = build_html(out_root)
         print(f"[book] HTML: {html / 'index.html'}", flush=True)
     print(f"[book] total {time.time() - t0:.0f} s", flush=True)

@@ -10,12 +10,26 @@ import pandas as pd
 
 from . import report
 
-# name → config overrides; GMP/GAP: global max / average pooling of the same frozen backbone
+# name → config overrides: the one table of compared models, for every chapter. GMP/GAP: global
+# max / average pooling of the same frozen backbone; the ML-GCN rows differ in the graph alone
+# (or, for the random and one-hot rows, in the node features): the controls of "Does the graph help?"
+_GCN = dict(model="mlgcn", pooling="max", word_vectors="glove6b50d")
 VARIANTS: dict[str, dict] = {
     "baseline (GMP)": dict(model="baseline", pooling="max"),
     "baseline (GAP)": dict(model="baseline", pooling="avg"),
     "ML-GCN (binary)": dict(model="mlgcn", graph="binary", pooling="max"),
     "ML-GCN (re-weighted)": dict(model="mlgcn", graph="reweighted", pooling="max"),
+    # the paper's graph (Eq. 6-8) from the whole training label corpus instead of the run's annotations
+    "ML-GCN (corpus graph)": dict(_GCN, graph="reweighted", graph_labels="corpus"),
+    "ML-GCN (identity graph)": dict(_GCN, graph="identity"),  # Â = I: no propagation
+    "ML-GCN (shuffled graph)": dict(_GCN, graph="shuffled"),  # P A' Pᵀ: same degrees, wrong labels
+    "ML-GCN (shuffled corpus graph)": dict(_GCN, graph="shuffled", graph_labels="corpus"),
+    "ML-GCN (oracle graph)": dict(_GCN, graph="oracle"),  # the generator's true P(L_j | L_i)
+    "ML-GCN (shuffled oracle)": dict(_GCN, graph="shuffled_oracle"),
+    "ML-GCN (random vectors)": dict(_GCN, graph="reweighted", word_vectors="random"),  # drawn per seed
+    # one-hot node features and no graph: every label's classifier has parameters of its own — the
+    # uncoupled head (the identity graph on GloVe still couples the labels through their vectors)
+    "uncoupled (one-hot, identity)": dict(_GCN, graph="identity", word_vectors="onehot"),
 }
 
 

@@ -1,6 +1,7 @@
 """Findings: what the book calls held, in tested functions — paired differences over seeds, their
-verdicts, and the ablation chapters' readings of their sweeps (Fig. 5, Fig. 6, Table 3, the
-word-embedding study)."""
+three-way verdicts (held / reversed / inconclusive), the Holm correction over a family of
+comparisons, the verdict table, and the ablation chapters' readings of their sweeps (Fig. 5,
+Fig. 6, Table 3, the word-embedding study)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from .report import best_setting, curve
 
 MIN_SEEDS = 3  # fewer paired seeds than this: "not enough seeds to judge"
 CONFIDENCE = 0.95
-HELD, NOT_HELD, TOO_FEW = "held", "not held", "not enough seeds to judge"
+ALPHA = 1 - CONFIDENCE  # a verdict's level: an (adjusted) two-sided p below it decides the sign
+HELD, REVERSED, INCONCLUSIVE = "held", "reversed", "inconclusive"
+TOO_FEW, NOT_TESTED = "not enough seeds to judge", "not tested"
+OUTCOMES = (HELD, REVERSED, INCONCLUSIVE, TOO_FEW, NOT_TESTED)
 
 
 def paired_interval(values, confidence: float = CONFIDENCE) -> dict:
@@ -18,7 +22,10 @@ def paired_interval(values, confidence: float = CONFIDENCE) -> dict:
 
     ``values``: the differences a − b, one per seed. Returns ``mean``, ``std`` (ddof 1), ``n``,
     ``lo``/``hi`` (the ``confidence`` t-interval: mean ± t_{n−1} · std / √n; NaN when n < 2),
-    ``confidence`` and the ``values``. With 3 seeds t_2 = 4.30 at 95 %, not 2."""
+    ``p`` (the two-sided one-sample t-test of mean = 0, the same t distribution: p < 1 − confidence
+    exactly when the interval excludes 0; NaN when n < 2 or no spread), ``confidence`` and the
+    ``values``. With 3 seeds t_2 = 4.30 at 95 %, not 2. Every interval the book prints or plots
+    comes from here."""
     import numpy as np
     from scipy import stats
 
@@ -27,24 +34,53 @@ def paired_interval(values, confidence: float = CONFIDENCE) -> dict:
     n = int(len(d))
     mean = float(d.mean()) if n else float("nan")
     std = float(d.std(ddof=1)) if n > 1 else float("nan")
+    p = float("nan")
     if n > 1:
         half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / n ** 0.5
         lo, hi = mean - half, mean + half
+        if std > 0:
+            p = float(2 * stats.t.sf(abs(mean) / (std / n ** 0.5), n - 1))
     else:
         lo = hi = float("nan")
-    return {"mean": mean, "std": std, "n": n, "lo": lo, "hi": hi, "confidence": confidence,
+    return {"mean": mean, "std": std, "n": n, "lo": lo, "hi": hi, "p": p, "confidence": confidence,
             "values": [round(float(v), 3) for v in d]}
 
 
-def judge(d: dict, min_seeds: int = MIN_SEEDS) -> str:
-    """What the book calls a paired difference ``d`` (:func:`paired_interval`): ``"held"`` when its
-    interval lies above zero, ``"not held"`` otherwise, and ``"not enough seeds to judge"`` with
-    fewer than ``min_seeds`` seeds or no spread to judge by (all differences equal)."""
+def judge(d: dict, min_seeds: int = MIN_SEEDS, p_adjusted: float | None = None) -> str:
+    """What the book calls a paired difference ``d`` (:func:`paired_interval`), three ways:
+    ``"held"`` when it is significantly above zero, ``"reversed"`` when significantly below,
+    ``"inconclusive"`` otherwise — and ``"not enough seeds to judge"`` with fewer than
+    ``min_seeds`` seeds or no spread to judge by (all differences equal).
+
+    Significant: the 95 % interval excludes zero — or, when ``p_adjusted`` is given (the Holm-
+    adjusted p of ``d`` within its family, :func:`holm`), that p is below :data:`ALPHA`; a
+    difference whose own interval excludes zero can then still be inconclusive."""
     import math
 
     if d["n"] < min_seeds or not math.isfinite(d["std"]) or d["std"] == 0:
         return TOO_FEW
-    return HELD if d["lo"] > 0 else NOT_HELD
+    if p_adjusted is None:
+        significant = d["lo"] > 0 or d["hi"] < 0
+    else:
+        significant = p_adjusted < ALPHA
+    if not significant:
+        return INCONCLUSIVE
+    return HELD if d["mean"] > 0 else REVERSED
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjustment of ``pvalues`` (one family; NaN entries are left NaN and not
+    counted): sort the m p-values ascending, p_(k) → max_{j ≤ k} min(1, (m − j + 1) · p_(j)).
+    Rejecting where the adjusted p < α keeps the chance of any false verdict in the family ≤ α."""
+    import math
+
+    p = [float(x) for x in pvalues]
+    idx = sorted((i for i, x in enumerate(p) if math.isfinite(x)), key=lambda i: p[i])
+    m, out, run = len(idx), [float("nan")] * len(p), 0.0
+    for k, i in enumerate(idx):
+        run = max(run, min(1.0, (m - k) * p[i]))
+        out[i] = run
+    return out
 
 
 def paired_difference(frame: pd.DataFrame, a: str, b: str, metric: str = "mAP",
@@ -76,7 +112,8 @@ def verdict(d: dict, what: str, claim: str = "the paper's effect", unit: str = "
     """One Markdown bullet: a paired difference with its interval and whether ``claim`` held."""
     j = judge(d, min_seeds)
     tail = {HELD: "**holds** here (the interval lies above zero).",
-            NOT_HELD: "is **not** shown here (the interval reaches zero or below).",
+            REVERSED: "is **reversed** here (the interval lies below zero: significantly the other way).",
+            INCONCLUSIVE: "is **inconclusive** here (the interval contains zero).",
             TOO_FEW: f"**not enough seeds to judge** (a verdict needs ≥ {min_seeds} seeds with spread)."}[j]
     return (f"* {what}: **{interval_text(d, digits, unit)}** (per seed {d['values']}) — {claim} " + tail)
 
@@ -108,14 +145,18 @@ def _missing(table: pd.DataFrame, x: str, levels, variant: str, name: str | None
 
 
 def _all_of(judgements: list[str]) -> str:
-    """A claim made of several paired comparisons: not held when any (judged) is not held, else
-    not judged when any has too few seeds, else held."""
-    if NOT_HELD in judgements:
-        return NOT_HELD
-    return TOO_FEW if TOO_FEW in judgements else HELD
+    """A claim made of several paired comparisons that must all hold (an intersection–union test:
+    each at 95 %, no multiplicity correction needed): not judged when any has too few seeds, else
+    held when all hold, reversed when any is reversed, inconclusive otherwise."""
+    if TOO_FEW in judgements:
+        return TOO_FEW
+    if all(j == HELD for j in judgements):
+        return HELD
+    return REVERSED if REVERSED in judgements else INCONCLUSIVE
 
 
-_SAID = {HELD: "**holds**", NOT_HELD: "**not held**", TOO_FEW: f"**{TOO_FEW}** (≥ {MIN_SEEDS} seeds with spread)"}
+_SAID = {HELD: "**holds**", REVERSED: "**reversed**", INCONCLUSIVE: "**inconclusive**",
+         TOO_FEW: f"**{TOO_FEW}** (≥ {MIN_SEEDS} seeds with spread)"}
 
 
 def tau_findings(table: pd.DataFrame, paper_optimum: float = 0.4) -> str:
@@ -160,7 +201,9 @@ def p_findings(table: pd.DataFrame, paper_optimum: float = 0.2, margin: float = 
     j = _all_of([judge(level_difference(table, "p", p, 1.0, v, margin=margin)) for p in below])
     at_one, others = c.loc[1.0], c.loc[below, "mean"]
     reading = {HELD: "a clear collapse, as the paper reports.",
-               NOT_HELD: "no collapse shown on this benchmark (the paper reports non-convergence).",
+               INCONCLUSIVE: "no collapse shown on this benchmark (the paper reports non-convergence).",
+               REVERSED: "no collapse shown on this benchmark: the gap to p = 1 is significantly *smaller* "
+                         "than the margin (the paper reports non-convergence).",
                TOO_FEW: f"{TOO_FEW} (≥ {MIN_SEEDS} seeds with spread)."}[j]
     return msg + (f"\n* p = 1: **{at_one['mean']:.2f} ± {at_one['std']:.2f}** mAP, against "
                   f"{others.min():.2f}–{others.max():.2f} for p < 1 (paired, p − 1, a collapse when above "
@@ -193,8 +236,9 @@ def embedding_findings(table: pd.DataFrame) -> str:
             ("onehot", "GloVe above one-hot (the paper's finding)", {}),
             ("random", "GloVe above random vectors (the gain is semantic)",
              {HELD: " — the word semantics add to what any distinct vectors give.",
-              NOT_HELD: " — random vectors do as well within the interval, so the gain over one-hot is "
-                        "**not** shown to come from the words' meaning here."})):
+              INCONCLUSIVE: " — random vectors do as well within the interval, so the gain over one-hot "
+                            "is **not** shown to come from the words' meaning here.",
+              REVERSED: " — random vectors do significantly *better* than the words here."})):
         miss = _missing(table, "word_vectors", ["glove6b50d", other], v, "input")
         if miss:
             lines.append(f"* {claim}: **not tested** {miss}.")
@@ -228,7 +272,9 @@ def margin_findings(frame: pd.DataFrame, dataset: str, model: str = "ML-GCN (re-
             tail = f"**{TOO_FEW}** (a verdict needs ≥ {MIN_SEEDS} seeds with spread)."
         else:
             inside = d["lo"] <= published <= d["hi"]
-            tail = ("a gain **holds** here" if j == HELD else "a gain is **not** shown here") + (
+            said = {HELD: "a gain **holds** here", REVERSED: "**reversed**: ML-GCN is significantly below it here",
+                    INCONCLUSIVE: "**inconclusive**: a gain is not shown here (the interval contains zero)"}
+            tail = said[j] + (
                 f"; {source} +{published:.1f} lies " + ("inside" if inside else "outside")
                 + " our interval.")
         lines.append(f"* ML-GCN {what}: ours **{interval_text(d, unit='mAP')}**; {source} margin on "
@@ -237,9 +283,6 @@ def margin_findings(frame: pd.DataFrame, dataset: str, model: str = "ML-GCN (re-
 
 
 # --- the book's first page: each claim of the paper and this book's verdict on it --------------
-
-NOT_TESTED = "not tested"
-
 
 def claim(text: str, d: dict | None, paper: str = "", unit: str = "mAP", digits: int = 2,
           min_seeds: int = MIN_SEEDS, why_not: str = "") -> dict:
@@ -291,3 +334,53 @@ def ablation_claims(table: pd.DataFrame, x: str) -> list[dict]:
     if missing:
         return [claim(text, None, paper, why_not=f"not run: {', '.join(missing)}")]
     return [claim(text, level_difference(table, x, a, b, va, vb, margin=margin), paper)]
+
+
+# --- a chapter's verdict table: every comparison of every regime, one family --------------------
+
+VERDICT_COLUMNS = ["regime", "level", "comparison", "kind", "primary", "difference", "lo", "hi", "p",
+                   "p_holm", "seeds", "verdict", "interval"]
+
+
+def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
+    """One row per (regime, level, comparison) of ``regimes`` (objects with ``name``,
+    ``comparisons`` — each with ``a``, ``b``, ``kind``, ``name`` — and ``primary``), in their
+    order: the paired per-seed difference a − b of ``frame``'s ``score`` (:func:`paired_interval`),
+    its 95 % interval, the seeds, its two-sided p, the **Holm-adjusted p over the whole table**
+    (:func:`holm`: the chapter's family) and the verdict that adjusted p gives (:func:`judge`).
+    A comparison whose variants did not both run at a level is a row "not tested"."""
+    rows = []
+    for regime in regimes:
+        g_regime = frame[frame["regime"] == regime.name]
+        for level in dict.fromkeys(g_regime["level"]):
+            g = g_regime[g_regime["level"] == level]
+            for c in regime.comparisons:
+                row = {"regime": regime.name, "level": level, "comparison": c.name, "kind": c.kind,
+                       "primary": c == regime.primary}
+                pa = g[g.variant == c.a].set_index("seed")["score"]
+                pb = g[g.variant == c.b].set_index("seed")["score"]
+                if pa.empty or pb.empty:
+                    rows.append({**row, "seeds": 0, "verdict": NOT_TESTED,
+                                 "interval": f"({c.a if pa.empty else c.b} did not run here)"})
+                    continue
+                d = paired_interval((pa - pb).dropna().tolist())
+                if d["n"] == 0:  # e.g. a visibility bin with too few garments to score
+                    rows.append({**row, "seeds": 0, "verdict": NOT_TESTED,
+                                 "interval": "(no score: too few positives to compute one)"})
+                    continue
+                rows.append({**row, "difference": d["mean"], "lo": d["lo"], "hi": d["hi"], "p": d["p"],
+                             "seeds": d["n"], "_d": d})
+    adjusted = holm([r.get("p", float("nan")) if "_d" in r and judge(r["_d"], min_seeds) != TOO_FEW
+                     else float("nan") for r in rows])
+    for r, q in zip(rows, adjusted):
+        d = r.pop("_d", None)
+        if d is not None:
+            r["p_holm"] = q
+            r["verdict"] = judge(d, min_seeds, p_adjusted=q)
+            r["interval"] = interval_text(d)
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+
+
+def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many rows of :func:`verdict_table` got each outcome."""
+    return {k: int((table.verdict == k).sum()) for k in OUTCOMES}

@@ -1,16 +1,13 @@
 """Table 1 with learned features: ML-GCN (re-weighted) against the GMP baseline when the top of the
 backbone learns jointly with the classifier (``mode="top"``), as in the paper's end-to-end regime.
 
-On frozen pooled features the label graph only re-parameterizes a linear head (docs/GUIDE §2b);
-here the backbone's final 1×1 ``conv_head`` (and BN) of EfficientNet-Lite0 — the layer whose
-outputs are globally max-pooled into x — is trained by the head's gradients, from cached maps of
-the frozen bottom (``features.extract_dataset_maps``). Per-epoch seconds of the candidate cuts and
-of the other regimes: ``benchmarks/top_finetune.py``.
-
-Measured 2026-11-29 (default benchmark, 6,000 scenes, 112 px, 8 epochs, 5 seeds, 2 cores shared
-with other jobs: 1,185 s wall for the 10 runs): baseline (GMP) 75.0 ± 0.1 test mAP, ML-GCN
-(re-weighted) 74.4 ± 0.1; paired difference −0.59 [−0.71, −0.46] (95 % CI). The best epoch was
-the 7th or 8th of 8 in every run: these runs are short of convergence.
+On frozen pooled features the label graph only re-parameterizes a linear head (the expressiveness
+argument of "Does the graph help?"); here the backbone's final 1×1 ``conv_head`` (and BN) of
+EfficientNet-Lite0 — the layer whose outputs are globally max-pooled into x — is trained by the
+head's gradients, from cached maps of the frozen bottom (``features.extract_dataset_maps``). The
+runs keep their last epoch at a fixed lr: short of convergence, they are shown, never judged, in
+"Does the graph help?". Their cost and the measured numbers: ``benchmarks/top_finetune.py`` and
+the README.
 """
 
 from __future__ import annotations
@@ -29,9 +26,8 @@ def learned_config(preset: str = "default", data_root: str = "", config: dict | 
     """The chapters' base config (:func:`~mlgcn_core.book.chapters.chapter_config`, the same
     ``preset`` / ``data_root`` / ``config``) in top mode at the cut ``trainable_blocks`` for
     ``epochs`` on :data:`TRAIN_SCENES` training scenes (the final epoch, ``selection="last"``),
-    channels_last (1.4× on CPU), and the seeds: ``(config, seeds)``. Budget (measured 2026-11-29 on
-    the 2-core CPU): the 10 runs at all 6,000 scenes with per-epoch validation took ≈ 4 of the
-    book's 10 minutes; at 2,000 scenes the whole book took 599 s cold, at the limit: 1,000 it is."""
+    channels_last (1.4× on CPU), and the seeds: ``(config, seeds)``. :data:`TRAIN_SCENES` is what
+    fits the book's 10-minute budget on 2 cores (the README's measurements)."""
     fields = {"epochs": epochs, "train_scenes": TRAIN_SCENES, "selection": "last", **dict(config or {}),
               "mode": "top", "trainable_blocks": trainable_blocks, "channels_last": True}
     cfg, seeds = chapter_config(preset, data_root, fields, seeds, smoke_seeds=3)

@@ -21,12 +21,26 @@ def smoke_mode() -> bool:
 
 
 def record(name: str, value) -> None:
-    """Display ``value`` (JSON-serializable) tagged so tests can read it from the executed notebook."""
+    """Display ``value`` (JSON-serializable; NaN and infinities become null) tagged so tests can
+    read it from the executed notebook."""
     from IPython.display import display
 
-    payload = json.loads(json.dumps(value, default=float))
+    payload = _finite(json.loads(json.dumps(value, default=float)))
     display({"application/json": payload, "text/plain": f"recorded {name!r}"}, raw=True,
             metadata={RECORD_KEY: name})
+
+
+def _finite(value):
+    """``value`` with every non-finite float replaced by None (JSON has no NaN)."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def recorded(nb) -> dict:

@@ -292,21 +292,73 @@ def retrieval_grid(pictures, queries: np.ndarray, neighbours: dict[str, np.ndarr
 
 def regime_curve(frame: pd.DataFrame, xlabel: str, ylabel: str = "test mAP (%)", log_x: bool = True):
     """A regime's headline score (``score``) against its level, one line per variant: mean over
-    seeds with a 95 % t-interval band (``frame``: tidy rows of ``level``, ``variant``, ``seed``,
-    ``score``, e.g. :func:`mlgcn_core.book.graph_help.size_regime`)."""
-    from scipy import stats
+    seeds with its 95 % t-interval (:func:`~mlgcn_core.book.findings.paired_interval` of the
+    seeds' scores — the book's one interval function)."""
+    from .findings import paired_interval
 
     fig, ax = plt.subplots(figsize=(PAGE_WIDTH * 0.8, 3.6))
     for v, g in frame.groupby("variant", sort=False):
-        s = g.groupby("level")["score"].agg(["mean", "std", "count"]).sort_index()
-        half = stats.t.ppf(0.975, (s["count"] - 1).clip(lower=1)) * s["std"].fillna(0) / np.sqrt(s["count"])
-        x = s.index.to_numpy(dtype=float)
-        ax.plot(x, s["mean"], marker="o", ms=3, label=v)
-        ax.fill_between(x, s["mean"] - half, s["mean"] + half, alpha=0.15)
+        per = {lvl: paired_interval(gl["score"]) for lvl, gl in g.groupby("level")}
+        x = np.asarray(sorted(per), dtype=float)
+        mean = np.asarray([per[k]["mean"] for k in sorted(per)])
+        lo = np.asarray([per[k]["lo"] for k in sorted(per)])
+        hi = np.asarray([per[k]["hi"] for k in sorted(per)])
+        ax.plot(x, mean, marker="o", ms=3, label=v)
+        ax.fill_between(x, np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean), alpha=0.15)
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=SMALL)
     fig.tight_layout()
+    return fig
+
+
+def validation_curves(curves: pd.DataFrame, title: str = ""):
+    """Each variant's mean validation mAP against optimizer steps (``curves``: rows of
+    ``variant``, ``step``, ``val_mAP``, :func:`mlgcn_core.book.regimes.validation_curves`), with
+    the lr decay visible as the late flattening: the convergence evidence."""
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.8))
+    for v, g in curves.groupby("variant", sort=False):
+        ax.plot(g["step"], g["val_mAP"], marker="o", ms=2, lw=1, label=v)
+    top = curves["val_mAP"].max()
+    ax.set_ylim(max(curves["val_mAP"].min(), top - 8), top + 0.5)
+    ax.set_xlabel("optimizer steps")
+    ax.set_ylabel("validation mAP (%)")
+    if title:
+        ax.set_title(title, fontsize=SMALL + 1)
+    ax.legend(frameon=False, fontsize=SMALL - 0.5, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+VERDICT_COLOURS = {"held": "#1a7f37", "reversed": "#cf222e", "inconclusive": "#6e7781",
+                   "not enough seeds to judge": "#d0d7de"}
+
+
+def forest(table: pd.DataFrame):
+    """A forest plot of a verdict table (:func:`mlgcn_core.book.findings.verdict_table`): each
+    judged comparison's paired difference with its 95 % interval, coloured by its (Holm-adjusted)
+    verdict; one panel per regime, each on its own scale (mAP or AP points)."""
+    judged = table[table["verdict"].isin(list(VERDICT_COLOURS))]
+    regimes = list(dict.fromkeys(judged["regime"]))
+    sizes = [int((judged["regime"] == r).sum()) for r in regimes]
+    fig, axes = plt.subplots(len(regimes), 1, figsize=(PAGE_WIDTH, 0.9 + 0.24 * sum(sizes) + 0.35 * len(regimes)),
+                             gridspec_kw={"height_ratios": sizes or [1]}, squeeze=False)
+    for ax, regime in zip(axes[:, 0], regimes):
+        g = judged[judged["regime"] == regime].iloc[::-1]
+        y = np.arange(len(g))
+        for yi, (_, r) in zip(y, g.iterrows()):
+            colour = VERDICT_COLOURS[r["verdict"]]
+            lo, hi = (r["lo"], r["hi"]) if np.isfinite(r["lo"]) else (r["difference"],) * 2
+            ax.plot([lo, hi], [yi, yi], color=colour, lw=2)
+            ax.plot(r["difference"], yi, "o", color=colour, ms=4)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, [f"{r['level']}: {r['comparison']}"[:70] for _, r in g.iterrows()], fontsize=SMALL - 1)
+        ax.tick_params(axis="x", labelsize=SMALL)
+        ax.set_title(regime, fontsize=SMALL + 1, loc="left")
+    axes[-1, 0].set_xlabel("paired difference, 95 % CI (colour: Holm-adjusted verdict)", fontsize=SMALL)
+    handles = [plt.Line2D([], [], color=c, lw=2, label=k) for k, c in VERDICT_COLOURS.items()]
+    fig.legend(handles=handles, loc="upper right", fontsize=SMALL - 1, frameon=False, ncol=4)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig

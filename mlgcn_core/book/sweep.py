@@ -35,7 +35,7 @@ import os
 import socket
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
@@ -224,10 +224,13 @@ def _run_point(notebook: str, params: dict, folder: str, kernel: str | None,
 def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = None,
               out: str | os.PathLike | None = None, jobs: int = 1, kernel: str | None = None,
               name: str | None = None, log=print, executor: str = "local", address: str | None = None,
-              gpus_per_point: int | None = None, cpus_per_point: int = 1) -> pd.DataFrame:
+              gpus_per_point: int | None = None, cpus_per_point: int = 1,
+              progress: bool | None = None) -> pd.DataFrame:
     """Run every grid point not done yet and return the tidy table. ``executor="local"``: ``jobs``
     points at a time in a process pool pinned to the GPUs (:func:`assign_gpus`); ``"ray"``: one
-    Ray task per point on the cluster at ``address`` (None: a local cluster started here)."""
+    Ray task per point on the cluster at ``address`` (None: a local cluster started here).
+    A progress bar over the points to run (with an ETA) goes to stderr (``progress`` None: when
+    stderr is a terminal), and each failed point is logged as soon as it fails."""
     if executor not in EXECUTORS:
         raise ValueError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
     if address and executor != "ray":
@@ -259,8 +262,10 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
     log(f"[sweep] {nb.name}: {len(all_points)} points, {len(all_points) - len(todo)} done, "
         f"{len(todo)} to run {how} → {display_path(out)}")
     if todo:
+        finish = _PointProgress(len(todo), nb.stem, log, progress,
+                                {str(f): ", ".join(f"{k}={p.get(k)}" for k in grid) for p, f in all_points})
         if executor == "ray":
-            results = _run_on_ray(str(nb), todo, kernel, address, gpus_per_point, cpus_per_point, log)
+            _run_on_ray(str(nb), todo, kernel, address, gpus_per_point, cpus_per_point, log, on_finish=finish)
         elif slots != [None]:  # several workers, or one pinned to its GPU(s)
             import multiprocessing as mp
 
@@ -270,15 +275,15 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
             threads = max(1, (os.cpu_count() or 1) // len(slots))
             with ProcessPoolExecutor(len(slots), initializer=_pin_worker, initargs=(free, threads)) as pool:
                 futs = [pool.submit(_run_point, str(nb), p, str(f), kernel, warm=True) for p, f in todo]
-                results = [f.result() for f in futs]
+                for fut in as_completed(futs):
+                    finish(fut.result())
         else:
             from .notebook import KernelSession
 
             with KernelSession(kernel, PROJECT_ROOT) as session:
-                results = [_run_point(str(nb), p, str(f), kernel, session=session) for p, f in todo]
-        for folder, err in results:
-            if err:
-                log(f"[sweep] point {Path(folder).name} failed: {err.splitlines()[0][:200]}")
+                for p, f in todo:
+                    finish(_run_point(str(nb), p, str(f), kernel, session=session))
+        finish.close()
     table = tidy_table(all_points, list(grid))
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "results.csv") as tmp:
@@ -286,6 +291,32 @@ def run_sweep(notebook: str, grid: dict[str, list], parameters: dict | None = No
     with atomic_path(out / "results.parquet") as tmp:
         table.astype({c: str for c in table.columns if table[c].dtype == object}).to_parquet(tmp, index=False)
     return table
+
+
+class _PointProgress:
+    """The sweep's progress bar (tqdm: points done, rate, ETA) and its failure lines: called with
+    each point's ``(folder, error)`` as it finishes, it advances the bar and logs a failed point at
+    once (``[sweep] point KEY (tau=0.3) failed: …``); returns the result."""
+
+    def __init__(self, total: int, name: str, log, enabled: bool | None, labels: dict[str, str]):
+        from tqdm import tqdm
+
+        self.log, self.labels, self.tqdm = log, labels, tqdm
+        self.bar = tqdm(total=total, desc=f"[sweep] {name}", unit="point", dynamic_ncols=True,
+                        disable=None if enabled is None else not enabled)
+
+    def __call__(self, result: tuple[str, str | None]) -> tuple[str, str | None]:
+        folder, err = result
+        if err:
+            label = self.labels.get(str(folder))
+            with self.tqdm.external_write_mode():  # the line above the bar, not through it
+                self.log(f"[sweep] point {Path(folder).name}{f' ({label})' if label else ''} failed: "
+                         f"{err.splitlines()[0][:200]}")
+        self.bar.update(1)
+        return result
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _ray_env() -> dict[str, str]:
@@ -298,9 +329,11 @@ def _ray_env() -> dict[str, str]:
 
 
 def _run_on_ray(notebook: str, todo: list[tuple[dict, Path]], kernel: str | None, address: str | None,
-                gpus_per_point: int | None, cpus_per_point: int, log) -> list[tuple[str, str | None]]:
+                gpus_per_point: int | None, cpus_per_point: int, log,
+                on_finish=lambda result: result) -> list[tuple[str, str | None]]:
     """One Ray task per point (:func:`_run_point`); Ray decides where and when each runs. A task
-    that dies (its worker crashed, the node was lost) is recorded as the point's failure."""
+    that dies (its worker crashed, the node was lost) is recorded as the point's failure.
+    ``on_finish`` is called with each point's ``(folder, error)`` as it finishes."""
     if address and ray_token_auth(os.environ, Path.home()):
         os.environ["RAY_AUTH_MODE"] = "token"  # before Ray is imported: it reads its config then
     import ray
@@ -331,12 +364,12 @@ def _run_on_ray(notebook: str, todo: list[tuple[dict, Path]], kernel: str | None
             for ref in done:
                 folder = refs[ref]
                 try:
-                    results.append(ray.get(ref))
+                    results.append(on_finish(ray.get(ref)))
                 except ray.exceptions.RayError as exc:  # the task itself was lost, not a cell error
                     msg = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
                     Path(folder).mkdir(parents=True, exist_ok=True)
                     (Path(folder) / "error.txt").write_text(msg + "\n\n" + str(exc))
-                    results.append((folder, msg))
+                    results.append(on_finish((folder, msg)))
         return results
     finally:
         if started:

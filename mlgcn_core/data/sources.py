@@ -64,6 +64,9 @@ class Splits:
     train_rows: np.ndarray | None = None
     # custom data: the label vectors ``prepare`` wrote (its --word-vectors and --fallback), (C, d)
     word_vectors: np.ndarray | None = None
+    # (n_train, C) the training targets when annotations are missing (``hide_labels``); None: the
+    # images' own labels
+    train_targets: np.ndarray | None = None
 
 
 DATASET_NAMES = {"outfits": "Fashion outfits", "voc2007": "PASCAL VOC 2007",
@@ -158,6 +161,23 @@ def outfit_training_rows(cfg, labels: np.ndarray) -> np.ndarray | None:
     return rows
 
 
+HIDE_STREAM = 3_000_017  # missing annotations: rng([HIDE_STREAM, run seed])
+
+
+def hide_annotations(cfg, labels: np.ndarray) -> np.ndarray:
+    """The training annotations of ``cfg`` (n, C) with ``hide_fraction`` of each of ``hide_labels``'
+    positives set to 0 (the image keeps the garment; its label is missing), drawn with the run
+    seed; a copy of ``labels`` when nothing is hidden."""
+    out = np.array(labels, copy=True)
+    rng = np.random.default_rng([HIDE_STREAM, int(cfg.seed)])
+    for name in cfg.hide_labels:
+        c = OUTFIT_CLASSES.index(name)
+        pos = np.flatnonzero(out[:, c] == 1)  # (P,)
+        hide = rng.permutation(pos)[:int(round(cfg.hide_fraction * len(pos)))]
+        out[hide, c] = 0
+    return out
+
+
 def load_splits(cfg) -> Splits:
     """The splits of ``cfg``'s data; for ML-GCN a class without a positive training image is refused
     here, by name, before any feature is extracted (Eq. 6 is undefined for it)."""
@@ -200,11 +220,21 @@ def _load_splits(cfg) -> Splits:
                               info.std, train=(s == "train")) for s in data}
         plain = OutfitScenes(data["train"]["images"], data["train"]["labels"], cfg.image_size,
                              info.mean, info.std)
-        rows = outfit_training_rows(cfg, data["train"]["labels"])
-        train = ds["train"] if rows is None else Subset(ds["train"], rows.tolist())
-        positives = data["train"]["labels"] if rows is None else data["train"]["labels"][rows]
+        corpus = data["train"]["labels"]  # (n_train, C) every training scene's full label set
+        rows = outfit_training_rows(cfg, corpus)
+        seen = corpus if rows is None else corpus[rows]  # (n, C) the scenes trained on
+        targets = hide_annotations(cfg, seen) if cfg.hide_labels else None  # (n, C) or None
+        if targets is not None:
+            ds["train"] = OutfitScenes(data["train"]["images"][rows] if rows is not None else
+                                       data["train"]["images"], targets, cfg.image_size, info.mean,
+                                       info.std, train=True)
+            rows_ds = None
+        else:
+            rows_ds = rows
+        train = ds["train"] if rows_ds is None else Subset(ds["train"], rows_ds.tolist())
+        positives = corpus if cfg.graph_labels == "corpus" else (seen if targets is None else targets)
         return Splits(train, ds["val"], ds["test"], plain, list(OUTFIT_CLASSES), positives,
-                      f"outfits-{cfg.outfits.key()}", rows)
+                      f"outfits-{cfg.outfits.key()}", rows, targets)
     root = Path(cfg.data_root or "")
     if not (root / "manifest.json").is_file():
         raise FileNotFoundError(f"data_root {str(root)!r}: no manifest.json (make it with "

@@ -1,6 +1,7 @@
-"""Does the graph help? The controls (identity, shuffled, oracle graphs), the exact outfit model,
-the recorded visibility, the training subsets (sizes, rare labels), the fair budget, the lr choice,
-the verdict table and the expressiveness check."""
+"""Does the graph help? The controls (identity, shuffled, oracle graphs, per-seed random vectors,
+the corpus graph), the exact outfit model, the recorded visibility, the training subsets (sizes,
+rare labels, missing annotations), the budgets, the lr choice per variant, the plateau rule, the
+regimes' tables and the expressiveness check."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
-from mlgcn_core.book import graph_help as gh
+from mlgcn_core.book import regimes as R
 from mlgcn_core.book.analysis import expressiveness, reachability
-from mlgcn_core.book.findings import HELD, NOT_HELD, TOO_FEW
+from mlgcn_core.book.chapters import VARIANTS
 from mlgcn_core.config import ExperimentConfig, load_preset
 from mlgcn_core.data import outfits
 from mlgcn_core.data.outfits import CLASSES, OutfitsConfig
-from mlgcn_core.data.sources import keep_rare, load_splits, outfit_training_rows
+from mlgcn_core.data.sources import hide_annotations, keep_rare, load_splits, outfit_training_rows
 from mlgcn_core.graph import (
     build_adjacency,
     conditional_probability,
@@ -42,19 +43,28 @@ def test_existing_run_keys_unchanged():
     assert base.replace(model="baseline").key() == "6ebf615a740e"
     assert base.replace(model="baseline", pooling="avg").key() == "5df0dcf4e286"
     assert base.replace(graph="binary").key() == "f4dbe5a69964"
-    assert base.replace(word_vectors="random").key() == "3217034d89c0"
+    # random vectors are drawn per seed now: a result that changed, so a new key (was 3217034d89c0)
+    assert base.replace(word_vectors="random").key() not in ("3217034d89c0", base.key())
     assert base.replace(tau=1.0).key() == "07983b4ca4dd"
     # the new fields enter the key when set; the identity graph ignores τ and p
     keys = {base.replace(**c).key() for c in (dict(graph="identity"), dict(graph="shuffled"),
                                                dict(graph="oracle"), dict(train_scenes=100),
                                                dict(selection="last"),
-                                               dict(rare_labels=("coat",), rare_positives=5))}
-    assert len(keys) == 6 and base.key() not in keys
+                                               dict(rare_labels=("coat",), rare_positives=5),
+                                               dict(graph_labels="corpus"), dict(graph="shuffled_oracle"),
+                                               dict(hide_labels=("coat",), hide_fraction=0.5))}
+    assert len(keys) == 9 and base.key() not in keys
+    # a graph that is not estimated from labels ignores where the labels come from
+    assert base.replace(graph="oracle", graph_labels="corpus").key() == base.replace(graph="oracle").key()
     assert base.replace(graph="identity", tau=0.1, p=0.3).key() == base.replace(graph="identity").key()
 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(dataset="voc2007", graph="oracle"), "graph='oracle': only for dataset='outfits'"),
+    (dict(dataset="voc2007", graph_labels="corpus"), "graph_labels='corpus': only for dataset='outfits'"),
+    (dict(graph_labels="everything"), "graph_labels must be one of"),
+    (dict(hide_labels=("coat",)), "hide_labels and hide_fraction go together"),
+    (dict(hide_labels=("coat",), hide_fraction=1.0), "hide_labels and hide_fraction go together"),
     (dict(dataset="coco2014", train_scenes=10), "train_scenes: only for dataset='outfits'"),
     (dict(rare_labels=("coat",)), "rare_labels and rare_positives go together"),
     (dict(rare_labels=("hat",), rare_positives=5), "unknown class"),
@@ -194,11 +204,11 @@ def test_visibility_kept_beside_the_cached_scenes(tmp_path, monkeypatch):
     assert np.array_equal(outfits.load_outfits(cfg)["test"]["images"], first["test"]["images"])
 
 
-def test_occluded_ap():
+def test_visibility_ap_by_bin():
     targets = np.array([[1, 0], [1, 1], [0, 1], [1, 0], [0, 0]])
     vis = np.array([[0.2, np.nan], [0.9, 0.3], [np.nan, 0.4], [0.3, np.nan], [np.nan, np.nan]])
     scores = np.array([[0.1, 0.0], [5.0, 0.9], [0.3, 0.2], [0.8, 0.0], [0.2, 0.5]])
-    out = gh.occluded_ap(scores, targets, vis, threshold=0.5, min_positives=2)
+    out = R.visibility_ap(scores, targets, vis, 0.0, 0.5, min_positives=2)
     # class 0: occluded positives rows 0, 3; the visible row 1 is left out; negatives rows 2, 4
     # ranking 3 (0.8, pos), 2 (0.3), 4 (0.2), 0 (0.1, pos) → AP = (1/1 + 2/4) / 2
     assert out["AP"][0] == pytest.approx(100 * 0.75)
@@ -206,7 +216,10 @@ def test_occluded_ap():
     assert out["AP"][1] == pytest.approx(100 * (1 + 2 / 3) / 2)
     assert out["mAP"] == pytest.approx(np.mean(out["AP"]))
     assert list(out["positives"]) == [2, 2]
-    assert np.isnan(gh.occluded_ap(scores, targets, vis, 0.5, min_positives=3)["mAP"])  # none qualifies
+    assert np.isnan(R.visibility_ap(scores, targets, vis, 0.0, 0.5, min_positives=3)["mAP"])  # none qualifies
+    # the top bin holds the well visible garment of class 0 (row 1, visibility 0.9) and its negatives
+    top = R.visibility_ap(scores, targets, vis, 0.5, 1.0, min_positives=1)
+    assert list(top["positives"]) == [1, 0] and top["AP"][0] == pytest.approx(100.0)
 
 
 # --- training subsets -----------------------------------------------------------------------------
@@ -249,17 +262,107 @@ def test_training_rows_follow_the_seed_and_the_splits_use_them():
                               label_graph(rcfg, full.train_positives))
 
 
-# --- fair budget, selection "last", lr choice ---------------------------------------------------------
 
-def test_fair_budget():
-    assert gh.fair_budget(100, 300, 100) == {"epochs": 300, "lr_steps": (240,)}
-    assert gh.fair_budget(6000, 300, 100) == {"epochs": 5, "lr_steps": (4,)}
-    for n in (100, 300, 1000, 6000):
-        b = gh.fair_budget(n, 300, 100)
-        assert b["epochs"] * gh.steps_per_epoch(n, 100) == 300
-        assert b["lr_steps"][0] * gh.steps_per_epoch(n, 100) == 240
-    with pytest.raises(ValueError, match="not a whole number of epochs"):
-        gh.fair_budget(6000, 300, 128)
+
+def test_random_vectors_are_drawn_per_seed():
+    from mlgcn_core.embeddings import make_vectors
+
+    a, b = (make_vectors(CLASSES, "random", seed=s) for s in (0, 1))
+    assert a.shape == (len(CLASSES), 50) and not np.allclose(a, b)
+    assert np.array_equal(a, make_vectors(CLASSES, "random", seed=0))
+
+
+def test_shuffled_oracle_permutes_the_oracle_graph():
+    y = _labels(500)
+    oracle = label_graph(ExperimentConfig(graph="oracle", seed=4), y)
+    shuffled = label_graph(ExperimentConfig(graph="shuffled_oracle", seed=4), y)
+    perm = label_permutation(len(CLASSES), 4)
+    assert np.array_equal(shuffled, oracle[np.ix_(perm, perm)]) and not np.array_equal(shuffled, oracle)
+
+
+def test_corpus_graph_and_hidden_annotations():
+    """The corpus graph counts every training scene's labels; hidden annotations leave the images
+    and take the label out of the training targets and of the split's own statistics."""
+    full = load_splits(ExperimentConfig(outfits=TINY))
+    rare = ExperimentConfig(outfits=TINY, rare_labels=("coat",), rare_positives=3, seed=2)
+    corpus = load_splits(rare.replace(graph_labels="corpus"))
+    assert np.array_equal(corpus.train_positives, full.train_positives)  # all 120 scenes' label sets
+    assert len(corpus.train) == len(load_splits(rare).train) < len(full.train)
+    coat = CLASSES.index("coat")
+    hid = ExperimentConfig(outfits=TINY, hide_labels=("coat",), hide_fraction=0.5, seed=1)
+    sp = load_splits(hid)
+    n = int(full.train_positives[:, coat].sum())
+    assert len(sp.train) == len(full.train)  # every image stays
+    assert sp.train_targets[:, coat].sum() == n - round(0.5 * n)
+    assert np.array_equal(sp.train_positives, sp.train_targets)  # the graph sees what is annotated
+    other = [c for c in range(len(CLASSES)) if c != coat]
+    assert np.array_equal(sp.train_targets[:, other], full.train_positives[:, other])
+    assert np.array_equal(load_splits(hid.replace(graph_labels="corpus")).train_positives, full.train_positives)
+    assert not np.array_equal(hide_annotations(hid, full.train_positives),
+                              hide_annotations(hid.replace(seed=2), full.train_positives))
+    # the engine trains on the hidden targets (features mode: rows of the cached features)
+    from mlgcn_core import distributed
+    from mlgcn_core.train import _cached_split_features
+
+    feats = _cached_split_features(hid, sp, "cpu", distributed.Context(), progress=False)
+    assert np.array_equal(feats["train"][1].numpy(), sp.train_targets)
+
+
+# --- budgets, the lr choice per variant, the plateau rule ----------------------------------------------
+
+def test_budget_is_chapter_02s_recipe_at_full_size():
+    base = load_preset("default")
+    assert R.budget(6000, 940, 128) == {"epochs": base.epochs, "lr_steps": base.lr_steps}
+    # so the size regime's re-weighted and GMP runs at lr 0.02 are chapter 02's runs (one run key)
+    for v in (R.RW, R.GMP):
+        ours = R._head(base, 128, v, **R.budget(6000, 940, 128), train_scenes=None).replace(lr=0.02, seed=3)
+        assert ours.key() == base.replace(seed=3, **VARIANTS[v]).key()
+    assert R.budget(3000, 470, 128) == {"epochs": 20, "lr_steps": (15,)}  # 24 steps an epoch
+
+
+def test_a_controls_lr_is_picked_on_its_own_validation_score():
+    rows = []
+    for seed in (0, 1):
+        for v, best in (("model", 0.02), ("control", 0.08)):
+            for lr in (0.005, 0.02, 0.08):
+                val = 70 - abs(np.log(lr / best))  # each variant's own optimum
+                test = 70 if lr == 0.02 else 60  # test would prefer 0.02 for both: never looked at
+                rows.append({"regime": "r", "level": 1, "variant": v, "seed": seed, "lr": lr,
+                             "val_score": val, "score": test})
+    picks = R.pick_lr(pd.DataFrame(rows)).set_index("variant")
+    assert picks.loc["model", "lr"] == 0.02 and picks.loc["control", "lr"] == 0.08
+    assert not picks.loc["model", "edge"] and picks.loc["control", "edge"]  # 0.08 is the grid's edge
+
+
+def test_the_grid_grows_past_an_edge_pick(monkeypatch):
+    """A cell whose validation optimum lies below the grid gets lower lrs (×¼ each round) until its
+    pick is interior, or is flagged when ``extend`` runs out; the other cells keep their grid."""
+    import types
+
+    def fake_train(configs, jobs):  # validation peaks at lr 0.001 for "low", at 0.02 for "mid"
+        best = {R.IDENTITY: 0.001, R.GMP: 0.02}
+        return [types.SimpleNamespace(config=c, best_epoch=1, path=f"/runs/{c.model}-{c.graph}-{c.lr}-{c.seed}",
+                                      metrics={"mAP": 50.0},
+                                      val_metrics={"mAP": 70 - abs(np.log(c.lr / best[_variant(c)]))})
+                for c in configs]
+
+    def _variant(c):
+        return R.GMP if c.model == "baseline" else R.IDENTITY
+
+    monkeypatch.setattr(R, "_train", fake_train)
+    base = ExperimentConfig(outfits=TINY)
+    cells = [R.Cell("r", 1, v, R._head(base, 30, v, epochs=1, lr_steps=(1,)), 4) for v in (R.GMP, R.IDENTITY)]
+    out = R.tuned_runs(cells, [0, 1, 2], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=2, jobs=1, extend=2)
+    grid = R.lr_grid(out)
+    low = grid[grid.variant == R.IDENTITY]
+    assert sorted(low.lr) == pytest.approx([0.0003125, 0.00125, 0.005, 0.02, 0.08])  # grown twice
+    assert low[low.picked].lr.iloc[0] == pytest.approx(0.00125) and not low.edge.any()
+    assert sorted(grid[grid.variant == R.GMP].lr) == [0.005, 0.02, 0.08]  # interior at once
+    assert list(out[out.variant == R.IDENTITY].lr) == pytest.approx([0.00125] * 3) and len(out) == 6
+    once = R.lr_grid(R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=1))
+    assert once[once.variant == R.IDENTITY].query("picked").edge.all()  # still at the edge: flagged
+    assert R.edge_picks(R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=0)) == [
+        f"{R.IDENTITY} at 1: lr 0.005"]
 
 
 @pytest.fixture(scope="module")
@@ -287,83 +390,97 @@ def regime(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(scheduler, "run_experiment", counting)  # what run_many calls
     base = ExperimentConfig(outfits=TINY)
-    frame = gh.size_regime(base, seeds=[0, 1], sizes=(30, 120), steps=20, batch_size=30,
-                           lrs=(0.003, 0.3), variants=("baseline (GMP)", "identity"), jobs=1)
+    frame = R.size_regime(base, seeds=[0, 1, 2], sizes=(30, 120), steps=20, batch_size=30,
+                          lrs=(0.003, 0.03, 0.3), tune_seeds=1, variants=(R.GMP, R.IDENTITY), jobs=1,
+                          extend=0)
     mp.undo()
     return frame, steps
 
 
-def test_size_regime_same_steps_at_every_size(regime):
+def test_size_regime_tunes_each_variant_then_runs_the_other_seeds(regime):
     frame, steps = regime
-    # 2 sizes × 2 variants × 2 lrs × 2 seeds runs, each exactly 20 optimizer steps
-    assert len(steps) == 16 and set(steps.values()) == {20}
-    assert len(frame) == 2 * 2 * 2 and set(frame["steps"]) == {20}
-    assert set(frame.columns) >= {"regime", "level", "variant", "seed", "lr", "score", "val_score", "mAP"}
+    # per (size, variant): 3 lrs × 1 tuning seed, then 2 more seeds at the pick; 20 steps each
+    assert len(steps) == 2 * 2 * (3 + 2) and set(steps.values()) == {20}
+    assert len(frame) == 2 * 2 * 3 and set(frame["steps"]) == {20}
     assert frame.groupby(["level", "variant"])["lr"].nunique().eq(1).all()
-    grid = frame.attrs["lr_grid"]
-    for (lvl, v), lr in gh.picked_lrs(frame).items():
-        g = grid[(grid.level == lvl) & (grid.variant == v)]
-        assert lr == g.loc[g.val_score.idxmax(), "lr"]
+    assert all(sorted(g) == [0, 1, 2] for _, g in frame.groupby(["level", "variant"])["seed"])
+    grid = R.lr_grid(frame)
+    for (lvl, v), g in frame.groupby(["level", "variant"]):
+        own = grid[(grid.level == lvl) & (grid.variant == v)]
+        assert g["lr"].iloc[0] == own.loc[own.val_score.idxmax(), "lr"]  # its own validation best
+        assert own.picked.sum() == 1
     from mlgcn_core.runs import load_run
 
     r = load_run(frame["run"].iloc[0])
-    assert r.config.selection == "last" and r.best_epoch == r.config.epochs
-    assert np.isnan(r.history[0]["val_mAP"]) or r.config.epochs == 1
-    assert np.isfinite(r.history[-1]["val_mAP"])
+    assert r.config.selection == "val" and len(r.history) == r.config.epochs
+    assert all(np.isfinite(h["val_mAP"]) for h in r.history)  # the validation curve, every epoch
 
 
-def test_lr_is_picked_on_validation_not_test():
-    rows = []
-    for seed in (0, 1, 2):
-        rows += [{"level": 100, "variant": "v", "seed": seed, "lr": 0.01, "val_score": 60, "score": 70},
-                 {"level": 100, "variant": "v", "seed": seed, "lr": 0.1, "val_score": 65, "score": 50}]
-    picked = gh.pick_lr(pd.DataFrame(rows))
-    assert set(picked["lr"]) == {0.1} and len(picked) == 3  # the val-best, though test prefers 0.01
+def test_plateau_rule():
+    rising = [50, 60, 65, 68, 70, 71, 72, 73]  # still +2 in the last quarter
+    flat = [50, 60, 65, 68, 70, 70.1, 70.0, 70.1]
+    assert not R.plateau(rising)["converged"] and R.plateau(rising)["gain"] == pytest.approx(2.0)
+    assert R.plateau(flat)["converged"] and R.plateau(flat)["plateau_at"] == 5
+    noisy_down = [60, 70, 69.5, 69.9]  # best early, the end within tol: converged
+    assert R.plateau(noisy_down)["converged"]
+    assert not R.plateau([50])["converged"]
 
 
-# --- verdicts -------------------------------------------------------------------------------------
-
-def _frame(diffs: dict[str, list[float]], regime="training scenes", level=100) -> pd.DataFrame:
-    """Scores: identity = 50 at every seed, each other variant 50 + its differences."""
-    rows = []
-    for v, ds in {"identity": [0.0] * len(next(iter(diffs.values()))), **diffs}.items():
-        rows += [{"regime": regime, "level": level, "variant": v, "seed": s, "score": 50 + d}
-                 for s, d in enumerate(ds)]
-    return pd.DataFrame(rows)
+def test_convergence_table_from_the_runs(regime):
+    frame, _ = regime
+    conv = R.convergence(frame)
+    assert len(conv) == 4 and set(conv.columns) >= {"steps", "plateau_at_step", "gain_last_quarter", "converged"}
+    assert set(conv["steps"]) == {20} and (conv["plateau_at_step"] <= 20).all()
+    curves = R.validation_curves(frame[frame.level == 120])
+    assert set(curves["variant"]) == {R.GMP, R.IDENTITY} and curves["step"].max() == 20
 
 
-def test_verdict_table_and_sentences():
-    up = [1.0, 1.2, 0.9, 1.1, 1.0]
-    flat = [0.3, -0.2, 0.1, -0.4, 0.2]
-    helps = _frame({"co-occurrence": up, "shuffled": flat, "oracle": up, "baseline (GMP)": flat,
-                    "co-occurrence, random vectors": flat})
-    flat2 = [-0.1, 0.2, 0.0, 0.3, -0.2]
-    nothing = _frame({"co-occurrence": flat, "shuffled": flat2, "oracle": flat2}, level=6000)
-    table = gh.verdict_table([helps, nothing])
-    t = table.set_index(["level", "comparison"])
-    assert t.loc[(100, "co-occurrence − identity"), "verdict"] == HELD
-    assert t.loc[(100, "co-occurrence − shuffled"), "verdict"] == HELD
-    assert t.loc[(100, "co-occurrence − baseline (GMP)"), "verdict"] == HELD
-    assert t.loc[(6000, "co-occurrence − identity"), "verdict"] == NOT_HELD
-    assert (6000, "co-occurrence − baseline (GMP)") not in t.index  # not run: no row
-    assert t.loc[(100, "co-occurrence − identity"), "seeds"] == 5
-    assert t.loc[(100, "co-occurrence − identity"), "difference"] == pytest.approx(1.04)
-    assert gh.graph_reading(table, "training scenes", 100) == "helps"
-    assert gh.graph_reading(table, "training scenes", 6000) == "nothing"
-    text = gh.graph_sentences(table)
-    assert "beats the identity and shuffled graphs at 100" in text
-    assert "at 6,000 training scenes it is not better" in text and "contributes nothing there" in text
-    only_nothing = gh.graph_sentences(gh.verdict_table(nothing))
-    assert "contributes nothing in this regime" in only_nothing
-    few = gh.verdict_table(_frame({"co-occurrence": [1.0, 2.0], "shuffled": [0.0, 0.1],
-                                   "oracle": [0.5, 0.4]}))
-    assert set(few["verdict"]) == {TOO_FEW}
-    assert gh.graph_reading(few, "training scenes", 100) == "too few seeds"
-    below = gh.graph_sentences(gh.verdict_table(_frame({"co-occurrence": [-1.0, -1.1, -0.9],
-                                                        "shuffled": flat2[:3], "oracle": flat[:3]})))
-    assert "*below* its control" in below
-    assert gh.verdict_counts(table)[HELD] == 5
-    assert list(gh.paper_scale()["difference"]) == [5.7, 1.1, 4.1, 1.0]  # COCO, VOC: over GAP, over GMP
+def test_regimes_name_their_comparisons_and_primary_before_running():
+    for regime in R.REGIMES.values():
+        assert regime.primary in regime.comparisons
+        assert all({c.a, c.b} <= set(regime.variants) for c in regime.comparisons)
+        assert all(c.kind in R.KINDS for c in regime.comparisons)
+    # the shuffled graph runs wherever a true graph is compared
+    for regime in R.REGIMES.values():
+        assert any("shuffled" in c.b for c in regime.comparisons if c.kind == "right")
+    with pytest.raises(ValueError, match="does not run"):
+        R.Regime("x", "", "", (R.RW,), (R.Comparison(R.RW, R.GMP, "baseline"),), R.Comparison(R.RW, R.GMP, "baseline"))
+
+
+def test_settings_grid_and_smoke():
+    s = R.settings(smoke=False)
+    assert s["size"]["steps"] == 940 and s["size"]["batch_size"] == 128 and s["size"]["sizes"] == (6000,)
+    lrs = s["size"]["lrs"]
+    assert len(lrs) >= 3 and max(lrs) / min(lrs) >= 16
+    with pytest.raises(ValueError, match="≥ 3 values spanning ≥ 16×"):
+        R.settings(lrs=(0.01, 0.02, 0.04), smoke=False)
+    tiny = R.settings(smoke=True)
+    assert max(tiny["size"]["sizes"]) < 6000 and tiny["size"]["steps"] < 940
+
+
+def test_rare_drops_and_incoming_edges():
+    base = ExperimentConfig(outfits=OutfitsConfig(n_train=600, n_val=60, n_test=80))
+    drops = R.rare_drops(base, [0, 1], 5)
+    assert drops.loc["coat", "kept"] == 5 and drops.loc["sandal", "kept"] == 5
+    assert drops.loc["all scenes", "kept"] < drops.loc["all scenes", "full split"]
+    assert drops.loc["ankle boot", "lost (%)"] > 20  # the partners lose scenes too: said on the page
+    incoming = R.incoming_edges(load_preset("default"))
+    assert set(incoming.index) == set(CLASSES) and (incoming == 0).any() and (incoming > 0).any()
+
+
+def test_regime_table_and_learned_rows():
+    frame = pd.DataFrame([{"regime": "r", "level": 100, "variant": v, "seed": s, "score": 70.0 + s * d}
+                          for v, d in ((R.GMP, 0.0), (R.RW, 1.0)) for s in range(5)])
+    t = R.regime_table(frame)
+    assert t.loc[100, "seeds"] == 5 and t.loc[100, R.GMP] == "70.0 ± 0.0"
+
+    class Run:  # the fields of a RunResult that learned_frame reads
+        def __init__(self, seed, m):
+            self.config, self.metrics, self.best_epoch, self.path = ExperimentConfig(seed=seed), {"mAP": m}, 8, "p"
+
+    rows = R.learned_frame({R.GMP: [Run(0, 75.0)], R.RW: [Run(0, 74.5)]})
+    assert set(rows.variant) == {R.GMP, R.RW} and set(rows.regime) == {"features learned"}
+    assert list(R.paper_scale()["difference"]) == [5.7, 1.1, 4.1, 1.0]  # COCO, VOC: over GAP, over GMP
 
 
 # --- expressiveness -----------------------------------------------------------------------------------
@@ -385,64 +502,17 @@ def test_reachability_of_a_baseline_classifier_by_a_trained_head():
     w_base = rng.standard_normal((C, D))  # any baseline classifier matrix
     out = reachability(head, w_base)
     assert out["rank"] == C and out["hidden"] == 32 and out["residual"] < 1e-6
-    # a head too narrow (hidden < C) cannot reach an arbitrary matrix
-    narrow = GCNHead(z, A, D, depth=2, hidden=4)
+    narrow = GCNHead(z, A, D, depth=2, hidden=4)  # a head too narrow (hidden < C) cannot
     assert reachability(narrow, w_base)["residual"] > 0.1
 
 
-def test_expressiveness_of_runs(regime, tmp_path):
+def test_expressiveness_of_runs(regime):
     """From two finished runs' model.pt: an identity-graph ML-GCN head reaches the baseline's W."""
     from mlgcn_core.runs import load_run
 
     frame, _ = regime
     pick = lambda v: load_run(frame[frame.variant == v]["run"].iloc[0])  # noqa: E731
-    out = expressiveness(pick("identity"), pick("baseline (GMP)"))
+    out = expressiveness(pick(R.IDENTITY), pick(R.GMP))
     assert out["rank"] == len(CLASSES) and out["residual"] < 1e-6 and out["own_residual"] < 1e-5
     with pytest.raises(ValueError, match="not an ML-GCN run"):
-        expressiveness(pick("baseline (GMP)"), pick("baseline (GMP)"))
-
-
-def test_chapter_settings_fit_the_fair_budget_and_shrink_under_smoke():
-    s = gh.settings(smoke=False)
-    for n in s["size"]["sizes"]:  # every size gets the same steps, whole epochs, lr decay on an epoch
-        b = gh.fair_budget(n, s["size"]["steps"], s["size"]["batch_size"])
-        assert b["epochs"] * gh.steps_per_epoch(n, s["size"]["batch_size"]) == s["size"]["steps"]
-    assert set(s["control_sizes"]) <= set(s["size"]["sizes"])
-    tiny = gh.settings(smoke=True)
-    for n in tiny["size"]["sizes"]:
-        gh.fair_budget(n, tiny["size"]["steps"], tiny["size"]["batch_size"])
-    assert max(tiny["size"]["sizes"]) < max(s["size"]["sizes"])
-
-
-def _regime_rows(scores: dict, regime="training scenes"):
-    """Tidy regime rows: {(level, variant): [score per seed]}."""
-    return pd.DataFrame([{"regime": regime, "level": lvl, "variant": v, "seed": i, "lr": 0.02, "score": x,
-                          "val_score": x, "mAP": x, "run": f"r{lvl}{v}{i}"}
-                         for (lvl, v), xs in scores.items() for i, x in enumerate(xs)])
-
-
-def test_regime_table_claims_and_learned_rows():
-    up = [1.0, 1.2, 0.9, 1.1, 1.0]
-    frame = _regime_rows({(100, "co-occurrence"): [70 + u for u in up], (100, "baseline (GMP)"): [70] * 5,
-                    (100, "identity"): [70.5, 70.4, 70.6, 70.5, 70.5],
-                    (6000, "co-occurrence"): [75.0] * 5, (6000, "baseline (GMP)"): [75.1, 74.9, 75.2, 74.8, 75.0],
-                    (6000, "identity"): [75.0, 75.1, 74.9, 75.0, 75.0]})
-    t = gh.regime_table(frame)
-    assert t.loc[100, "seeds"] == 5 and t.loc[100, "baseline (GMP)"] == "70.0 ± 0.0"
-    table = gh.verdict_table(frame)
-    claims = gh.claims(table)  # the hardest level (fewest scenes) only, both comparisons
-    assert [c["claim"] for c in claims] == ["ML-GCN above the GMP baseline: training scenes, 100",
-                                            "the co-occurrence graph above no graph (identity): training scenes, 100"]
-    assert [c["verdict"] for c in claims] == ["held", "held"] and claims[0]["here"].startswith("+1.04 [")
-
-    class R:  # the fields of a RunResult that learned_frame reads
-        def __init__(self, seed, m):
-            self.config, self.metrics, self.val_metrics, self.path = \
-                ExperimentConfig(seed=seed), {"mAP": m}, {"mAP": m}, f"run{seed}{m}"
-
-    rows = gh.learned_frame({"baseline (GMP)": [R(0, 75.0), R(1, 75.1)],
-                             "ML-GCN (re-weighted)": [R(0, 74.5), R(1, 74.4)]})
-    assert set(rows.variant) == {"baseline (GMP)", "co-occurrence"} and set(rows.regime) == {"features learned"}
-    t = gh.verdict_table(rows)
-    assert list(t.comparison) == ["co-occurrence − baseline (GMP)"] and t.verdict.iloc[0] == "not enough seeds to judge"
-    assert "not isolated" in gh.graph_sentences(t)
+        expressiveness(pick(R.GMP), pick(R.GMP))

@@ -1,0 +1,96 @@
+"""The words the chapter "Does the graph help?" prints, generated from its verdict table
+(:func:`mlgcn_core.book.findings.verdict_table`) so they cannot contradict it: each sentence names
+only comparisons that ran, with their interval, Holm-adjusted p and three-way verdict, and keeps
+the kinds of question apart (graph against no graph, right graph against a wrong one, ML-GCN
+against the GMP baseline, …; :data:`mlgcn_core.book.regimes.KINDS`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .findings import HELD, INCONCLUSIVE, NOT_TESTED, REVERSED, TOO_FEW
+from .regimes import GMP, KINDS, RW
+
+
+def _level(level) -> str:
+    return f"{level:,}" if isinstance(level, int) else str(level)
+
+
+def row_text(row) -> str:
+    """'A − B: **held**, +0.52 [+0.31, +0.73] (95 % CI, 5 seeds), Holm p = 0.004'."""
+    if row["verdict"] == NOT_TESTED:
+        return f"{row['comparison']}: **not tested** {row['interval']}"
+    p = f", Holm p = {row['p_holm']:.3g}" if pd.notna(row.get("p_holm")) else ""
+    return f"{row['comparison']}: **{row['verdict']}**, {row['interval']}{p}"
+
+
+def regime_sentences(table: pd.DataFrame) -> str:
+    """One Markdown bullet per (regime, level) of the verdict table, its comparisons grouped by
+    kind, each with its adjusted verdict."""
+    lines = []
+    for (regime, level), g in table.groupby(["regime", "level"], sort=False):
+        parts = []
+        for kind, what in KINDS.items():
+            rows = g[g["kind"] == kind]
+            if len(rows):
+                parts.append(f"*{what}* — " + "; ".join(row_text(r) for _, r in rows.iterrows()))
+        lines.append(f"* **{regime}, {_level(level)}**: " + ". ".join(parts) + ".")
+    return "\n".join(lines)
+
+
+def _where(rows: pd.DataFrame) -> str:
+    return ", ".join(f"{r['regime']} ({_level(r['level'])})" for _, r in rows.iterrows()) or "none"
+
+
+def closing(table: pd.DataFrame) -> str:
+    """The chapter's closing section, "What this chapter can say": in how many regime levels the
+    re-weighted ML-GCN beats the GMP baseline (and where it is below it, or undecided), each kind
+    of question's count of held and reversed comparisons, and the strongest positive and negative
+    findings after the Holm adjustment."""
+    base = table[table["comparison"] == f"{RW} − {GMP}"]
+    judged = base[base["verdict"].isin([HELD, REVERSED, INCONCLUSIVE])]
+    n = len(judged)
+    held, rev = judged[judged.verdict == HELD], judged[judged.verdict == REVERSED]
+    und = judged[judged.verdict == INCONCLUSIVE]
+    lines = [f"* **ML-GCN against the GMP baseline.** Judged in {n} regime level{'s' if n != 1 else ''}: "
+             f"ML-GCN (re-weighted) is above the baseline in **{len(held)}** ({_where(held)}), "
+             f"significantly below it in **{len(rev)}** ({_where(rev)}), and inconclusive in "
+             f"**{len(und)}** ({_where(und)})."]
+    for kind in ("graph", "right", "corpus"):
+        rows = table[(table["kind"] == kind) & table["verdict"].isin([HELD, REVERSED, INCONCLUSIVE])]
+        if len(rows):
+            lines.append(f"* **{KINDS[kind][0].upper() + KINDS[kind][1:]}.** {len(rows)} comparison"
+                         f"{'s' if len(rows) != 1 else ''} judged: {int((rows.verdict == HELD).sum())} held, "
+                         f"{int((rows.verdict == REVERSED).sum())} reversed, "
+                         f"{int((rows.verdict == INCONCLUSIVE).sum())} inconclusive.")
+    for verdict, what in ((HELD, "positive"), (REVERSED, "negative")):
+        rows = table[table["verdict"] == verdict].sort_values(["p_holm", "difference"],
+                                                               ascending=[True, verdict == REVERSED])
+        if len(rows):
+            r = rows.iloc[0]
+            lines.append(f"* **The strongest {what} finding after adjustment**: {r['regime']} "
+                         f"({_level(r['level'])}), {row_text(r)}.")
+        else:
+            lines.append(f"* **No {what} finding survives the adjustment**: no comparison is "
+                         f"{verdict} at Holm-adjusted p < 0.05.")
+    few = table[table["verdict"].isin([TOO_FEW, NOT_TESTED])]
+    if len(few):
+        lines.append(f"* Not judged: {len(few)} comparison{'s' if len(few) != 1 else ''} "
+                     f"({', '.join(sorted(set(few.verdict)))}).")
+    return "\n".join(lines)
+
+
+def claims(table: pd.DataFrame) -> list[dict]:
+    """The chapter's rows for the book's first page (the fields of
+    :func:`mlgcn_core.book.findings.claim`): each regime's primary comparison and ML-GCN against
+    the GMP baseline, at every level, with the adjusted three-way verdict."""
+    out = []
+    wanted = table[table["primary"] | (table["comparison"] == f"{RW} − {GMP}")]
+    for _, r in wanted.iterrows():
+        paper = "+1.1 COCO, +1.0 VOC (authors' README)" if r["kind"] == "baseline" else "—"
+        here = r["interval"] if r["verdict"] == NOT_TESTED else (
+            f"{r['interval']}, Holm p = {r['p_holm']:.3g}" if pd.notna(r["p_holm"]) else r["interval"])
+        out.append({"claim": f"{r['comparison']} ({r['regime']}, {_level(r['level'])})"
+                             + (" — primary" if r["primary"] else ""),
+                    "paper": paper, "here": here, "verdict": r["verdict"]})
+    return out

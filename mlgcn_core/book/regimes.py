@@ -1,0 +1,529 @@
+"""Does the label graph help, and when? The regimes of the chapter "Does the graph help?": what
+each compares (named here, before anything runs), how its runs are trained to convergence with a
+learning rate picked on validation per variant, and the tidy frames the verdicts are read from.
+
+Every regime trains heads on the frozen backbone's cached features; the compared models are rows
+of the one variant table, :data:`mlgcn_core.book.chapters.VARIANTS`. A regime frame has one row
+per (regime, level, variant, seed): ``lr`` (the picked one), ``steps``, ``score`` (the regime's
+test metric), ``val_score`` (the same on validation: what picked the lr), ``mAP`` (test), ``run``.
+
+* :data:`SIZE` — training-set size; at the largest size the runs use chapter 02's recipe, so the
+  re-weighted graph and the GMP baseline at chapter 02's lr *are* chapter 02's runs.
+* :data:`OCCLUSION` — AP on garments by the share of them left visible, read off the size
+  regime's runs at the largest size (no training).
+* :data:`RARE` — K training scenes kept for each of two labels; the graph from those scenes, from
+  the whole training label corpus (label sets are cheap), the oracle and a shuffled oracle.
+* :data:`MISSING` — a share of two labels' training annotations hidden (the images stay); the
+  graph from the annotations at hand or from the clean label corpus; tested on clean labels.
+
+Protocol (:func:`tuned_runs`): every run keeps its best epoch on the validation split (per-epoch
+validation curve in its history), the lr falls × 0.1 after 75 % of the steps, and the lr is
+picked per (level, variant) — controls included — by the mean validation score of the first
+``tune_seeds`` seeds over the grid; the other seeds then run at the picked lr. :func:`convergence`
+applies the plateau rule to every (level, variant)'s mean validation curve.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .chapters import VARIANTS
+
+GMP, RW = "baseline (GMP)", "ML-GCN (re-weighted)"
+CORPUS, IDENTITY = "ML-GCN (corpus graph)", "ML-GCN (identity graph)"
+SHUFFLED, SHUFFLED_CORPUS = "ML-GCN (shuffled graph)", "ML-GCN (shuffled corpus graph)"
+ORACLE, SHUFFLED_ORACLE = "ML-GCN (oracle graph)", "ML-GCN (shuffled oracle)"
+RANDOM, UNCOUPLED = "ML-GCN (random vectors)", "uncoupled (one-hot, identity)"
+
+# what a comparison asks: the prose keeps these apart
+KINDS = {"baseline": "ML-GCN against the GMP baseline", "graph": "graph against no graph",
+         "right": "right graph against a wrong one (same degrees, labels permuted)",
+         "corpus": "graph from the label corpus against the graph from the annotations at hand",
+         "vectors": "word semantics against random node features",
+         "coupling": "label coupling through the word vectors alone"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The paired difference ``a − b`` of a regime's score, per seed; ``kind``: a key of :data:`KINDS`."""
+
+    a: str
+    b: str
+    kind: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.a} − {self.b}"
+
+
+@dataclass(frozen=True)
+class Regime:
+    """One regime of the chapter: its variants, its comparisons and, among them, its primary
+    comparison — fixed here, before anything runs, so the family of verdicts is fixed in advance."""
+
+    name: str
+    unit: str  # how its levels read ("training scenes", …)
+    score: str  # what ``score`` measures
+    variants: tuple[str, ...]
+    comparisons: tuple[Comparison, ...]
+    primary: Comparison = field(default=None)
+
+    def __post_init__(self):
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        missing = [c.name for c in self.comparisons if {c.a, c.b} - set(self.variants)]
+        if unknown or missing or self.primary not in self.comparisons:
+            raise ValueError(f"regime {self.name!r}: unknown variants {unknown}, comparisons of variants "
+                             f"it does not run {missing}, or a primary comparison not among them")
+
+
+C = Comparison
+SIZE = Regime(
+    "training scenes", "training scenes", "test mAP",
+    (GMP, RW, IDENTITY, SHUFFLED, ORACLE, RANDOM, UNCOUPLED),
+    (C(RW, GMP, "baseline"), C(RW, IDENTITY, "graph"), C(RW, SHUFFLED, "right"), C(ORACLE, IDENTITY, "graph"),
+     C(RW, RANDOM, "vectors"), C(IDENTITY, UNCOUPLED, "coupling")),
+    primary=C(RW, IDENTITY, "graph"))
+OCCLUSION = Regime(
+    "occlusion", "share of the garment visible", "test AP on garments with that share visible",
+    SIZE.variants, (C(RW, IDENTITY, "graph"), C(RW, SHUFFLED, "right")), primary=C(RW, IDENTITY, "graph"))
+RARE = Regime(
+    "rare labels", "K training positives, weight decay", "test AP on the two rare labels",
+    (GMP, RW, CORPUS, IDENTITY, ORACLE, SHUFFLED_ORACLE),
+    (C(CORPUS, RW, "corpus"), C(CORPUS, IDENTITY, "graph"), C(ORACLE, SHUFFLED_ORACLE, "right"),
+     C(RW, GMP, "baseline")),
+    primary=C(CORPUS, RW, "corpus"))
+MISSING = Regime(
+    "missing labels", "share of the two labels' annotations hidden", "test AP on the two labels (clean)",
+    (GMP, RW, CORPUS, SHUFFLED_CORPUS, IDENTITY),
+    (C(CORPUS, IDENTITY, "graph"), C(CORPUS, SHUFFLED_CORPUS, "right"), C(CORPUS, RW, "corpus"),
+     C(RW, GMP, "baseline")),
+    primary=C(CORPUS, IDENTITY, "graph"))
+REGIMES = {r.name: r for r in (SIZE, OCCLUSION, RARE, MISSING)}
+del C
+
+# two labels with strong partners (the generator's true P: coat ↔ ankle boot, sandal ↔ t-shirt):
+# with their positives scarce or unannotated, a graph could lend them their partners' evidence
+FOCUS_LABELS = ("coat", "sandal")
+VISIBILITY_BINS = ((0.0, 0.2), (0.2, 0.5), (0.5, 1.0))
+
+
+def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_size: int = 128,
+             lrs=(0.005, 0.02, 0.08), tune_seeds: int = 2, rare_positives=(5,),
+             weight_decay_factors=(1, 10), hide_fractions=(0.7,), smoke: bool | None = None) -> dict:
+    """The chapter's settings per regime, from its parameters cell (tiny ones under
+    ``MLGCN_SMOKE=1`` or ``smoke=True``, for the book's smoke test).
+
+    * ``size``: :func:`size_regime`'s arguments — ``recipe_steps`` at every size (chapter 02's
+      recipe at the full 6,000 scenes: 20 epochs of 47 steps of batch 128);
+    * ``missing``: :func:`missing_regime`'s — ``recipe_steps`` too (its 6,000 scenes did not
+      plateau in half of them);
+    * ``rare``: :func:`rare_regime`'s — ``steps`` (its ≈ 2,900 scenes plateau within them); both
+      budgets are checked by :func:`convergence` on the regime's own curves;
+    * ``occlusion``: the fewest garments of a class in a visibility bin for its AP to count;
+    * ``lrs``: the grid (≥ 3 values, ≥ 16× apart), ``tune_seeds``: the seeds it is searched on."""
+    if smoke is None:
+        from .notebook import smoke_mode
+
+        smoke = smoke_mode()
+    if smoke:
+        sizes, recipe_steps, steps, batch_size, lrs, tune_seeds = (300,), 30, 30, 100, (0.005, 0.02, 0.08), 1
+        rare_positives, weight_decay_factors, hide_fractions = (5,), (1, 10), (0.7,)
+    if len(lrs) < 3 or max(lrs) / min(lrs) < 16:
+        raise ValueError(f"lrs: {list(lrs)} — the grid needs ≥ 3 values spanning ≥ 16×")
+    common = dict(batch_size=batch_size, lrs=tuple(lrs), tune_seeds=tune_seeds)
+    return {"size": dict(sizes=tuple(sizes), steps=recipe_steps, **common),
+            "rare": dict(positives=tuple(rare_positives), weight_decay_factors=tuple(weight_decay_factors),
+                         steps=steps, **common),
+            "missing": dict(fractions=tuple(hide_fractions), steps=recipe_steps, **common),
+            "occlusion": dict(min_positives=3 if smoke else 10)}
+
+
+# --- budgets, the lr choice and convergence -----------------------------------------------------------
+
+def steps_per_epoch(n_scenes: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch over ``n_scenes`` (the last batch may be smaller)."""
+    return math.ceil(int(n_scenes) / int(batch_size))
+
+
+def budget(n_scenes: int, steps: int, batch_size: int, decay_at: float = 0.75) -> dict:
+    """Config fields that train ``n_scenes`` for about ``steps`` optimizer steps (whole epochs),
+    the lr × 0.1 after ``decay_at`` of them: ``{"epochs", "lr_steps"}`` — at 6,000 scenes,
+    940 steps of batch 128 are chapter 02's recipe (20 epochs, the step at 15)."""
+    epochs = max(1, round(steps / steps_per_epoch(n_scenes, batch_size)))
+    return {"epochs": epochs, "lr_steps": (max(1, round(decay_at * epochs)),)}
+
+
+@dataclass
+class Cell:
+    """One (regime, level, variant) to tune and train: its config without lr and seed."""
+
+    regime: str
+    level: object
+    variant: str
+    config: object  # ExperimentConfig
+    steps: int  # optimizer steps of its budget
+    extra: dict = field(default_factory=dict)  # more columns for its rows
+
+
+def _train(configs: list, jobs: int) -> list:
+    from ..scheduler import run_many
+
+    return run_many(configs, jobs=jobs)
+
+
+def _rows(cells: list[Cell], runs: list, score: Callable) -> list[dict]:
+    return [{"regime": c.regime, "level": c.level, "variant": c.variant, "seed": r.config.seed,
+             "lr": r.config.lr, "val_score": score(r, "val"), "score": score(r, "test"), "mAP": float(r.metrics["mAP"]),
+             "best_epoch": r.best_epoch, "steps": c.steps, "run": str(r.path), **c.extra} for c, r in zip(cells, runs)]
+
+
+def pick_lr(frame: pd.DataFrame, by: Sequence[str] = ("regime", "level", "variant")) -> pd.DataFrame:
+    """Per group of ``by``: the learning rate with the highest mean ``val_score`` over its seeds
+    (ties: the smaller lr) — chosen on the validation split only. Returns one row per group:
+    ``by`` + ``lr`` + ``val_score`` + ``edge`` (``"low"`` / ``"high"`` when the pick is the group's
+    smallest / largest lr tried — the grid may be too narrow there —, else ``""``)."""
+    by = list(by)
+    mean = frame.groupby(by + ["lr"], sort=False)["val_score"].mean().reset_index()
+    span = mean.groupby(by, sort=False)["lr"].agg(["min", "max", "nunique"]).reset_index()
+    best = (mean.sort_values(by + ["val_score", "lr"], ascending=[True] * len(by) + [False, True])
+            .drop_duplicates(by).merge(span, on=by).reset_index(drop=True))
+    best["edge"] = np.where(best["nunique"] < 2, "", np.where(best["lr"] == best["min"], "low",
+                                                              np.where(best["lr"] == best["max"], "high", "")))
+    return best.drop(columns=["min", "max", "nunique"])
+
+
+def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], score: Callable,
+               tune_seeds: int = 2, jobs: int = 2, extend: int = 2) -> pd.DataFrame:
+    """Train every cell at its own picked lr: the grid ``lrs`` × ``seeds[:tune_seeds]`` for each
+    cell, :func:`pick_lr` on validation; where a cell's pick is at the edge of what it tried, the
+    grid is extended one step (the grid's ratio) beyond that edge and the pick made again, at most
+    ``extend`` times; then ``seeds[tune_seeds:]`` run at each cell's pick. Returns the picked lr's
+    rows for every seed; ``attrs["lr_grid"]``: every lr tried per cell, its mean validation score,
+    the pick and whether it is still at an edge (:func:`lr_grid`)."""
+    seeds, lrs = list(seeds), sorted(float(x) for x in lrs)
+    tune, rest = seeds[:max(1, tune_seeds)], seeds[max(1, tune_seeds):]
+    ratio = lrs[1] / lrs[0] if len(lrs) > 1 else 4.0
+    key = lambda c: (c.regime, _hashable(c.level), c.variant)  # noqa: E731
+    cell_of = {key(c): c for c in cells}
+    todo, grid = {k: lrs for k in cell_of}, pd.DataFrame()
+    for round_ in range(extend + 1):
+        pairs = [(cell_of[k], lr) for k, tried in todo.items() for lr in tried]
+        got = _train([c.config.replace(lr=lr, seed=s) for c, lr in pairs for s in tune], jobs)
+        grid = pd.concat([grid, pd.DataFrame(_rows([c for c, _ in pairs for _ in tune], got, score))],
+                         ignore_index=True)
+        picks = pick_lr(grid)
+        todo = {(p.regime, _hashable(p.level), p.variant): [p.lr / ratio if p.edge == "low" else p.lr * ratio]
+                for p in picks.itertuples() if p.edge and round_ < extend}
+        if not todo:
+            break
+    lr_of = {(p.regime, _hashable(p.level), p.variant): p.lr for p in picks.itertuples()}
+    more_cells = [c for c in cells for _ in rest]
+    more = [c.config.replace(lr=float(lr_of[key(c)]), seed=s) for c in cells for s in rest]
+    extra = pd.DataFrame(_rows(more_cells, _train(more, jobs), score)) if more else grid.iloc[:0]
+    chosen = grid.merge(picks[["regime", "level", "variant", "lr"]], on=["regime", "level", "variant", "lr"])
+    out = pd.concat([chosen, extra], ignore_index=True).sort_values(["level", "variant", "seed"], kind="stable")
+    out = out.reset_index(drop=True)
+    table = grid.groupby(["regime", "level", "variant", "lr"], sort=False)["val_score"].mean().reset_index()
+    table = table.merge(picks[["regime", "level", "variant", "lr", "edge"]].assign(picked=True), how="left",
+                        on=["regime", "level", "variant", "lr"]).sort_values(["level", "variant", "lr"])
+    table["picked"] = table["picked"].fillna(False).astype(bool)
+    table["edge"] = table["edge"].fillna("").astype(str) != ""
+    out.attrs["lr_grid"] = table.to_dict(orient="records")  # records: pandas compares attrs on concat
+    return out
+
+
+def lr_grid(frame: pd.DataFrame) -> pd.DataFrame:
+    """The lr choice of a :func:`tuned_runs` frame laid open: per (regime, level, variant, lr) the
+    mean validation score of the tuning seeds, ``picked`` and ``edge`` (a pick at the grid's edge)."""
+    return pd.DataFrame(frame.attrs.get("lr_grid", []),
+                        columns=["regime", "level", "variant", "lr", "val_score", "edge", "picked"])
+
+
+def _hashable(level):
+    return tuple(level) if isinstance(level, list) else level
+
+
+def edge_picks(frame: pd.DataFrame) -> list[str]:
+    """'variant at level: lr' for every pick at the edge of the grid (:func:`lr_grid`)."""
+    grid = lr_grid(frame)
+    return [f"{r.variant} at {r.level}: lr {r.lr:g}" for r in grid[grid.picked & grid.edge].itertuples()]
+
+
+def plateau(curve: Sequence[float], tol: float = 0.2, tail: float = 0.25) -> dict:
+    """The plateau rule for one validation curve (one value per epoch): ``gain`` = best of the
+    last ``tail`` of training − best before it; ``converged`` when that gain is ≤ ``tol`` (the
+    curve no longer rises by more than ``tol`` mAP); ``plateau_at`` = the first epoch (1-based)
+    within ``tol`` of the curve's best."""
+    y = np.asarray([v for v in curve if np.isfinite(v)], dtype=float)  # (E,)
+    if len(y) < 2:
+        return {"gain": float("nan"), "converged": False, "plateau_at": len(y)}
+    cut = max(1, min(len(y) - 1, int(round(len(y) * (1 - tail)))))
+    gain = float(y[cut:].max() - y[:cut].max())
+    return {"gain": gain, "converged": gain <= tol, "plateau_at": int(np.argmax(y >= y.max() - tol)) + 1}
+
+
+def validation_curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (regime, level, variant): the mean over seeds of each epoch's validation mAP, from the
+    runs' histories — one row per epoch with ``step`` (optimizer steps done) and ``val_mAP``."""
+    from ..runs import load_run
+
+    rows = []
+    for r in frame.itertuples():
+        run = load_run(r.run)
+        per = (r.steps or 0) / max(1, len(run.history))
+        rows += [{"regime": r.regime, "level": r.level, "variant": r.variant, "seed": r.seed,
+                  "epoch": int(h["epoch"]), "step": int(round(h["epoch"] * per)), "val_mAP": h.get("val_mAP")}
+                 for h in run.history]
+    curves = pd.DataFrame(rows)
+    return (curves.groupby(["regime", "level", "variant", "epoch", "step"], sort=False)["val_mAP"].mean()
+            .reset_index())
+
+
+def convergence(frame: pd.DataFrame, tol: float = 0.2) -> pd.DataFrame:
+    """The plateau rule (:func:`plateau`) on every (regime, level, variant)'s mean validation
+    curve: ``steps``, ``epochs``, ``plateau_at_step``, ``gain`` and ``converged``."""
+    curves = validation_curves(frame)
+    rows = []
+    for (regime, level, variant), g in curves.groupby(["regime", "level", "variant"], sort=False):
+        rule = plateau(g["val_mAP"].tolist(), tol)
+        steps = int(g["step"].max())
+        rows.append({"regime": regime, "level": level, "variant": variant, "epochs": len(g), "steps": steps,
+                     "plateau_at_step": int(g["step"].iloc[rule["plateau_at"] - 1]),
+                     "gain_last_quarter": round(rule["gain"], 2), "converged": rule["converged"]})
+    return pd.DataFrame(rows)
+
+
+# --- scores ------------------------------------------------------------------------------------------
+
+def mean_ap(run, split: str) -> float:
+    """Test (or validation) mAP of a run."""
+    return float((run.metrics if split == "test" else run.val_metrics)["mAP"])
+
+
+def labels_ap(labels: Sequence[str]) -> Callable:
+    """A score: the mean AP over ``labels`` (class names) of a run on a split."""
+    from ..data.outfits import CLASSES
+
+    cols = [CLASSES.index(n) for n in labels]
+
+    def score(run, split: str) -> float:
+        ap = np.asarray((run.metrics if split == "test" else run.val_metrics)["AP"], dtype=float)
+        return float(np.nanmean(ap[cols]))
+
+    return score
+
+
+# --- the regimes -----------------------------------------------------------------------------------
+
+def _head(base, batch_size: int, variant: str, **fields):
+    return base.replace(batch_size=batch_size, selection="val", warmup_epochs=0, **fields, **VARIANTS[variant])
+
+
+def size_regime(base, seeds: Sequence[int], sizes: Sequence[int] = (6000,), steps: int = 940,
+                batch_size: int = 128, lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
+                variants: Sequence[str] = SIZE.variants, jobs: int = 2, extend: int = 2) -> pd.DataFrame:
+    """Training-set size: every (size, variant) trains ``steps`` optimizer steps of ``batch_size``
+    (:func:`budget`; at the full split, chapter 02's recipe) on a random subset of ``size``
+    training scenes drawn with the seed (paired across variants); validation and test unchanged;
+    the lr picked per (size, variant) by :func:`tuned_runs` (``extend``: how far its grid may grow
+    past an edge pick). ``score`` = test mAP."""
+    full = base.outfits.n_train
+    cells = []
+    for n in sizes:
+        if n > full:
+            raise ValueError(f"sizes: {n} > the benchmark's {full} training scenes")
+        fields = dict(budget(n, steps, batch_size), train_scenes=None if n == full else int(n))
+        done = fields["epochs"] * steps_per_epoch(n, batch_size)
+        cells += [Cell(SIZE.name, int(n), v, _head(base, batch_size, v, **fields), done) for v in variants]
+    return tuned_runs(cells, seeds, lrs, mean_ap, tune_seeds, jobs, extend)
+
+
+def rare_drops(base, seeds: Sequence[int], positives: int, labels: Sequence[str] = FOCUS_LABELS) -> pd.DataFrame:
+    """What keeping ``positives`` training scenes of each of ``labels`` drops: per label, its
+    training positives in the full split and kept (mean over ``seeds``), and the share lost; the
+    row "all scenes" counts scenes."""
+    from ..data.outfits import CLASSES, load_outfits
+    from ..data.sources import outfit_training_rows
+
+    labels_all = load_outfits(base.outfits)["train"]["labels"]  # (n, C)
+    kept = [labels_all[outfit_training_rows(base.replace(seed=s, rare_labels=tuple(labels),
+                                                         rare_positives=int(positives)), labels_all)]
+            for s in seeds]
+    rows = [{"label": "all scenes", "full split": len(labels_all),
+             "kept": float(np.mean([len(k) for k in kept]))}]
+    rows += [{"label": c, "full split": int(labels_all[:, i].sum()),
+              "kept": float(np.mean([k[:, i].sum() for k in kept]))} for i, c in enumerate(CLASSES)]
+    out = pd.DataFrame(rows)
+    out["lost (%)"] = (100 * (1 - out["kept"] / out["full split"])).round(1)
+    return out.set_index("label")
+
+
+def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
+                weight_decay_factors: Sequence[float] = (1, 10), steps: int = 470, batch_size: int = 128,
+                lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
+                labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = RARE.variants,
+                jobs: int = 2, extend: int = 2) -> pd.DataFrame:
+    """Rare labels: only K ∈ ``positives`` training scenes hold each of ``labels`` (the other
+    scenes with them dropped, the K drawn with the seed — :func:`rare_drops` says what that
+    costs the other labels), at each weight decay ``base.weight_decay`` × ``weight_decay_factors``
+    (the strength of the prior a graph implies; a book-wide weight decay moves both).
+    The graphs: from the kept scenes (the paper's, as a practitioner with these images would
+    have it), from the whole training label corpus, the oracle and a shuffled oracle. ``level`` =
+    "K = k, wd = w"; ``score`` = test AP on ``labels``. The lr picked per (level, variant)."""
+    from ..data.outfits import load_outfits
+    from ..data.sources import outfit_training_rows
+
+    labels_all = load_outfits(base.outfits)["train"]["labels"]
+    cells = []
+    for k in positives:
+        probe = base.replace(rare_labels=tuple(labels), rare_positives=int(k))
+        n = int(np.mean([len(outfit_training_rows(probe.replace(seed=s), labels_all)) for s in seeds]))
+        for factor in weight_decay_factors:
+            wd = base.weight_decay * factor
+            level = f"K = {k}, wd = {wd:g}"
+            fields = dict(budget(n, steps, batch_size), weight_decay=float(wd), rare_labels=tuple(labels),
+                          rare_positives=int(k))
+            done = fields["epochs"] * steps_per_epoch(n, batch_size)
+            cells += [Cell(RARE.name, level, v, _head(base, batch_size, v, **fields), done) for v in variants]
+    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs, extend)
+
+
+def missing_regime(base, seeds: Sequence[int], fractions: Sequence[float] = (0.7,), steps: int = 470,
+                   batch_size: int = 128, lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
+                   labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = MISSING.variants,
+                   jobs: int = 2, extend: int = 2) -> pd.DataFrame:
+    """Missing labels: ``fraction`` of each of ``labels``' training annotations is hidden (drawn
+    with the seed; the images stay, so the garment is there unlabelled), every scene kept. The
+    graphs: from the annotations at hand (re-weighted), from the clean label corpus, the clean
+    graph shuffled, none. ``level`` = the hidden share; ``score`` = test AP on ``labels`` (test
+    labels are clean). The lr picked per (level, variant)."""
+    n = base.outfits.n_train
+    cells = []
+    for f in fractions:
+        fields = dict(budget(n, steps, batch_size), hide_labels=tuple(labels), hide_fraction=float(f))
+        done = fields["epochs"] * steps_per_epoch(n, batch_size)
+        cells += [Cell(MISSING.name, f"{round(100 * f)} % hidden", v, _head(base, batch_size, v, **fields), done)
+                  for v in variants]
+    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs, extend)
+
+
+# --- occlusion: AP by the share of a garment left visible ------------------------------------------------
+
+def visibility_ap(scores: np.ndarray, targets: np.ndarray, visibility: np.ndarray, low: float, high: float,
+                  min_positives: int = 20) -> dict:
+    """AP on garments with a visible share in [``low``, ``high``) (``high`` = 1 includes fully
+    visible ones): per class, the positives are the scenes where the garment is present with
+    that visibility, the negatives the scenes without it; other positives are left out.
+    ``scores``, ``targets``, ``visibility``: (n, C). Returns ``mAP`` (percent, mean over the
+    classes with ≥ ``min_positives`` such positives; NaN when none), ``AP`` (C,), ``positives`` (C,)."""
+    from ..metrics import average_precision
+
+    targets = np.asarray(targets).astype(bool)  # (n, C)
+    vis = np.nan_to_num(np.asarray(visibility, dtype=float), nan=1.0)  # (n, C); absent → visible
+    inside = targets & (vis >= low) & ((vis < high) if high < 1 else (vis <= high))  # (n, C)
+    counts = inside.sum(0)  # (C,)
+    enough = counts >= min_positives
+    ap = np.full(targets.shape[1], np.nan)
+    if enough.any():
+        cols = np.flatnonzero(enough)
+        ap[cols] = 100.0 * average_precision(np.asarray(scores)[:, cols], targets[:, cols],
+                                             difficult=(targets & ~inside)[:, cols])
+    return {"mAP": float(np.nanmean(ap)) if enough.any() else float("nan"), "AP": ap, "positives": counts}
+
+
+def occlusion_regime(size_frame: pd.DataFrame, bins=VISIBILITY_BINS, min_positives: int = 20) -> pd.DataFrame:
+    """AP by visibility bin for every variant, from the size regime's runs at its largest size (no
+    training): ``level`` = "0–0.2" etc., ``score`` / ``val_score`` = :func:`visibility_ap` on test /
+    validation. The garments' visibility is the generator's record."""
+    from ..data.outfits import load_visibility
+    from ..runs import load_run
+    from .analysis import run_outputs
+
+    top = size_frame[size_frame["level"] == size_frame["level"].max()]
+    rows = []
+    for _, row in top.iterrows():
+        run = load_run(row["run"])
+        vis = load_visibility(run.config.outfits)
+        out = {s: run_outputs(run, s) for s in ("val", "test")}
+        for low, high in bins:
+            got = {s: visibility_ap(out[s]["scores"], out[s]["targets"], vis[s], low, high, min_positives)
+                   for s in out}
+            rows.append({**{k: row[k] for k in ("variant", "seed", "lr", "steps", "mAP", "run")},
+                         "regime": OCCLUSION.name, "level": f"{low:g}–{high:g}",
+                         "val_score": got["val"]["mAP"], "score": got["test"]["mAP"],
+                         "classes": int(np.isfinite(got["test"]["AP"]).sum())})
+    return pd.DataFrame(rows)
+
+
+# --- per label: labels with and without incoming edges -----------------------------------------------
+
+def incoming_edges(base) -> pd.Series:
+    """Per label, how many other labels it draws from in the re-weighted graph of the full training
+    split (Â = D A'ᵀ D: label i draws from j when A'_ji > 0, i.e. P(L_i | L_j) ≥ τ)."""
+    from ..data.outfits import CLASSES, load_outfits
+    from ..graph import build_adjacency, cooccurrence
+
+    A = build_adjacency(*cooccurrence(load_outfits(base.outfits)["train"]["labels"]), base.tau, base.p,
+                        base.scheme)  # (C, C) A'
+    off = (np.asarray(A) > 0) & ~np.eye(len(A), dtype=bool)
+    return pd.Series(off.sum(axis=0), index=CLASSES, name="incoming edges")
+
+
+def per_label(frame: pd.DataFrame, a: str, b: str, incoming: pd.Series) -> pd.DataFrame:
+    """Per label, the paired test-AP difference ``a − b`` over seeds at the frame's largest level
+    (:func:`~mlgcn_core.book.findings.paired_interval`), beside its incoming edges: labels that draw
+    from no other label get nothing from the graph — a built-in control."""
+    from ..runs import load_run
+    from .findings import interval_text, paired_interval
+
+    top = frame[frame["level"] == frame["level"].max()]
+    ap = {v: {r.seed: np.asarray(load_run(r.run).metrics["AP"], dtype=float) for r in g.itertuples()}
+          for v, g in top.groupby("variant") if v in (a, b)}
+    seeds = sorted(set(ap.get(a, {})) & set(ap.get(b, {})))
+    rows = []
+    for i, label in enumerate(incoming.index):
+        d = paired_interval([ap[a][s][i] - ap[b][s][i] for s in seeds])
+        rows.append({"label": label, "incoming edges": int(incoming.iloc[i]), "difference": round(d["mean"], 2),
+                     "interval": interval_text(d, unit="AP")})
+    return pd.DataFrame(rows).sort_values(["incoming edges", "label"], ascending=[False, True]).set_index("label")
+
+
+# --- tables -----------------------------------------------------------------------------------------
+
+def regime_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over seeds of ``score`` per level (rows) and variant (columns), and the seeds."""
+    g = frame.groupby(["level", "variant"], sort=False)["score"]
+    cell = g.mean().round(2).astype(str) + " ± " + g.std(ddof=1).fillna(0).round(2).astype(str)
+    out = cell.unstack("variant")
+    out.insert(0, "seeds", g.size().groupby(level=0).max())
+    return out
+
+
+def learned_frame(runs: dict[str, list]) -> pd.DataFrame:
+    """The features-learned runs (``{variant: [RunResult per seed]}``, top mode,
+    :mod:`mlgcn_core.book.learned_features`) as regime rows (``regime`` = "features learned",
+    ``score`` = test mAP) — shown, not judged: their best epoch is their last."""
+    return pd.DataFrame([{"regime": "features learned", "level": "top", "variant": v, "seed": r.config.seed,
+                          "lr": r.config.lr, "score": float(r.metrics["mAP"]), "best_epoch": r.best_epoch,
+                          "epochs": r.config.epochs, "run": str(r.path)} for v, rs in runs.items() for r in rs])
+
+
+def paper_scale() -> pd.DataFrame:
+    """The paper-scale evidence to show beside the verdict table (mAP points, ResNet-101 @ 448,
+    features learned end to end; single published numbers, no interval): the paper's margin over
+    its GAP baseline and the authors' over GMP (:mod:`mlgcn_core.book.reference`)."""
+    from .reference import OFFICIAL_README_SOURCE, margins
+
+    rows = []
+    for dataset, name in (("coco2014", "MS-COCO"), ("voc2007", "VOC 2007")):
+        m = margins(dataset)
+        rows += [{"evidence": f"paper, Tables 1–2 ({name})", "comparison": "ML-GCN − ResNet-101 (GAP)",
+                  "difference": m["paper_over_gap"]},
+                 {"evidence": f"{OFFICIAL_README_SOURCE.split(' (')[0]} ({name})",
+                  "comparison": "ML-GCN − ResNet-101 (GMP)", "difference": m["authors_over_gmp"]}]
+    return pd.DataFrame(rows).round(1)

@@ -1,0 +1,49 @@
+"""``train --set``'s help lists every config field with its type, default and comment."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mlgcn_core.__main__ import main
+from mlgcn_core.cli_help import field_comments, field_rows, fields_help
+from mlgcn_core.config import ExperimentConfig, is_config_field
+from mlgcn_core.data.outfits import OutfitsConfig
+
+
+def test_every_field_is_listed_with_its_type_and_default():
+    rows = {name: (tp, default) for name, tp, default, _ in field_rows()}
+    expected = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "outfits"]
+    expected += [f"outfits.{f.name}" for f in dataclasses.fields(OutfitsConfig)]
+    assert list(rows) == expected
+    assert all(is_config_field(n) for n in rows)
+    cfg = ExperimentConfig()
+    for name, (_tp, default) in rows.items():
+        obj, attr = (cfg.outfits, name[8:]) if name.startswith("outfits.") else (cfg, name)
+        assert default == repr(getattr(obj, attr)), name
+    assert rows["tau"] == ("float", "0.4")
+    assert rows["data_root"] == ("str | None", "None")
+    assert rows["lr_steps"] == ("tuple[int, ...]", "(15,)")
+    assert rows["outfits.n_train"] == ("int", "6000")
+
+
+def test_comments_come_from_the_source():
+    notes = field_comments(ExperimentConfig)
+    assert notes["tau"] == "binarization threshold τ (Eq. 7)"
+    # a comment continued on the next lines, and a comment block above a field
+    assert notes["mode"].startswith('"features": frozen backbone') and notes["mode"].endswith("frozen bottom")
+    assert notes["train_scenes"].startswith("outfits only, drawn with the run seed")
+    assert "momentum" not in notes and "--- data" not in " ".join(notes.values())
+    assert field_comments(OutfitsConfig)["n_train"] == "scenes per split"
+
+
+def test_train_help_prints_the_table(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "--set FIELD=VALUE" in out and fields_help() in out
+    for name, tp, default, _ in field_rows():
+        line = next(ln for ln in out.splitlines() if ln.split()[:1] == [name])
+        assert tp in line and default in line, line
