@@ -62,11 +62,11 @@ class Splits:
     key: str  # identity of the data for caches
     # the scenes trained on, as rows of ``eval_train`` (whose features are cached whole); None: all
     train_rows: np.ndarray | None = None
-    # custom data: the label vectors ``prepare`` wrote (its --word-vectors and --fallback), (C, d)
-    word_vectors: np.ndarray | None = None
     # (n_train, C) the training targets when annotations are missing (``hide_labels``); None: the
     # images' own labels
     train_targets: np.ndarray | None = None
+    # custom data: the label vectors ``prepare`` wrote (its --word-vectors and --fallback), (C, d)
+    word_vectors: np.ndarray | None = None
 
 
 DATASET_NAMES = {"outfits": "Fashion outfits", "voc2007": "PASCAL VOC 2007",
