@@ -37,10 +37,10 @@ from torch.utils.data import (
 from tqdm import tqdm
 
 from . import distributed as D
-from .distributed import check_device
 from .config import ExperimentConfig, selection_label
 from .data.seeded import EpochIndices, SeededItems
 from .data.sources import Splits, load_splits
+from .distributed import check_device
 from .features import extract_dataset_features, extract_dataset_maps
 from .io import write_text
 from .losses import make_loss

@@ -1,7 +1,8 @@
-"""Each strengthened check, fed a deliberately broken variant, fails: learning at lr ≈ 0, a worker
-training the wrong seed, a downloader that ignores ``.part``, a transposed Â, GloVe rows off by
-one, ``report.best_setting`` reporting a best value that is not the highest mean, ``findings.judge``
-on the old '2 standard errors' rule, the engine's update doing nothing. (The constant-model ``predict`` breakage sits beside its test in test_train.py.)"""
+"""Each strengthened check, fed a deliberately broken variant of the production code it guards,
+fails: the engine's update doing nothing, a worker training the wrong seed, a downloader that
+ignores ``.part``, a transposed Â, GloVe rows off by one, ``report.best_setting`` reporting a best
+value that is not the highest mean, ``findings.judge`` on the old '2 standard errors' rule. (The
+constant-model ``predict`` breakage sits beside its test in test_train.py.)"""
 
 from __future__ import annotations
 

@@ -160,7 +160,8 @@ def test_features_model_pt_is_small_and_loads_as_before(tmp_path, monkeypatch):
     a, b = evaluate_checkpoint(r.path / "model.pt"), evaluate_checkpoint(tmp_path / "plain.pt")
     assert {k: a[k] for k in metric_keys()} == {k: b[k] for k in metric_keys()}
     assert list(a["AP"]) == list(b["AP"]) and a["mAP"] == pytest.approx(r.metrics["mAP"], abs=1e-9)
-    (mc, _, _), (mf, _, _) = (model_from_checkpoint(p, images=False) for p in (r.path / "model.pt", tmp_path / "plain.pt"))
+    mc, _, _ = model_from_checkpoint(r.path / "model.pt", images=False)
+    mf, _, _ = model_from_checkpoint(tmp_path / "plain.pt", images=False)
     assert torch.equal(mc.classifiers(), mf.classifiers())
     w = torch.randn(10, 1280, generator=torch.Generator().manual_seed(0)).numpy()
     assert reachability(mc.head, w) == reachability(mf.head, w)
