@@ -220,9 +220,21 @@ def backbone_identity(cfg: ExperimentConfig) -> dict:
     key = (cfg.backbone, cfg.weights, cfg.pooling)
     if key not in _BACKBONE_IDS:
         from .backbones import build_backbone
+        from .features import _weights_tag
+        from .paths import cache_root
 
-        _BACKBONE_IDS[key] = {"name": cfg.backbone, "weights": cfg.weights, "pooling": cfg.pooling,
-                              "sha256": state_hash(build_backbone(*key).state_dict())}
+        # kept beside the feature caches it describes, so that a process (a sweep point's kernel)
+        # does not build the backbone only to hash it: the feature cache trusts the same identity
+        path = cache_root() / "features" / f"{cfg.backbone}-{_weights_tag(cfg.weights)}-{cfg.pooling}.backbone.json"
+        try:
+            ident = json.loads(path.read_text())
+            assert ident["name"] == cfg.backbone and len(ident["sha256"]) == 64
+        except (OSError, ValueError, KeyError, TypeError, AssertionError):
+            ident = {"name": cfg.backbone, "weights": cfg.weights, "pooling": cfg.pooling,
+                     "sha256": state_hash(build_backbone(*key).state_dict())}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text(path, json.dumps(ident))
+        _BACKBONE_IDS[key] = ident
     return dict(_BACKBONE_IDS[key])
 
 
