@@ -78,7 +78,8 @@ def test_prepare_voc_with_a_missing_image_writes_nothing(tmp_path, capsys):
     from fixtures import make_voc_tree
 
     vdir = make_voc_tree(tmp_path / "voc")
-    victim = sorted((vdir / "JPEGImages").glob("*.jpg"))[-1]  # a test image: trainval is written first
+    test_id = (vdir / "ImageSets" / "Main" / "aeroplane_test.txt").read_text().split()[0]
+    victim = vdir / "JPEGImages" / f"{test_id}.jpg"  # a test image: the trainval files are written first
     victim.unlink()
     out = tmp_path / "prepared"
     one_error_line(capsys, main(["prepare", "voc2007", "--root", str(tmp_path / "voc"), "--out", str(out)]),
