@@ -173,17 +173,23 @@ def test_features_model_pt_is_small_and_loads_as_before(tmp_path, monkeypatch):
 
 
 def test_prepared_data_fingerprint_is_in_the_key(tmp_path):
-    """Re-prepared data (another file content at the same path) is another run key; the same
-    content in the same folder keeps it; hidden temporary files do not count."""
+    """Re-prepared data (another content of the files prepare wrote, at the same path) is another
+    run key; the same content keeps it; other files in the folder (images, temporaries) do not count."""
     prep = tmp_path / "prep"
     prep.mkdir()
-    (prep / "manifest.json").write_text('{"dataset": "custom"}')
+    (prep / "manifest.json").write_text('{"dataset": "custom", "files": ["train_anno.json"], '
+                                        '"label_stats": {"file": "train_adj.pkl"}}')
     (prep / "train_anno.json").write_text("[]")
+    (prep / "train_adj.pkl").write_bytes(b"stats")
     cfg = ExperimentConfig(dataset="custom", data_root=str(prep), model="baseline")
     key = cfg.key()
     (prep / ".manifest.x.tmp.json").write_text("half")
+    (prep / "photo.jpg").write_bytes(b"not read")
     assert cfg.key() == key
     time.sleep(0.01)
     (prep / "train_anno.json").write_text('[{"file_name": "a.jpg", "labels": [0]}]')
     assert cfg.key() != key
+    changed = cfg.key()
+    (prep / "train_adj.pkl").write_bytes(b"other stats")
+    assert cfg.key() not in (key, changed)
     assert ExperimentConfig(dataset="custom", data_root=str(tmp_path / "none"), model="baseline").key() != key

@@ -28,22 +28,29 @@ def _file_sha1(path: Path, st: os.stat_result) -> str:
 
 
 def prepared_fingerprint(prepared: str | os.PathLike | None) -> str:
-    """The identity of a prepared data folder (``prepare``'s output): a hash of every file in it
-    (name and bytes; hidden and temporary files aside), or ``"missing"`` when there is no such
-    folder. It is part of a run's key (``ExperimentConfig.key``) and of its feature caches, so
-    re-prepared data, or another dataset prepared at the same path, is another run. Each file is
-    read once per process while its size and mtime stay the same."""
+    """The identity of a prepared data folder (``prepare``'s output): a hash of the files ``prepare``
+    wrote there (``manifest.json`` and the files it lists: annotations, label statistics, word
+    vectors; names and bytes), or ``"missing"`` when there is no manifest. It is part of a run's key
+    (``ExperimentConfig.key``) and of its feature caches, so re-prepared data, or another dataset
+    prepared at the same path, is another run. Each file is read once per process while its size
+    and mtime stay the same; other files in the folder (images, downloads) are not read."""
     import hashlib
 
-    if not prepared or not Path(prepared).is_dir():
+    root = Path(prepared) if prepared else None
+    if root is None or not (root / "manifest.json").is_file():
         return "missing"
-    root = Path(prepared)
+    names = ["manifest.json"]
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+        names += [str(f) for f in manifest.get("files", [])]
+        names += [str((manifest.get("label_stats") or {}).get("file") or "")]
+    except (ValueError, AttributeError, TypeError):  # an unreadable manifest: its bytes alone
+        pass
     h = hashlib.sha1()
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        h.update(f"{rel.as_posix()}\0{_file_sha1(path, path.stat())}\n".encode())
+    for name in sorted({n for n in names if n}):
+        path = root / name
+        digest = _file_sha1(path, path.stat()) if path.is_file() else "absent"
+        h.update(f"{name}\0{digest}\n".encode())
     return h.hexdigest()[:16]
 
 
