@@ -28,6 +28,18 @@ class DiskFull(ValueError):
     """A write failed for lack of space (ENOSPC): the command line shows it as one line."""
 
 
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was raised while handling, an ``OSError`` ENOSPC: torch's zip writer
+    turns the failed Python ``write`` of a full disk into a ``RuntimeError`` ("unexpected pos …")
+    whose context is that OSError."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in _ALLOWED:
@@ -70,8 +82,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:  # a full disk: one line naming the file; the temporary is removed
+    except Exception as exc:
+        if disk_full(exc):  # a full disk: one line naming the file; the temporary is removed
             raise DiskFull(f"no space left on the device while writing {path} (the temporary file was "
                            "removed; free some space and run again)") from None
         raise
