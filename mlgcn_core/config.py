@@ -34,6 +34,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 # fields that do not change the result: left out of the run key
 NOT_IN_KEY = ("device", "workers", "sync_bn")
+# the augmentation stream of runs that augment (mode end2end), in their run key: items drawn from
+# (seed, epoch, index) (``data.seeded``); earlier runs drew from per-process RNGs, so they get other keys
+AUGMENT_STREAM = "item-seeded/1"
 # how the reported epoch is chosen (``ExperimentConfig.selection``) and how results say so
 SELECTIONS = {"val": "best validation mAP", "last": "last epoch (no selection)",
               "test": "selected on test (optimistic)"}
@@ -292,6 +295,11 @@ class ExperimentConfig:
             else:
                 raise ValueError(f"override: unknown config field {name!r}; known: {sorted(known)}")
         if outfit_changes:
+            known_outfits = {f.name for f in fields(OutfitsConfig)}
+            wrong = sorted(set(outfit_changes) - known_outfits)
+            if wrong:
+                raise ValueError(f"override: unknown benchmark field(s) {['outfits.' + w for w in wrong]}; "
+                                 f"known: {sorted('outfits.' + k for k in known_outfits)}")
             check_values(OutfitsConfig, outfit_changes, "outfits.")
             changes["outfits"] = dataclasses.replace(self.outfits, **outfit_changes)
         return self.replace(**changes)
@@ -328,6 +336,12 @@ class ExperimentConfig:
             unused.append("trainable_blocks")
         for k in dict.fromkeys(unused):
             d.pop(k)
+        if self.dataset != "outfits":  # the data itself, not only its path (the benchmark is its config)
+            from .data import prepared_fingerprint
+
+            d["data_fingerprint"] = prepared_fingerprint(self.data_root)
+        if self.mode == "end2end":  # the only mode that augments: the stream its numbers come from
+            d["augment_stream"] = AUGMENT_STREAM
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -346,7 +360,12 @@ def load_preset(name: str, overrides: list[str] | dict | None = None) -> Experim
     path = Path(name) if name.endswith((".yaml", ".yml")) else PRESET_DIR / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"preset {name!r} not found; have {presets()} or a path to a .yaml file")
-    d = yaml.safe_load(path.read_text()) or {}
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise ValueError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(d, dict):
         raise ValueError(f"{path}: expected a mapping of config fields")
     d.pop("description", None)

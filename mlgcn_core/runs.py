@@ -2,19 +2,23 @@
 
 A run lives in ``runs/<model>-<config hash>/``: ``config.json`` (the config and its provenance:
 package version, git commit, torch, Python, world size), ``history.csv`` (one line per epoch),
-``checkpoint.pt`` (every epoch; what ``--resume`` continues from), ``model.pt`` (the selected
-epoch, :func:`checkpoint_payload`) and, written last, ``metrics.json``. A resume may change only
+``checkpoint.pt`` (what ``--resume`` continues from; removed once the run finishes), ``model.pt``
+(the selected epoch, :func:`checkpoint_payload`, :func:`compact_head`; features mode names its
+backbone by weight hash, :func:`backbone_identity`) and, written last, ``metrics.json``. One lock
+per run key (:func:`run_lock`) keeps two processes from training one run at once. A resume may change only
 fields outside the run key (``device``, ``workers``, fields the run does not use); ``config.json``
 keeps the first part's config and lists each resumed part under ``"resumed"`` (:func:`record_start`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +54,8 @@ def git_commit() -> str | None:
 
 
 def atomic_save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)  # through a Python file: a full disk is an OSError (ENOSPC), not a C++ error
 
 
 def jsonable(metrics: dict) -> dict:
@@ -165,13 +169,120 @@ def checkpoint_payload(cfg: ExperimentConfig, classes: list[str], model_state: d
 
 
 def load_run(path: str | os.PathLike) -> RunResult:
+    """A finished run read back; a missing, truncated or hand-edited run file is one ValueError
+    naming the file and the way out (``--force`` retrains the run)."""
     path = Path(path)
-    cfg = ExperimentConfig.from_dict(json.loads((path / "config.json").read_text())["config"])
-    m = json.loads((path / "metrics.json").read_text())
-    with open(path / "history.csv") as f:
-        history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    test = dict(m["test"], AP=np.asarray(m["test"]["AP"], dtype=float))
-    return RunResult(cfg, path, test, m["val"], int(m["best_epoch"]), history, reused=True)
+    current = path / "config.json"
+    try:
+        cfg = ExperimentConfig.from_dict(json.loads(current.read_text())["config"])
+        current = path / "metrics.json"
+        m = json.loads(current.read_text())
+        test = dict(m["test"], AP=np.asarray(m["test"]["AP"], dtype=float))
+        val, best_epoch = m["val"], int(m["best_epoch"])
+        current = path / "history.csv"
+        with open(current) as f:
+            history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"run file {current} is corrupted or unreadable ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else exc!r}); retrain the run with "
+                         "--force (python -m mlgcn_core train … --force, or run_experiment(cfg, "
+                         "force=True)), or delete its folder") from None
+    return RunResult(cfg, path, test, val, best_epoch, history, reused=True)
+
+
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """One lock per run folder (``<runs>/.locks/<run name>.lock``, ``flock``): a second process
+    with the same run key waits here until the first one has finished, then reads its result back
+    instead of training the run again alongside it. Without ``fcntl`` (Windows) no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    folder = out.parent / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{out.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_BACKBONE_IDS: dict[tuple, dict] = {}
+
+
+def backbone_identity(cfg: ExperimentConfig) -> dict:
+    """What a features-mode ``model.pt`` records of the frozen backbone in front of its head
+    instead of its weights: name, weights, pooling and a SHA-256 of its state (built once per
+    process; :func:`~mlgcn_core.inference.model_from_checkpoint` rebuilds it and checks the hash)."""
+    key = (cfg.backbone, cfg.weights, cfg.pooling)
+    if key not in _BACKBONE_IDS:
+        from .backbones import build_backbone
+        from .features import _weights_tag
+        from .paths import cache_root
+
+        # kept beside the feature caches it describes, so that a process (a sweep point's kernel)
+        # does not build the backbone only to hash it: the feature cache trusts the same identity
+        path = cache_root() / "features" / f"{cfg.backbone}-{_weights_tag(cfg.weights)}-{cfg.pooling}.backbone.json"
+        try:
+            ident = json.loads(path.read_text())
+            assert ident["name"] == cfg.backbone and len(ident["sha256"]) == 64
+        except (OSError, ValueError, KeyError, TypeError, AssertionError):
+            ident = {"name": cfg.backbone, "weights": cfg.weights, "pooling": cfg.pooling,
+                     "sha256": state_hash(build_backbone(*key).state_dict())}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text(path, json.dumps(ident))
+        _BACKBONE_IDS[key] = ident
+    return dict(_BACKBONE_IDS[key])
+
+
+COMPACT_HEADS = True  # model.pt of an ML-GCN run stores W (C × D) instead of the last GCN layer
+
+
+@torch.no_grad()
+def compact_head(model, state: dict) -> dict:
+    """``state`` (the selected epoch's, loaded in ``model``) for ``model.pt``: an ML-GCN head's
+    last GCN weight (hidden × D: 1024 × 1280, 5.2 MB, 97 % of a features-mode run's model.pt) is
+    replaced by ``head.stored_classifiers``, the classifier matrix W = GCN(Z, Â) (C × D: 51 KB for
+    10 labels) the run itself computed and was tested with. Every inference (evaluate, predict,
+    the book's scores and classifiers) needs W only, and gets exactly the run's W; the earlier
+    layers stay (the expressiveness check, ``analysis.reachability``, uses them). Training state
+    (``checkpoint.pt``, resume) is never compacted. A linear head is returned as it is."""
+    gcn = getattr(model.head, "gcn", None)
+    if not COMPACT_HEADS or gcn is None:
+        return state
+    model.eval()
+    last = f"head.gcn.layers.{gcn.depth - 1}.weight"
+    out = {k: v for k, v in state.items() if k != last}
+    out["head.stored_classifiers"] = model.head.classifiers().detach().cpu().clone()  # (C, D)
+    return out
+
+
+def expand_head(state: dict, model) -> dict:
+    """A compact ``model.pt`` state (:func:`compact_head`) made loadable into ``model``'s full
+    head: the last GCN weight, not stored, is filled with NaN (any use of it shows), and
+    ``stored_classifiers`` is registered so that ``model.classifiers()`` returns the stored W."""
+    key = "head.stored_classifiers"
+    if key not in state:
+        return state
+    gcn = model.head.gcn
+    last = f"head.gcn.layers.{gcn.depth - 1}.weight"
+    model.head.stored_classifiers = torch.empty_like(state[key])
+    return {**state, last: torch.full_like(gcn.layers[-1].weight, float("nan"))}
+
+
+def state_hash(state: dict) -> str:
+    """SHA-256 of a state dict (names, dtypes, shapes and bytes, in order)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in state.items():
+        v = v.detach().cpu().contiguous()
+        h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+    return h.hexdigest()
 
 
 def run_path(cfg: ExperimentConfig, root: str | os.PathLike | None = None) -> Path:

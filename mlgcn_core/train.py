@@ -6,8 +6,11 @@ the epoch chosen as ``cfg.selection`` says (best on a validation split carved fr
 split; the last epoch; or, as the official code, best on test — labelled optimistic) → test
 metrics of that epoch. The run folder
 ``runs/<model>-<config hash>/`` holds ``config.json``, ``history.csv`` (appended every epoch),
-``checkpoint.pt`` (every epoch, atomic; ``resume=True`` continues from it), ``model.pt`` (the
-selected epoch) and, last, ``metrics.json``. A run whose ``metrics.json`` exists is read back.
+``checkpoint.pt`` (atomic; ``resume=True`` continues from it; removed when the run finishes),
+``model.pt`` (the selected epoch, ``runs.compact_head``) and, last, ``metrics.json``. A run whose
+``metrics.json`` exists is read back; a second process on the same run key waits for the first
+(``runs.run_lock``). End to end, each training image's augmentation is drawn from (seed, epoch,
+index) (``data.seeded``): the DataLoader's workers and a resume change no number.
 Under torchrun the same code runs DDP; evaluation gathers every rank's scores so the metrics are
 exactly those of one process.
 """
@@ -35,7 +38,9 @@ from tqdm import tqdm
 
 from . import distributed as D
 from .config import ExperimentConfig, selection_label
+from .data.seeded import EpochIndices, SeededItems
 from .data.sources import Splits, load_splits
+from .distributed import check_device
 from .features import extract_dataset_features, extract_dataset_maps
 from .io import write_text
 from .losses import make_loss
@@ -44,11 +49,14 @@ from .models import MultiLabelModel, build_model
 from .runs import (
     RunResult,
     atomic_save,
+    backbone_identity,
     checkpoint_payload,
+    compact_head,
     jsonable,
     load_run,
     record_start,
     resume_state,
+    run_lock,
     run_path,
     write_history,
 )
@@ -144,7 +152,8 @@ class Engine:
             self.data = {k: v for k, v in self.data.items() if v is not None}  # no val: "last"/"test"
             feature_dim = None
         seed_everything(cfg.seed)  # the model's initialization depends on the seed only
-        self.model = build_model(cfg, splits.train_positives, splits.classes, feature_dim).to(self.device)
+        self.model = build_model(cfg, splits.train_positives, splits.classes, feature_dim,
+                                 word_vectors=splits.word_vectors).to(self.device)
         if D.use_sync_bn(cfg, ctx, self.device):  # BatchNorm statistics over the global batch
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         if cfg.channels_last and self.model.backbone is not None:
@@ -158,16 +167,22 @@ class Engine:
             if ctx.active else self.model)
         self.sampler = DistributedSampler(self.data["train"], num_replicas=ctx.world, rank=ctx.rank,
                                           shuffle=True, seed=cfg.seed, drop_last=False)
-        self.train_loader = self._loader(self.data["train"], sampler=self.sampler)
+        if isinstance(self.data["train"], TensorDataset):  # cached inputs: no augmentation
+            self.train_loader = self._loader(self.data["train"], sampler=self.sampler)
+        else:  # images: each item's augmentation drawn from (seed, epoch, index), whatever the workers
+            self.sampler = EpochIndices(self.sampler)
+            self.train_loader = self._loader(SeededItems(self.data["train"], cfg.seed), sampler=self.sampler)
 
     def _loader(self, ds: Dataset, sampler=None, indices=None):
         if isinstance(ds, TensorDataset):
             return TensorBatches(ds, self.local_batch, sampler, indices)
         if indices is not None:
             ds = Subset(ds, indices)
+        # its own generator: the loader's worker seeds never draw from (or depend on) the global RNG
         return DataLoader(ds, batch_size=self.local_batch, sampler=sampler, shuffle=False,
                           num_workers=self.workers, pin_memory=self.device.startswith("cuda"),
-                          persistent_workers=self.workers > 0 and sampler is not None)
+                          persistent_workers=self.workers > 0 and sampler is not None,
+                          generator=torch.Generator().manual_seed(self.cfg.seed))
 
     def _autocast(self):
         if self.amp:
@@ -183,7 +198,7 @@ class Engine:
     def train_epoch(self, epoch: int, good_checkpoint: str) -> float:
         """One epoch; returns the mean training loss over all ranks' samples."""
         cfg = self.cfg
-        seed_everything(cfg.seed * 100_003 + epoch)  # augmentations: same per epoch, even after a resume
+        seed_everything(cfg.seed * 100_003 + epoch)  # the epoch's other draws: same even after a resume
         self.sampler.set_epoch(epoch)
         self.model.train()
         if cfg.mode == "features" and self.model.backbone is not None:
@@ -295,13 +310,27 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     (:func:`~mlgcn_core.runs.resume_state`). ``callbacks``: called on the main process as
     ``fn(epoch, record)`` after each epoch (1-based epoch, the history record).
     """
+    check_device(cfg.device)
     ctx = D.setup(cfg.device)
     out = run_path(cfg, root)
     if (out / "metrics.json").is_file() and not force:
         return load_run(out)
+    if resume:
+        resume_state(cfg, out)  # checked before anything is written (the lock file included)
+    # one process per run key at a time: a second one waits here, then reads the first one's result
+    with run_lock(out) if ctx.main else contextlib.nullcontext():
+        D.barrier(ctx)
+        if (out / "metrics.json").is_file() and not force:
+            return load_run(out)
+        return _train(cfg, ctx, out, resume, progress, callbacks)
+
+
+def _train(cfg: ExperimentConfig, ctx: D.Context, out, resume: bool, progress: bool,
+           callbacks: Sequence[Callable[[int, dict], None]]) -> RunResult:
+    """:func:`run_experiment`'s training, under the run's lock."""
     t_start = time.time()
     ckpt_path = out / "checkpoint.pt"
-    st, changes = resume_state(cfg, out) if resume else (None, {})  # checked before anything is written
+    st, changes = resume_state(cfg, out) if resume else (None, {})
     splits = load_splits(cfg)
     eng = Engine(cfg, splits, ctx, progress)
     start, history, best = 0, [], {"mAP": -1.0, "epoch": 0, "val": {}, "model": None}
@@ -357,12 +386,15 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     eng.model.load_state_dict(best["model"])
     test = eng.evaluate("test")  # once, with the selected epoch (for "test": its score again)
     if ctx.main:
-        atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"]),
-                     out / "model.pt")
+        # features mode: the head, and the frozen backbone by name and weight hash (rebuilt on load)
+        extra = {"backbone": backbone_identity(cfg)} if cfg.mode == "features" else {}
+        atomic_save(checkpoint_payload(cfg, eng.classes, compact_head(eng.model, best["model"]),
+                                       epoch=best["epoch"], **extra), out / "model.pt")
         write_text(out / "metrics.json", json.dumps(
             {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
              "classes": eng.classes, "selection": selection_label(cfg.selection),
              "train_images": len(eng.data["train"]),
              "seconds": round(time.time() - t_start, 2)}, indent=2))
+        ckpt_path.unlink(missing_ok=True)  # finished: only an interrupted run keeps its checkpoint
     D.barrier(ctx)
     return RunResult(cfg, out, test, best["val"], best["epoch"], history, reused=False)
