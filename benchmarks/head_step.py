@@ -1,5 +1,5 @@
 """One SGD step of the ML-GCN head on cached features (the book's runs), gradient clipping by the
-library call against ``train.clip_gradients`` (which skips the multiply by 1.0 when nothing is
+library call against ``optim.clip_gradients`` (which skips the multiply by 1.0 when nothing is
 clipped), side by side on one thread, and the weights after both compared bit for bit.
 
     .venv/bin/python benchmarks/head_step.py [--steps 300] [--repeat 3]
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mlgcn_core.models import MLGCN
-from mlgcn_core.train import clip_gradients
+from mlgcn_core.optim import clip_gradients
 
 
 def train(clip, steps: int) -> tuple[float, list[torch.Tensor]]:

@@ -20,8 +20,8 @@ import time
 
 from mlgcn_core.book.chapters import VARIANTS
 from mlgcn_core.config import ExperimentConfig
+from mlgcn_core.features import prepare_features
 from mlgcn_core.scheduler import run_many
-from mlgcn_core.train import prepare_features
 
 
 def main() -> None:

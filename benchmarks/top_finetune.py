@@ -50,7 +50,7 @@ def epoch_seconds(cfg, splits: Splits, partial_batches: int | None) -> dict:
     eng = Engine(cfg, run_on, D.Context(), progress=False)
     setup = time.perf_counter() - t
     t = time.perf_counter()
-    eng.train_epoch(0, "(benchmark)")
+    eng.train_one_epoch(0, "(benchmark)")
     train_s = time.perf_counter() - t
     t = time.perf_counter()
     eng.evaluate("val")

@@ -21,7 +21,7 @@ from mlgcn_core.backbones import build_backbone
 from mlgcn_core.config import ExperimentConfig
 from mlgcn_core.graph import build_adjacency, cooccurrence
 from mlgcn_core.models import MLGCN, Baseline
-from mlgcn_core.train import make_optimizer
+from mlgcn_core.optim import make_optimizer
 
 
 def step_time(model, x, y, steps: int) -> float:

@@ -45,8 +45,8 @@ def config_from_overrides(items: list[str], preset: str = "default"):
 
 def _cmd_train(args) -> int:
     from . import distributed as D
-    from .config import selection_label
     from .metrics import metric_keys
+    from .selection import selection_label
     from .train import run_experiment
 
     cfg = config_from_overrides(args.set, args.preset)
@@ -96,7 +96,8 @@ def _cmd_presets(args) -> int:
 
     import yaml as _yaml
 
-    from .config import PRESET_DIR, load_preset, presets, selection_label
+    from .config import PRESET_DIR, load_preset, presets
+    from .selection import selection_label
 
     for name in presets():
         d = _yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text())
@@ -250,17 +251,48 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "book":
         from .book.build import main as book_main
 
-        return book_main(rest)
+        return one_line_errors(book_main, rest)
     if rest:
         ap.error(f"unrecognized arguments: {rest}")
     cmd = {"data": _cmd_data, "train": _cmd_train, "prepare": _cmd_prepare, "embed": _cmd_embed,
            "evaluate": _cmd_evaluate, "predict": _cmd_predict, "import-official": _cmd_import_official,
            "presets": _cmd_presets, "sweep": _cmd_sweep}[args.cmd]
+    return one_line_errors(cmd, args)
+
+
+def _line(text: str) -> str:
+    """``text`` on one line (a message's continuation lines joined with "; ")."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def one_line_errors(fn, *args) -> int:
+    """The one handler behind every subcommand (``book`` and ``python -m mlgcn_core.book``
+    included): bad input — a ValueError / FileNotFoundError (config, data, run files, devices,
+    a full disk: ``io.DiskFull``), a diverged run, an unreachable server, a ``SystemExit`` with a
+    message — ends as one line ``error: …`` on stderr and exit status 2, never a traceback.
+    Whatever was being written is removed by the writer (atomic files, prepare's temporary folder)."""
+    import urllib.error
+
     try:
-        return cmd(args)
-    except (ValueError, FileNotFoundError, FloatingPointError) as exc:  # a clear message, no traceback
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fn(*args)
+    except (ValueError, FileNotFoundError, FloatingPointError, NotADirectoryError,
+            IsADirectoryError, PermissionError) as exc:
+        msg = str(exc) or type(exc).__name__
+    except urllib.error.URLError as exc:  # a download: the URL is in the message (download.fetch)
+        msg = f"network: {exc.reason}"
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.ENOSPC:
+            msg = f"no space left on the device{f' writing {exc.filename}' if exc.filename else ''}"
+        else:
+            msg = f"{type(exc).__name__}: {exc}"
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        msg = exc.code.removeprefix("error: ")
+    print(f"error: {_line(msg)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

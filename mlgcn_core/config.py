@@ -22,27 +22,28 @@ from .data.outfits import OutfitsConfig
 from .embeddings import WORD_VECTORS
 from .graph import GRAPHS
 from .losses import LOSSES
+from .registry import Registry
 
-# The experiment's own choices and the fields each one reads. The method's registries declare
-# theirs beside their builders: graph.GRAPHS, losses.LOSSES, embeddings.WORD_VECTORS (and
-# backbones.BACKBONES). A field read by some choice is in a run's key only where that choice is made.
-DATASETS = {"outfits": ("outfits",), "voc2007": (), "coco2014": (), "custom": ()}
-MODELS = {"mlgcn": ("graph", "gcn_depth", "gcn_hidden", "word_vectors"), "baseline": ()}
-MODES = {"features": (), "end2end": ("lrp", "channels_last"),
-         "top": ("lrp", "channels_last", "trainable_blocks")}
-SELECTIONS = {"val": ("val_fraction",), "last": (), "test": ()}  # how the reported epoch is chosen
+# the augmentation stream of runs that augment (mode end2end), in their run key: items drawn from
+# (seed, epoch, index) (``data.seeded``); earlier runs drew from per-process RNGs, so they get other keys
+AUGMENT_STREAM = "item-seeded/1"
+
+# The experiment's own choices, declared as the method's registries declare theirs beside their
+# builders (graph.GRAPHS, losses.LOSSES, embeddings.WORD_VECTORS; backbones.BACKBONES): each entry
+# names the fields it reads, and a field some entry reads is in a run's key only where it is chosen.
+DATASETS = (Registry("dataset").declare("outfits", reads=("outfits",))
+            .declare("voc2007").declare("coco2014").declare("custom"))
+MODELS = Registry("model").declare("mlgcn", reads=("graph", "gcn_depth", "gcn_hidden", "word_vectors")) \
+    .declare("baseline")
+MODES = (Registry("mode").declare("features")
+         .declare("end2end", reads=("lrp", "channels_last"), key_marks={"augment_stream": AUGMENT_STREAM})
+         .declare("top", reads=("lrp", "channels_last", "trainable_blocks")))
+SELECTIONS = Registry("selection").declare("val", reads=("val_fraction",)).declare("last").declare("test")
 # which label sets a co-occurrence graph is estimated from: the run's own training annotations, or
 # the benchmark's whole training label corpus (every scene, every annotation: label sets are cheap)
 GRAPH_LABELS = ("train", "corpus")
 PRECISIONS = ("fp32", "bf16", "fp16")
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
-SELECTION_LABELS = {"val": "best validation mAP", "last": "last epoch (no selection)",
-                    "test": "selected on test (optimistic)"}
-
-
-def selection_label(selection: str) -> str:
-    """How a result of a run with ``selection`` is labelled (metrics.json, ``evaluate``)."""
-    return SELECTION_LABELS[selection]
 
 # How a field enters the run key, declared with the field (``field(metadata=...)``):
 NEVER_IN_KEY = {"key": "never"}  # cannot change a result (hardware, worker processes)
@@ -120,7 +121,8 @@ class ExperimentConfig:
     # … and hide this share of each of ``hide_labels``' training annotations (the image stays, the
     # label is missing: set to 0 in the training targets and in the label statistics of the split)
     hide_labels: tuple[str, ...] = field(default=(), metadata=IN_KEY_WHEN_SET)
-    hide_fraction: float = field(default=0.0, metadata=IN_KEY_WHEN_SET)
+    hide_fraction: float = field(default=0.0, metadata=IN_KEY_WHEN_SET)  # the share of each hidden
+    #   label's training positives, in (0, 1)
     # --- image branch
     backbone: str = "efficientnet_lite0"  # key of backbones.BACKBONES
     weights: str | None = "imagenet"  # "imagenet", a state_dict path, or None (random)
@@ -174,13 +176,11 @@ class ExperimentConfig:
         if isinstance(self.outfits, dict):
             object.__setattr__(self, "outfits", OutfitsConfig(**self.outfits))
         check_field_types(self.outfits, "outfits.")
-        for name, allowed in (("dataset", DATASETS), ("model", MODELS), ("mode", MODES),
-                              ("graph_labels", GRAPH_LABELS), ("pooling", ("max", "avg")),
-                              ("scheme", ("paper", "official")), ("precision", PRECISIONS),
-                              ("selection", SELECTIONS)):
+        for name, allowed in (("graph_labels", GRAPH_LABELS), ("pooling", ("max", "avg")),
+                              ("scheme", ("paper", "official")), ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {tuple(allowed)}, got {getattr(self, name)!r}")
-        GRAPHS[self.graph], LOSSES[self.loss]  # noqa: B018 — unknown names raise, listing the registry
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        self.choices()  # an unknown dataset, model, mode, selection, loss or graph raises, naming the known ones
         if not 0.0 <= self.tau <= 1.0:
             raise ValueError(f"tau must lie in [0, 1], got {self.tau!r}")
         if not 0.0 <= self.p <= 1.0:
@@ -264,28 +264,32 @@ class ExperimentConfig:
             else:
                 raise ValueError(f"override: unknown config field {name!r}; known: {sorted(known)}")
         if outfit_changes:
+            known_outfits = {f.name for f in fields(OutfitsConfig)}
+            wrong = sorted(set(outfit_changes) - known_outfits)
+            if wrong:
+                raise ValueError(f"override: unknown benchmark field(s) {['outfits.' + w for w in wrong]}; "
+                                 f"known: {sorted('outfits.' + k for k in known_outfits)}")
             check_values(OutfitsConfig, outfit_changes, "outfits.")
             changes["outfits"] = dataclasses.replace(self.outfits, **outfit_changes)
         return self.replace(**changes)
 
     def choices(self) -> list:
-        """The registry entries this run chooses: its loss, its graph (ML-GCN only) and its word
-        vectors (whose key marks, e.g. random vectors' "per seed", hold for a linear head too)."""
-        chosen = [LOSSES[self.loss]]
+        """The registry entries this run chooses: its dataset, model, mode, selection and loss, its
+        graph (ML-GCN only) and its word vectors (whose key marks, e.g. random vectors' "per seed",
+        hold for a linear head too)."""
+        chosen = [DATASETS[self.dataset], MODELS[self.model], MODES[self.mode], SELECTIONS[self.selection],
+                  LOSSES[self.loss]]
         if self.model == "mlgcn":
-            chosen += [GRAPHS[self.graph]]
+            chosen.append(GRAPHS[self.graph])
         return chosen + [WORD_VECTORS[self.word_vectors]]
 
     def key_fields(self) -> set[str]:
         """The fields that can change this run's result: every field, less those only some choice
         reads (unless this run makes it), those declared never in the key, and options at their
         default that are in the key only when set."""
-        own = (DATASETS, MODELS, MODES, SELECTIONS)
-        conditional = {f for table in own for reads in table.values() for f in reads}
-        conditional |= GRAPHS.fields_read() | LOSSES.fields_read() | WORD_VECTORS.fields_read()
-        used = {f for table, name in zip(own, (self.dataset, self.model, self.mode, self.selection))
-                for f in table[name]}
-        used |= {f for entry in self.choices() for f in entry.reads}
+        registries = (DATASETS, MODELS, MODES, SELECTIONS, LOSSES, GRAPHS, WORD_VECTORS)
+        conditional = set().union(*(r.fields_read() for r in registries))
+        used = {f for entry in self.choices() for f in entry.reads}
         out = set()
         for f in fields(self):
             when = f.metadata.get("key", "always")
@@ -303,6 +307,10 @@ class ExperimentConfig:
         d = {k: v for k, v in self.to_dict().items() if k in self.key_fields()}
         for entry in self.choices():
             d.update(entry.key_marks)
+        if self.dataset != "outfits":  # the data itself, not only its path (the benchmark is its config)
+            from .data import prepared_fingerprint
+
+            d["data_fingerprint"] = prepared_fingerprint(self.data_root)
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -321,7 +329,12 @@ def load_preset(name: str, overrides: list[str] | dict | None = None) -> Experim
     path = Path(name) if name.endswith((".yaml", ".yml")) else PRESET_DIR / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"preset {name!r} not found; have {presets()} or a path to a .yaml file")
-    d = yaml.safe_load(path.read_text()) or {}
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise ValueError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(d, dict):
         raise ValueError(f"{path}: expected a mapping of config fields")
     d.pop("description", None)

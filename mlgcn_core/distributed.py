@@ -36,6 +36,17 @@ def setup(device: str) -> Context:
     return Context(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def check_device(device: str) -> str:
+    """``device`` if torch understands it ("cpu", "cuda", "cuda:1", "mps", …), else a one-line
+    ValueError naming the accepted forms (``--device gpu`` is not one)."""
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device (use cpu, cuda or cuda:N; "
+                         f"{str(exc).splitlines()[0]})") from None
+    return device
+
+
 def device_for(ctx: Context, device: str) -> str:
     """One GPU per process under DDP (cuda:LOCAL_RANK); CPU stays CPU."""
     if device.startswith("cuda") and ctx.active:

@@ -14,6 +14,10 @@ from tqdm import tqdm
 CHUNK = 1 << 20
 
 
+class DownloadFailed(ValueError):
+    """The server could not be reached: the message names the URL and the offline way."""
+
+
 def sha256_of(path: str | os.PathLike, gunzip: bool = False, algorithm: str = "sha256") -> str:
     """Hex digest of a file (of its decompressed content when ``gunzip``); SHA-256 by default."""
     h = hashlib.new(algorithm)
@@ -41,7 +45,14 @@ def download(url: str, dest: str | os.PathLike, sha256: str, *, gunzip_digest: b
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
     req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except (OSError, ValueError) as exc:  # refused, unreachable, timed out, HTTP error: one line
+        reason = getattr(exc, "reason", None) or exc
+        raise DownloadFailed(f"cannot download {url} ({reason}); offline: put the file at {dest} "
+                             f"yourself (it is checked against its digest), or drop --download and "
+                             f"point --root at a folder that already holds the data") from None
+    with resp:
         resumed = have > 0 and getattr(resp, "status", 200) == 206
         total = resp.headers.get("Content-Length")
         total = int(total) + (have if resumed else 0) if total else None

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .backbones import Backbone, build_backbone, split_backbone
-from .distributed import loader_workers
+from .distributed import Context, barrier, loader_workers
 from .io import atomic_path, load_npz
 from .paths import cache_root
 
@@ -131,13 +131,34 @@ def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(tmp, **arrays)
 
 
+def _readable(path: Path, keys: tuple[str, ...]) -> bool:
+    """Whether the cache file ``path`` exists and holds ``keys``; a truncated or corrupted one
+    (``BadZipFile``, a short read, a missing array) is removed, with one line saying so, and
+    counts as missing: it is extracted again."""
+    import sys
+    import zipfile
+
+    if not path.is_file():
+        return False
+    try:
+        z = load_npz(path)
+        if all(k in z for k in keys):
+            return True
+        why = f"no array {[k for k in keys if k not in z]}"
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+        why = f"{type(exc).__name__}: {exc}"
+    print(f"[features] {path} is corrupted ({why}); removed, extracting it again", file=sys.stderr)
+    path.unlink(missing_ok=True)
+    return False
+
+
 def extract_dataset_features(cfg, datasets: dict[str, Dataset], dataset_key: str, device: str = "cpu",
                              progress: bool = True, must_exist: bool = False
                              ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """{split: (features, targets, difficult)} tensors, extracting only splits not cached yet."""
     paths = {s: feature_cache_path(cfg.backbone, cfg.weights, cfg.image_size, dataset_key, s)
              for s in datasets}
-    missing = [s for s, p in paths.items() if not p.is_file()]
+    missing = [s for s, p in paths.items() if not _readable(p, (cfg.pooling, "targets", "difficult"))]
     if missing and must_exist:
         raise FileNotFoundError(f"cached features missing: {[str(paths[s]) for s in missing]}")
     net = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if missing else None
@@ -161,7 +182,7 @@ def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, de
     bottom then top), so a features-mode run on the same data extracts nothing more."""
     keys = (cfg.backbone, cfg.weights, cfg.image_size, dataset_key)
     paths = {s: feature_cache_path(*keys, s, cfg.trainable_blocks) for s in datasets}
-    missing = [s for s, p in paths.items() if not p.is_file()]
+    missing = [s for s, p in paths.items() if not _readable(p, ("maps", "targets", "difficult"))]
     if missing and must_exist:
         raise FileNotFoundError(f"cached maps missing: {[str(paths[s]) for s in missing]}")
     if missing:
@@ -171,7 +192,7 @@ def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, de
         pooled_path = feature_cache_path(*keys, s)
         arrays = extract_maps(bottom, datasets[s], device=device, workers=loader_workers(cfg.workers),
                               progress=progress, desc=f"{cfg.backbone} maps [{s}]",
-                              top=None if pooled_path.is_file() else top)
+                              top=None if _readable(pooled_path, ("max", "avg", "targets", "difficult")) else top)
         if "max" in arrays:
             _save(pooled_path, {k: arrays[k] for k in ("max", "avg", "targets", "difficult")})
         _save(paths[s], {k: arrays[k] for k in ("maps", "targets", "difficult")})
@@ -181,3 +202,33 @@ def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, de
         out[s] = (torch.from_numpy(z["maps"]), torch.from_numpy(z["targets"]).float(),
                   torch.from_numpy(z["difficult"]).bool())
     return out
+
+
+def cached_split_features(cfg, splits, device: str, ctx, progress: bool):
+    """{split: (features, targets, difficult)} of an experiment's splits (``data.sources.Splits``;
+    top mode: the frozen bottom's maps instead of the features), from the cache; the main process
+    extracts what is not cached yet while the others wait. A training subset selects its rows;
+    hidden annotations replace the training targets (the images stay)."""
+    plan = {"train": splits.eval_train, "val": splits.val, "test": splits.test}
+    plan = {k: v for k, v in plan.items() if v is not None}
+    extract = extract_dataset_maps if cfg.mode == "top" else extract_dataset_features
+    if ctx.main:
+        out = extract(cfg, plan, splits.key, device, progress)
+    barrier(ctx)
+    if not ctx.main:
+        out = extract(cfg, plan, splits.key, device, progress=False, must_exist=True)
+    if splits.train_rows is not None:  # a subset of the training scenes: rows of the cached features
+        out["train"] = tuple(t[torch.as_tensor(splits.train_rows)] for t in out["train"])
+    if splits.train_targets is not None:  # missing annotations: the targets trained on, not the images'
+        x, y, difficult = out["train"]
+        out["train"] = (x, torch.as_tensor(splits.train_targets).to(y.dtype), difficult)
+    return out
+
+
+def prepare_features(cfg) -> None:
+    """Features (top) mode: extract and cache the frozen backbone's features (bottom's maps) of
+    ``cfg``'s splits now (a no-op when cached), so that runs started in parallel only read them."""
+    from .data.sources import load_splits
+
+    if cfg.mode in ("features", "top"):
+        cached_split_features(cfg, load_splits(cfg), cfg.device, Context(), progress=False)

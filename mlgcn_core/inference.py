@@ -21,11 +21,11 @@ from .config import ExperimentConfig, load_preset
 from .data import coco, voc
 from .data.images import load_image
 from .data.sources import image_transform
-from .distributed import loader_workers
+from .distributed import check_device, loader_workers
 from .graph import normalize_adjacency
 from .io import atomic_path
 from .models import MultiLabelModel, build_model
-from .runs import CHECKPOINT_FORMAT, checkpoint_payload
+from .runs import CHECKPOINT_FORMAT, checkpoint_payload, expand_head, state_hash
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -49,6 +49,7 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
     pretrained backbone back; a top-mode model its frozen pretrained bottom before its trained top),
     in eval mode. ``images=False``: a features-mode checkpoint gives its head alone, on pooled
     features (what the book's analyses of cached features need; no backbone built)."""
+    check_device(device)
     ck = read_checkpoint(path)
     cfg = ExperimentConfig.from_dict(ck["config"])
     classes, state = list(ck["classes"]), ck["model"]
@@ -56,6 +57,7 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
         z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
         model = build_model(cfg, None, classes, BACKBONES[cfg.backbone].out_dim, backbone=None,
                             word_vectors=None if z is None else z.numpy(), adj_hat=None if adj is None else adj.numpy())
+        state = expand_head(state, model)
         model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
         return model.to(device).eval(), cfg, classes
     with warnings.catch_warnings():  # end2end: the checkpoint's backbone weights replace these
@@ -63,6 +65,11 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
             warnings.simplefilter("ignore", PretrainedWeightsUnavailable)
         backbone = build_backbone(cfg.backbone, cfg.weights if cfg.mode != "end2end" else None,
                                   cfg.pooling)
+    want = (ck.get("backbone") or {}).get("sha256")  # a features-mode head names its frozen backbone
+    if want and cfg.mode == "features" and state_hash(backbone.state_dict()) != want:
+        raise ValueError(f"checkpoint {str(path)!r}: the backbone {cfg.backbone} ({cfg.weights}) built here "
+                         "is not the one its head was trained on (weight hash differs): restore those "
+                         "weights, or retrain the run with --force")
     if cfg.mode == "top":  # the checkpoint holds the top (backbone.trunk.*); the bottom is pretrained
         backbone = join_backbone(*split_backbone(backbone, cfg.trainable_blocks))
         state = {k.replace("backbone.trunk.", "backbone.trunk.top.", 1): v for k, v in state.items()}
@@ -72,6 +79,7 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
         raise ValueError(f"checkpoint {str(path)!r}: ML-GCN state lacks head.word_vectors / head.adj_hat")
     model = build_model(cfg, None, classes, backbone=backbone, word_vectors=None if z is None else z.numpy(),
                         adj_hat=None if adj is None else adj.numpy())
+    state = expand_head(state, model)
     head_only = not any(k.startswith("backbone.") for k in state)
     try:
         if head_only:
@@ -99,11 +107,11 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", devi
                         data_root: str | None = None) -> dict:
     """All metrics of a checkpoint on ``split`` (train / val / test) of its config's data, plus
     ``classes`` (the names of the per-class ``AP`` entries) and ``selection``: how the checkpoint's
-    epoch was chosen (:func:`~mlgcn_core.config.selection_label`; a test-selected checkpoint's
+    epoch was chosen (:func:`~mlgcn_core.selection.selection_label`; a test-selected checkpoint's
     test metrics are "selected on test (optimistic)")."""
-    from .config import selection_label
     from .data.sources import load_splits
     from .metrics import evaluate
+    from .selection import selection_label
 
     model, cfg, classes = model_from_checkpoint(checkpoint, device)
     if data_root:

@@ -8,8 +8,10 @@ lists holding them): a pickle naming any other global is rejected before anythin
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pickle
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,22 @@ _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
 }
+
+
+class DiskFull(ValueError):
+    """A write failed for lack of space (ENOSPC): the command line shows it as one line."""
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was raised while handling, an ``OSError`` ENOSPC: torch's zip writer
+    turns the failed Python ``write`` of a full disk into a ``RuntimeError`` ("unexpected pos …")
+    whose context is that OSError."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -56,10 +74,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary name beside ``path`` (same suffix) to write to; it replaces ``path`` only when
     the block succeeds, so a reader never sees a half-written file; removed on failure."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    # a unique name in the target folder (mkstemp: O_EXCL, random part), so two processes — on one
+    # machine or on the nodes of a cluster sharing the folder — never write to the same temporary file
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as exc:
+        if disk_full(exc):  # a full disk: one line naming the file; the temporary is removed
+            raise DiskFull(f"no space left on the device while writing {path} (the temporary file was "
+                           "removed; free some space and run again)") from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -52,8 +52,13 @@ class GCNHead(nn.Module):
         self.register_buffer("word_vectors", z)
         self.register_buffer("adj_hat", torch.as_tensor(a_hat, dtype=torch.float32))
         self.gcn = GCN(gcn_widths(z.shape[1], feature_dim, depth, hidden))
+        # a finished run's head as saved in model.pt: W itself in place of the last layer's weight
+        # (``runs.compact_head``); None while training
+        self.register_buffer("stored_classifiers", None)
 
     def classifiers(self) -> torch.Tensor:
+        if self.stored_classifiers is not None:
+            return self.stored_classifiers  # (C, D), as the run computed it
         return self.gcn(self.word_vectors, self.adj_hat)  # (C, D)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,5 +134,6 @@ def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class
     if adj_hat is not None:
         return MLGCN(word_vectors, adj_hat, backbone, feature_dim, depth=cfg.gcn_depth,
                      hidden=cfg.gcn_hidden, normalization=None)
-    return MLGCN(make_vectors(class_names, cfg.word_vectors, seed=cfg.seed), label_graph(cfg, train_positives),
+    vectors = make_vectors(class_names, cfg.word_vectors, seed=cfg.seed) if word_vectors is None else word_vectors
+    return MLGCN(vectors, label_graph(cfg, train_positives),
                  backbone, feature_dim, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden)

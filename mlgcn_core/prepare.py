@@ -5,9 +5,13 @@ official pickle layout (``train_adj.pkl``: ``{'adj': C×C int64, 'nums': C int64
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tarfile
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,24 @@ from .download import download
 from .embeddings import make_vectors
 from .graph import cooccurrence
 from .io import save_label_stats
+
+
+@contextlib.contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` to write every file of a preparation into; it becomes
+    ``out`` (its files replacing those of the same names there) only when all of them were
+    written, so a failed preparation leaves ``out`` as it was, with nothing half-written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield tmp
+        if out.is_dir():  # an earlier preparation: replace its files one by one (each rename atomic)
+            for f in tmp.iterdir():
+                os.replace(f, out / f.name)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_manifest(out: Path, manifest: dict) -> dict:
@@ -60,16 +82,20 @@ def _extract(archive: Path, dest: Path) -> None:
 # --- PASCAL VOC 2007 ---------------------------------------------------------------------------
 
 def prepare_voc2007(root: str | os.PathLike, out: str | os.PathLike, download_missing: bool = False,
-                    base_url: str = voc.BASE_URL, archives: dict[str, str] | None = None) -> dict:
+                    base_url: str | None = None, archives: dict[str, str] | None = None) -> dict:
     """``ROOT/VOCdevkit/VOC2007`` → ``classification_{trainval,test}.csv`` (official format),
     ``train_adj.pkl`` (trainval, label 1 only, as the official ``voc_adj.pkl``) and ``manifest.json``."""
     root, out = Path(root), Path(out)
     if download_missing:
         for name, digest in (archives or voc.ARCHIVES).items():
-            path = download(base_url + name, root / "downloads" / name, digest)
+            path = download((base_url or voc.BASE_URL) + name, root / "downloads" / name, digest)
             _extract(path, root)
     vdir = voc.voc_dir(root)
-    out.mkdir(parents=True, exist_ok=True)
+    with staged(out) as tmp:
+        return _voc_files(vdir, tmp)
+
+
+def _voc_files(vdir: Path, out: Path) -> dict:
     counts, stats = {}, None
     for split in voc.SPLITS:
         ids, labels = voc.read_split(vdir, split)
@@ -100,7 +126,11 @@ def prepare_coco2014(root: str | os.PathLike, out: str | os.PathLike, download_m
         for name, (rel, _size, md5) in (archives or coco.ARCHIVES).items():
             path = download(base_url + rel, root / "downloads" / name, md5, algorithm="md5")
             _extract(path, root)
-    out.mkdir(parents=True, exist_ok=True)
+    with staged(out) as tmp:
+        return _coco_files(root, tmp)
+
+
+def _coco_files(root: Path, out: Path) -> dict:
     annos, category, source, dropped = {}, None, {}, {}
     for split in coco.SPLITS:
         inst = root / "annotations" / f"instances_{split}2014.json"
@@ -169,12 +199,25 @@ def prepare_custom(annotations: str | os.PathLike, images: str | os.PathLike, ou
     for k, r in enumerate(splits["train"]):
         train[k, [index[x] for x in r["labels"]]] = 1
     refuse_classes_without_positives(train, classes, str(annotations))  # before anything is written
+    given = bool(rows and rows[0]["split"])
+    for split, option in (("val", "--val-fraction"), ("test", "--test-fraction")):
+        if not splits[split]:  # training would stop on it (no validation mAP, no test metrics)
+            fix = (f"give some rows the split '{split}' in the file's 'split' column" if given
+                   else f"raise {option} (now {val_fraction if split == 'val' else test_fraction}; "
+                        f"{len(rows)} images)")
+            raise ValueError(f"{annotations}: the {split} split is empty: {fix}")
     vectors = make_vectors(classes, word_vectors, fallback)  # fails before anything is written
-    out.mkdir(parents=True, exist_ok=True)
-    for split, part in splits.items():
-        coco.write_json(out / f"{split}_anno.json", custom.to_official(part, classes))
-    coco.write_json(out / "category.json", {c: i for i, c in enumerate(classes)}, indent=2)
-    save_array(out / "word_vectors.pkl", vectors)
+    with staged(out) as tmp:
+        for split, part in splits.items():
+            coco.write_json(tmp / f"{split}_anno.json", custom.to_official(part, classes))
+        coco.write_json(tmp / "category.json", {c: i for i, c in enumerate(classes)}, indent=2)
+        save_array(tmp / "word_vectors.pkl", vectors)
+        return _custom_manifest(tmp, annotations, images, classes, splits, rows, seed, val_fraction,
+                                test_fraction, word_vectors, vectors, train, skipped)
+
+
+def _custom_manifest(out, annotations, images, classes, splits, rows, seed, val_fraction, test_fraction,
+                     word_vectors, vectors, train, skipped) -> dict:
     return _write_manifest(out, {
         "dataset": "custom", "classes": classes, "images": str(images.resolve()),
         "annotations": str(annotations.resolve()), "counts": {s: len(p) for s, p in splits.items()},

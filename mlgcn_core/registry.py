@@ -24,7 +24,7 @@ class Entry:
     its own), and the datasets it works on (None: every dataset)."""
 
     name: str
-    build: Callable
+    build: Callable | None
     reads: tuple[str, ...] = ()
     key_marks: Mapping[str, str] = field(default_factory=dict)
     datasets: tuple[str, ...] | None = None
@@ -40,12 +40,19 @@ class Registry:
 
     def register(self, name: str, *, reads: tuple[str, ...] = (), key_marks: Mapping[str, str] | None = None,
                  datasets: tuple[str, ...] | None = None) -> Callable[[Callable], Callable]:
-        def add(build: Callable) -> Callable:
+        def add(build: Callable | None) -> Callable | None:
             if name in self._entries:
                 raise ValueError(f"{self.field} {name!r} is registered twice")
             self._entries[name] = Entry(name, build, tuple(reads), dict(key_marks or {}), datasets)
             return build
         return add
+
+    def declare(self, name: str, *, reads: tuple[str, ...] = (), key_marks: Mapping[str, str] | None = None,
+                datasets: tuple[str, ...] | None = None) -> Registry:
+        """An entry without a builder of its own (a choice the engine acts on, e.g. a training
+        mode): its name, the fields it reads and its key marks. Returns the registry, to chain."""
+        self.register(name, reads=reads, key_marks=key_marks, datasets=datasets)(None)
+        return self
 
     def names(self) -> tuple[str, ...]:
         return tuple(n for n in self._entries if n != self.fallback)

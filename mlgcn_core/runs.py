@@ -2,19 +2,24 @@
 
 A run lives in ``runs/<model>-<config hash>/``: ``config.json`` (the config and its provenance:
 package version, git commit, torch, Python, world size), ``history.csv`` (one line per epoch),
-``checkpoint.pt`` (every epoch; what ``--resume`` continues from), ``model.pt`` (the selected
-epoch, :func:`checkpoint_payload`) and, written last, ``metrics.json``. A resume may change only
+``checkpoint.pt`` (what ``--resume`` continues from; removed once the run finishes), ``model.pt``
+(the selected epoch, :func:`checkpoint_payload`, :func:`compact_head`; features mode names its
+backbone by weight hash, :func:`backbone_identity`) and, written last, ``metrics.json``. One lock
+per run key (:func:`run_lock`) keeps two processes from training one run at once. A resume may change only
 fields outside the run key (``device``, ``workers``, fields the run does not use); ``config.json``
 keeps the first part's config and lists each resumed part under ``"resumed"`` (:func:`record_start`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import platform
 import subprocess
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +55,8 @@ def git_commit() -> str | None:
 
 
 def atomic_save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)  # through a Python file: a full disk is an OSError (ENOSPC), not a C++ error
 
 
 def jsonable(metrics: dict) -> dict:
@@ -86,7 +91,7 @@ def config_changes(old: ExperimentConfig, new: ExperimentConfig) -> dict:
 
 def key_changes(old: ExperimentConfig, new: ExperimentConfig) -> dict:
     """The part of :func:`config_changes` that changes the run key: each changed field set alone
-    on ``old`` moves its :meth:`ExperimentConfig.key` (fields in ``NOT_IN_KEY`` or unused by the
+    on ``old`` moves its :meth:`ExperimentConfig.key` (fields never in the key or unused by the
     run do not)."""
     return {k: v for k, v in config_changes(old, new).items()
             if old.with_overrides({k: v[1]}).key() != old.key()}
@@ -165,15 +170,179 @@ def checkpoint_payload(cfg: ExperimentConfig, classes: list[str], model_state: d
 
 
 def load_run(path: str | os.PathLike) -> RunResult:
+    """A finished run read back; a missing, truncated or hand-edited run file is one ValueError
+    naming the file and the way out (``--force`` retrains the run)."""
     path = Path(path)
-    cfg = ExperimentConfig.from_dict(json.loads((path / "config.json").read_text())["config"])
-    m = json.loads((path / "metrics.json").read_text())
-    with open(path / "history.csv") as f:
-        history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    test = dict(m["test"], AP=np.asarray(m["test"]["AP"], dtype=float))
-    return RunResult(cfg, path, test, m["val"], int(m["best_epoch"]), history, reused=True)
+    current = path / "config.json"
+    try:
+        cfg = ExperimentConfig.from_dict(json.loads(current.read_text())["config"])
+        current = path / "metrics.json"
+        m = json.loads(current.read_text())
+        test = dict(m["test"], AP=np.asarray(m["test"]["AP"], dtype=float))
+        val, best_epoch = m["val"], int(m["best_epoch"])
+        current = path / "history.csv"
+        with open(current) as f:
+            history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"run file {current} is corrupted or unreadable ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else exc!r}); retrain the run with "
+                         "--force (python -m mlgcn_core train … --force, or run_experiment(cfg, "
+                         "force=True)), or delete its folder") from None
+    return RunResult(cfg, path, test, val, best_epoch, history, reused=True)
+
+
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """One lock per run folder (``<runs>/.locks/<run name>.lock``, ``flock``): a second process
+    with the same run key waits here until the first one has finished, then reads its result back
+    instead of training the run again alongside it. Without ``fcntl`` (Windows) no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    folder = out.parent / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{out.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_BACKBONE_IDS: dict[tuple, dict] = {}
+
+
+def backbone_identity(cfg: ExperimentConfig) -> dict:
+    """What a features-mode ``model.pt`` records of the frozen backbone in front of its head
+    instead of its weights: name, weights, pooling and a SHA-256 of its state (built once per
+    process; :func:`~mlgcn_core.inference.model_from_checkpoint` rebuilds it and checks the hash)."""
+    key = (cfg.backbone, cfg.weights, cfg.pooling)
+    if key not in _BACKBONE_IDS:
+        from .backbones import build_backbone
+        from .features import _weights_tag
+        from .paths import cache_root
+
+        # kept beside the feature caches it describes, so that a process (a sweep point's kernel)
+        # does not build the backbone only to hash it: the feature cache trusts the same identity
+        path = cache_root() / "features" / f"{cfg.backbone}-{_weights_tag(cfg.weights)}-{cfg.pooling}.backbone.json"
+        try:
+            ident = json.loads(path.read_text())
+            assert ident["name"] == cfg.backbone and len(ident["sha256"]) == 64
+        except (OSError, ValueError, KeyError, TypeError, AssertionError):
+            ident = {"name": cfg.backbone, "weights": cfg.weights, "pooling": cfg.pooling,
+                     "sha256": state_hash(build_backbone(*key).state_dict())}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text(path, json.dumps(ident))
+        _BACKBONE_IDS[key] = ident
+    return dict(_BACKBONE_IDS[key])
+
+
+COMPACT_HEADS = True  # model.pt of an ML-GCN run stores W (C × D) instead of the last GCN layer
+
+
+@torch.no_grad()
+def compact_head(model, state: dict) -> dict:
+    """``state`` (the selected epoch's, loaded in ``model``) for ``model.pt``: an ML-GCN head's
+    last GCN weight (hidden × D: 1024 × 1280, 5.2 MB, 97 % of a features-mode run's model.pt) is
+    replaced by ``head.stored_classifiers``, the classifier matrix W = GCN(Z, Â) (C × D: 51 KB for
+    10 labels) the run itself computed and was tested with. Every inference (evaluate, predict,
+    the book's scores and classifiers) needs W only, and gets exactly the run's W; the earlier
+    layers stay (the expressiveness check, ``analysis.reachability``, uses them). Training state
+    (``checkpoint.pt``, resume) is never compacted. A linear head is returned as it is."""
+    gcn = getattr(model.head, "gcn", None)
+    if not COMPACT_HEADS or gcn is None:
+        return state
+    model.eval()
+    last = f"head.gcn.layers.{gcn.depth - 1}.weight"
+    out = {k: v for k, v in state.items() if k != last}
+    out["head.stored_classifiers"] = model.head.classifiers().detach().cpu().clone()  # (C, D)
+    return out
+
+
+def expand_head(state: dict, model) -> dict:
+    """A compact ``model.pt`` state (:func:`compact_head`) made loadable into ``model``'s full
+    head: the last GCN weight, not stored, is filled with NaN (any use of it shows), and
+    ``stored_classifiers`` is registered so that ``model.classifiers()`` returns the stored W."""
+    key = "head.stored_classifiers"
+    if key not in state:
+        return state
+    gcn = model.head.gcn
+    last = f"head.gcn.layers.{gcn.depth - 1}.weight"
+    model.head.stored_classifiers = torch.empty_like(state[key])
+    return {**state, last: torch.full_like(gcn.layers[-1].weight, float("nan"))}
+
+
+def state_hash(state: dict) -> str:
+    """SHA-256 of a state dict (names, dtypes, shapes and bytes, in order)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in state.items():
+        v = v.detach().cpu().contiguous()
+        h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+    return h.hexdigest()
 
 
 def run_path(cfg: ExperimentConfig, root: str | os.PathLike | None = None) -> Path:
     """The run folder of ``cfg``: ``root/<run_name>`` (``root``: ``runs_root()``)."""
     return (Path(root) if root else runs_root()) / cfg.run_name()
+
+
+class CheckpointSaver:
+    """``checkpoint.pt`` of a run in ``out``: what a resume continues from. Written atomically after
+    this invocation's first epoch, after the last, and in between at most every ``every`` seconds
+    (the checkpoint holds the model, the optimizer and the best model; on cached features an epoch
+    takes half a second, so writing it every epoch would cost more than the epoch), so an interrupted
+    run loses at most ``every`` seconds of training. Only the main process writes."""
+
+    def __init__(self, out: Path, cfg: ExperimentConfig, classes: list[str], ctx, every: float):
+        self.path, self.out, self.cfg, self.classes = out / "checkpoint.pt", out, cfg, classes
+        self.ctx, self.every, self.first_epoch, self.saved = ctx, every, 0, time.time()
+
+    def start(self, state: dict | None, changes: dict) -> list[dict]:
+        """Record the run's start (``config.json``, :func:`record_start`); a fresh run drops a stale
+        checkpoint. Returns the history so far (a resumed run's, from its checkpoint)."""
+        if self.ctx.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            record_start(self.out, self.cfg, self.ctx.world, state, changes)
+            if state is None:
+                self.path.unlink(missing_ok=True)
+        self.first_epoch = int(state["epoch"]) if state is not None else 0
+        self.saved = time.time()
+        return list(state["history"]) if state is not None else []
+
+    def last_good(self, epoch: int) -> str:
+        """The checkpoint a failure at (0-based) ``epoch`` can resume from."""
+        return str(self.path) if self.first_epoch or epoch else "(none yet)"
+
+    def save_if_due(self, epoch: int, history: list[dict], train_state, best: dict) -> None:
+        """After (0-based) ``epoch``: the history and, when due, the checkpoint (``train_state()``:
+        the engine's model, optimizer and scaler)."""
+        final = epoch + 1 == self.cfg.epochs
+        if self.ctx.main and (epoch == self.first_epoch or final or time.time() - self.saved > self.every):
+            write_history(self.out / "history.csv", history)
+            atomic_save(checkpoint_payload(self.cfg, self.classes, None, epoch=epoch + 1, history=history,
+                                           train_state=train_state(), best=best), self.path)
+            self.saved = time.time()
+
+    def finish(self) -> None:
+        """The run is finished: only an interrupted run keeps its checkpoint."""
+        self.path.unlink(missing_ok=True)
+
+
+def write_result(out: Path, cfg: ExperimentConfig, model, best: dict, test: dict, classes: list[str],
+                 train_images: int, seconds: float) -> None:
+    """A finished run's ``model.pt`` (the selected epoch; features mode: the head, and the frozen
+    backbone by name and weight hash, rebuilt on load) and, last, ``metrics.json``."""
+    from .selection import selection_label
+
+    extra = {"backbone": backbone_identity(cfg)} if cfg.mode == "features" else {}
+    atomic_save(checkpoint_payload(cfg, classes, compact_head(model, best["model"]), epoch=best["epoch"],
+                                   **extra), out / "model.pt")
+    write_text(out / "metrics.json", json.dumps(
+        {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"], "classes": classes,
+         "selection": selection_label(cfg.selection), "train_images": train_images,
+         "seconds": round(seconds, 2)}, indent=2))

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import torch
 
 from .config import ExperimentConfig
+from .features import prepare_features
 from .runs import RunResult, run_path
-from .train import prepare_features, run_experiment
+from .train import run_experiment
 
 
 def parallel_jobs(todo: Sequence[ExperimentConfig], jobs: int, threads: int) -> int:

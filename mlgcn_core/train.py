@@ -1,22 +1,15 @@
-"""The training engine (the engine only): one experiment config → a run folder (``runs.py``).
+"""The training engine: one experiment config → a run folder (``runs.py``).
 
-``run_experiment(cfg)``: data → label graph → model → SGD (backbone lr·lrp, head lr; step
-schedule with linear warm-up; gradient clipping; soft-margin / BCE / ASL loss; AMP on CUDA) with
-the epoch chosen as ``cfg.selection`` says (best on a validation split carved from the training
-split; the last epoch; or, as the official code, best on test — labelled optimistic) → test
-metrics of that epoch. The run folder
-``runs/<model>-<config hash>/`` holds ``config.json``, ``history.csv`` (appended every epoch),
-``checkpoint.pt`` (every epoch, atomic; ``resume=True`` continues from it), ``model.pt`` (the
-selected epoch) and, last, ``metrics.json``. A run whose ``metrics.json`` exists is read back.
-Under torchrun the same code runs DDP; evaluation gathers every rank's scores so the metrics are
-exactly those of one process.
+``run_experiment(cfg)`` is the loop of nanoGPT / timm: an :class:`Engine` (data, model, the
+official SGD recipe of ``optim.py``, the config's loss, AMP on CUDA, DDP under torchrun) trains one
+epoch at a time; an :class:`~mlgcn_core.selection.EpochSelection` evaluates and keeps the epoch the
+run reports (``cfg.selection``); a :class:`~mlgcn_core.runs.CheckpointSaver` writes what a resume
+continues from; the selected epoch's test metrics end the run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -24,36 +17,20 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import (
-    DataLoader,
-    Dataset,
-    DistributedSampler,
-    Subset,
-    TensorDataset,
-)
+from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
-from . import distributed as D
-from .config import ExperimentConfig, selection_label
+from . import distributed
+from .config import ExperimentConfig
+from .data.loaders import batches, training_batches
 from .data.sources import Splits, load_splits
-from .features import extract_dataset_features, extract_dataset_maps
-from .io import write_text
+from .features import cached_split_features
 from .losses import make_loss
 from .metrics import evaluate
-from .models import MultiLabelModel, build_model
-from .runs import (
-    RunResult,
-    atomic_save,
-    checkpoint_payload,
-    jsonable,
-    load_run,
-    record_start,
-    resume_state,
-    run_path,
-    write_history,
-)
-
-CHECKPOINT_SECONDS = 30.0  # seconds between checkpoints (besides the first epoch's and the last's)
+from .models import build_model
+from .optim import clip_gradients, lr_factor, make_optimizer
+from .runs import CheckpointSaver, RunResult, load_run, resume_state, run_lock, run_path, write_result
+from .selection import EpochSelection
 
 
 def seed_everything(seed: int) -> None:
@@ -64,88 +41,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_optimizer(model: MultiLabelModel, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    """SGD with two parameter groups: head at lr, backbone at lr·lrp (official recipe)."""
-    groups = [{"params": list(model.head.parameters()), "lr": cfg.lr}]
-    if model.backbone is not None:
-        groups.append({"params": list(model.backbone.parameters()), "lr": cfg.lr * cfg.lrp})
-    # fused: one pass over each parameter per step (3× faster for the GCN's 1024×D weight on CPU)
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                           fused=True)
-
-
-def lr_factor(cfg: ExperimentConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
-    """Multiplier of the base lr at (0-based) ``epoch`` and ``step``: a linear warm-up over the
-    first ``warmup_epochs`` (per step), then × lr_gamma at each epoch in ``lr_steps`` (1-based)."""
-    decay = cfg.lr_gamma ** sum(epoch + 1 > s for s in cfg.lr_steps)
-    if cfg.warmup_epochs and epoch < cfg.warmup_epochs:
-        done = epoch * steps_per_epoch + step + 1
-        return decay * done / (cfg.warmup_epochs * steps_per_epoch)
-    return decay
-
-
-def clip_gradients(parameters, max_norm: float) -> torch.Tensor:
-    """``nn.utils.clip_grad_norm_`` (the official recipe's ``clip_grad_norm(max_norm=10)``), bit for
-    bit; on the CPU the gradients are left untouched when the clip coefficient clamps to 1
-    (multiplying by 1.0 changes no bit), which saves one pass over the GCN's 1024 × D weight per
-    step (``benchmarks/head_step.py``). On CUDA it is the library call (no host sync per step)."""
-    params = [p for p in parameters if p.grad is not None]
-    grads = [p.grad for p in params]
-    if not grads or grads[0].device.type != "cpu":
-        return nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
-    total = nn.utils.get_total_norm(grads, foreach=True)
-    if float(max_norm / (total + 1e-6)) < 1.0:  # the library's clip coefficient, before its clamp
-        nn.utils.clip_grads_with_norm_(params, max_norm, total, foreach=True)
-    return total
-
-
-class TensorBatches:
-    """What ``DataLoader(TensorDataset, batch_size, sampler)`` yields, without per-item collation:
-    the same batches in the same order, indexed in one go (cached-features mode)."""
-
-    def __init__(self, dataset: TensorDataset, batch_size: int, sampler=None, indices=None):
-        self.tensors, self.batch_size = dataset.tensors, batch_size
-        self.sampler, self.indices = sampler, indices
-
-    def __len__(self) -> int:
-        n = len(self.sampler) if self.sampler is not None else len(self.indices)
-        return (n + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self):
-        order = list(self.sampler) if self.sampler is not None else list(self.indices)
-        for i in range(0, len(order), self.batch_size):
-            idx = torch.as_tensor(order[i:i + self.batch_size], dtype=torch.long)
-            yield tuple(t[idx] for t in self.tensors)
-
-
 class Engine:
-    """Holds what one run needs: context, device, data loaders, model, optimizer, loss."""
+    """What one run trains with: device, data loaders, model, optimizer, loss; one epoch of
+    training (:meth:`train_one_epoch`) and the metrics of a split (:meth:`evaluate`)."""
 
-    def __init__(self, cfg: ExperimentConfig, splits: Splits, ctx: D.Context, progress: bool):
+    def __init__(self, cfg: ExperimentConfig, splits: Splits, ctx: distributed.Context, progress: bool):
         self.cfg, self.ctx, self.progress = cfg, ctx, progress and ctx.main
-        self.device = D.device_for(ctx, cfg.device)
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {cfg.device!r}: CUDA is not available on this machine")
-        self.amp = cfg.precision != "fp32" and self.device.startswith("cuda")
-        if cfg.precision != "fp32" and not self.amp:
-            print(f"[train] precision={cfg.precision} applies on CUDA only; running fp32 on {self.device}")
-        self.amp_dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
         self.classes = splits.classes
-        if cfg.batch_size % ctx.world:
-            raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {ctx.world} processes")
-        self.local_batch = cfg.batch_size // ctx.world
-        self.workers = D.loader_workers(cfg.workers, ctx)  # "auto": this process's share of the cores
-        if cfg.mode in ("features", "top"):  # top: (maps of the frozen bottom, targets, difficult)
-            feats = _cached_split_features(cfg, splits, self.device, ctx, self.progress)
-            self.data = {s: TensorDataset(*feats[s]) for s in feats}
-            feature_dim = feats["train"][0].shape[1] if cfg.mode == "features" else None
-        else:
-            self.data = {"train": splits.train, "val": splits.val, "test": splits.test}
-            self.data = {k: v for k, v in self.data.items() if v is not None}  # no val: "last"/"test"
-            feature_dim = None
+        self._place(cfg, ctx)
+        feature_dim = self._load_data(cfg, splits)
         seed_everything(cfg.seed)  # the model's initialization depends on the seed only
-        self.model = build_model(cfg, splits.train_positives, splits.classes, feature_dim).to(self.device)
-        if D.use_sync_bn(cfg, ctx, self.device):  # BatchNorm statistics over the global batch
+        self.model = build_model(cfg, splits.train_positives, splits.classes, feature_dim,
+                                 word_vectors=splits.word_vectors).to(self.device)
+        if distributed.use_sync_bn(cfg, ctx, self.device):  # BatchNorm statistics over the global batch
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         if cfg.channels_last and self.model.backbone is not None:
             self.model.to(memory_format=torch.channels_last)
@@ -156,23 +64,41 @@ class Engine:
         self.net = (nn.parallel.DistributedDataParallel(
             self.model, device_ids=[self.device] if self.device.startswith("cuda") else None)
             if ctx.active else self.model)
-        self.sampler = DistributedSampler(self.data["train"], num_replicas=ctx.world, rank=ctx.rank,
-                                          shuffle=True, seed=cfg.seed, drop_last=False)
-        self.train_loader = self._loader(self.data["train"], sampler=self.sampler)
+        self.sampler, self.train_loader = training_batches(
+            self.data["train"], self.local_batch, self.workers, self.device.startswith("cuda"), cfg.seed,
+            ctx.world, ctx.rank)
 
-    def _loader(self, ds: Dataset, sampler=None, indices=None):
-        if isinstance(ds, TensorDataset):
-            return TensorBatches(ds, self.local_batch, sampler, indices)
-        if indices is not None:
-            ds = Subset(ds, indices)
-        return DataLoader(ds, batch_size=self.local_batch, sampler=sampler, shuffle=False,
-                          num_workers=self.workers, pin_memory=self.device.startswith("cuda"),
-                          persistent_workers=self.workers > 0 and sampler is not None)
+    def _place(self, cfg: ExperimentConfig, ctx: distributed.Context) -> None:
+        """Device, precision, this process's batch and loader workers."""
+        self.device = distributed.device_for(ctx, cfg.device)
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {cfg.device!r}: CUDA is not available on this machine")
+        self.amp = cfg.precision != "fp32" and self.device.startswith("cuda")
+        if cfg.precision != "fp32" and not self.amp:
+            print(f"[train] precision={cfg.precision} applies on CUDA only; running fp32 on {self.device}")
+        self.amp_dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+        if cfg.batch_size % ctx.world:
+            raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {ctx.world} processes")
+        self.local_batch = cfg.batch_size // ctx.world
+        self.workers = distributed.loader_workers(cfg.workers, ctx)  # "auto": this process's share
+
+    def _load_data(self, cfg: ExperimentConfig, splits: Splits) -> int | None:
+        """``self.data`` {split: dataset}: cached features (top mode: the frozen bottom's maps) or
+        the images; returns the feature size a features-mode head takes (else None)."""
+        if cfg.mode in ("features", "top"):
+            cached = cached_split_features(cfg, splits, self.device, self.ctx, self.progress)
+            self.data = {s: TensorDataset(*cached[s]) for s in cached}
+            return cached["train"][0].shape[1] if cfg.mode == "features" else None
+        self.data = {"train": splits.train, "val": splits.val, "test": splits.test}
+        self.data = {k: v for k, v in self.data.items() if v is not None}  # no val: "last"/"test"
+        return None
+
+    def _loader(self, ds, indices=None):
+        return batches(ds, self.local_batch, self.workers, self.device.startswith("cuda"), self.cfg.seed,
+                       indices=indices)
 
     def _autocast(self):
-        if self.amp:
-            return torch.autocast("cuda", dtype=self.amp_dtype)
-        return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=self.amp_dtype) if self.amp else contextlib.nullcontext()
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
@@ -180,66 +106,65 @@ class Engine:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def train_epoch(self, epoch: int, good_checkpoint: str) -> float:
+    def train_one_epoch(self, epoch: int, good_checkpoint: str) -> float:
         """One epoch; returns the mean training loss over all ranks' samples."""
-        cfg = self.cfg
-        seed_everything(cfg.seed * 100_003 + epoch)  # augmentations: same per epoch, even after a resume
+        seed_everything(self.cfg.seed * 100_003 + epoch)  # the epoch's other draws: same after a resume
         self.sampler.set_epoch(epoch)
         self.model.train()
-        if cfg.mode == "features" and self.model.backbone is not None:
+        if self.cfg.mode == "features" and self.model.backbone is not None:
             self.model.backbone.eval()
         total, count, seen, t0 = 0.0, 0, 0, time.time()
         n_steps = len(self.train_loader)
-        bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not self.progress,
+        bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{self.cfg.epochs}", disable=not self.progress,
                    leave=False)
         for step, (x, y, _difficult) in enumerate(bar):
-            factor = lr_factor(cfg, epoch, step, n_steps)
-            for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-                g["lr"] = base * factor
-            x, y = self._to_device(x), y.to(self.device, non_blocking=True)
-            with self._autocast():
-                logits = self.net(x)
-            loss = self.criterion(logits.float(), y)
-            if D.any_flag(self.ctx, not bool(torch.isfinite(loss))):
-                raise FloatingPointError(
-                    f"training stopped: the loss became {loss.item()} at epoch {epoch + 1}, step "
-                    f"{step + 1} (lr {self.optimizer.param_groups[0]['lr']:.3g}; try a lower lr, "
-                    f"clip_grad_norm or fp32). The last good checkpoint is kept: {good_checkpoint}")
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if cfg.clip_grad_norm:
-                self.scaler.unscale_(self.optimizer)
-                clip_gradients(self.model.parameters(), cfg.clip_grad_norm)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            total += loss.item() * len(y)
+            loss = self._step(epoch, step, n_steps, x, y, good_checkpoint)
+            total += loss * len(y)
             count += len(y)
             seen += len(y) * self.ctx.world
             bar.set_postfix(loss=f"{total / count:.4f}", img_s=f"{seen / (time.time() - t0):.0f}")
-        sums = D.gather_object(self.ctx, (total, count))
+        sums = distributed.gather_object(self.ctx, (total, count))
         return sum(s for s, _ in sums) / sum(c for _, c in sums)
+
+    def _step(self, epoch: int, step: int, n_steps: int, x, y, good_checkpoint: str) -> float:
+        """One optimizer step at the schedule's lr; a non-finite loss stops the run."""
+        factor = lr_factor(self.cfg, epoch, step, n_steps)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+        x, y = self._to_device(x), y.to(self.device, non_blocking=True)
+        with self._autocast():
+            logits = self.net(x)
+        loss = self.criterion(logits.float(), y)
+        if distributed.any_flag(self.ctx, not bool(torch.isfinite(loss))):
+            raise FloatingPointError(
+                f"training stopped: the loss became {loss.item()} at epoch {epoch + 1}, step "
+                f"{step + 1} (lr {self.optimizer.param_groups[0]['lr']:.3g}; try a lower lr, "
+                f"clip_grad_norm or fp32). The last good checkpoint is kept: {good_checkpoint}")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.clip_grad_norm:
+            self.scaler.unscale_(self.optimizer)
+            clip_gradients(self.model.parameters(), self.cfg.clip_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.item()
 
     @torch.no_grad()
     def predict(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores (n, C), targets (n, C) and difficult (n, C) of a whole split; each rank scores
         the items rank, rank + world, … and the results are gathered in dataset order."""
-        ds: Dataset = self.data[split]
+        ds = self.data[split]
         idx = list(range(self.ctx.rank, len(ds), self.ctx.world))
-        loader = self._loader(ds, indices=idx)
         self.model.eval()
         out = []
-        for x, y, d in loader:
+        for x, y, d in self._loader(ds, indices=idx):
             with self._autocast():
                 s = self.model(self._to_device(x))
             out.append((s.float().cpu(), y, d))
         n, C = len(ds), len(self.classes)
-        if out:
-            part = [torch.cat(t).numpy() for t in zip(*out)]  # scores, targets, difficult
-        else:  # more ranks than items
-            part = [np.zeros((0, C))] * 3
-        parts = D.gather_object(self.ctx, (idx, *part))
+        part = [torch.cat(t).numpy() for t in zip(*out)] if out else [np.zeros((0, C))] * 3  # more ranks than items
         scores, targets, diff = np.zeros((n, C)), np.zeros((n, C)), np.zeros((n, C), dtype=bool)
-        for ids, s, y, d in parts:
+        for ids, s, y, d in distributed.gather_object(self.ctx, (idx, *part)):
             scores[ids], targets[ids], diff[ids] = s, y, d
         return scores, targets.astype(np.int64), diff
 
@@ -251,36 +176,13 @@ class Engine:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scaler": self.scaler.state_dict()}
 
-    def load_state(self, st: dict) -> None:
-        self.model.load_state_dict(st["model"])
-        self.optimizer.load_state_dict(st["optimizer"])
-        self.scaler.load_state_dict(st["scaler"])
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
 
 
-def _cached_split_features(cfg, splits: Splits, device: str, ctx: D.Context, progress: bool):
-    """{split: (features, targets, difficult)} (top mode: the frozen bottom's maps instead of the
-    features); rank 0 extracts what is not cached yet."""
-    plan = {"train": splits.eval_train, "val": splits.val, "test": splits.test}
-    plan = {k: v for k, v in plan.items() if v is not None}
-    extract = extract_dataset_maps if cfg.mode == "top" else extract_dataset_features
-    if ctx.main:
-        out = extract(cfg, plan, splits.key, device, progress)
-    D.barrier(ctx)
-    if not ctx.main:
-        out = extract(cfg, plan, splits.key, device, progress=False, must_exist=True)
-    if splits.train_rows is not None:  # a subset of the training scenes: rows of the cached features
-        out["train"] = tuple(t[torch.as_tensor(splits.train_rows)] for t in out["train"])
-    if splits.train_targets is not None:  # missing annotations: the targets trained on, not the images'
-        x, y, difficult = out["train"]
-        out["train"] = (x, torch.as_tensor(splits.train_targets).to(y.dtype), difficult)
-    return out
-
-
-def prepare_features(cfg: ExperimentConfig) -> None:
-    """Features (top) mode: extract and cache the frozen backbone's features (bottom's maps) of
-    ``cfg``'s splits now (a no-op when cached), so that runs started in parallel only read them."""
-    if cfg.mode in ("features", "top"):
-        _cached_split_features(cfg, load_splits(cfg), cfg.device, D.Context(), progress=False)
+CHECKPOINT_SECONDS = 30.0  # at most this long between checkpoints (besides the first epoch's and the last's)
 
 
 def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None, force: bool = False,
@@ -295,74 +197,54 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     (:func:`~mlgcn_core.runs.resume_state`). ``callbacks``: called on the main process as
     ``fn(epoch, record)`` after each epoch (1-based epoch, the history record).
     """
-    ctx = D.setup(cfg.device)
+    distributed.check_device(cfg.device)
+    ctx = distributed.setup(cfg.device)
     out = run_path(cfg, root)
     if (out / "metrics.json").is_file() and not force:
         return load_run(out)
-    t_start = time.time()
-    ckpt_path = out / "checkpoint.pt"
-    st, changes = resume_state(cfg, out) if resume else (None, {})  # checked before anything is written
-    splits = load_splits(cfg)
-    eng = Engine(cfg, splits, ctx, progress)
-    start, history, best = 0, [], {"mAP": -1.0, "epoch": 0, "val": {}, "model": None}
-    if ctx.main:
-        out.mkdir(parents=True, exist_ok=True)
-        record_start(out, cfg, ctx.world, st, changes)
-        if st is None:
-            ckpt_path.unlink(missing_ok=True)
-    if st is not None:
-        eng.load_state(st["train_state"])
-        start, history = int(st["epoch"]), list(st["history"])
-        best = {"mAP": st["best"]["mAP"], "epoch": st["best"]["epoch"], "val": st["best"]["val"],
-                "model": st["best"]["model"]}
-    D.barrier(ctx)
-    watch = {"val": "val", "test": "test", "last": None}[cfg.selection]
-    bar = tqdm(range(start, cfg.epochs), desc=cfg.run_name(), disable=not eng.progress, initial=start,
-               total=cfg.epochs)
-    # selection "last": the final epoch is the model; validation is evaluated once, after it.
-    # The checkpoint (model, optimizer, best model: 16 MB for ML-GCN on EfficientNet-Lite0
-    # features) is written after this invocation's first epoch, after the last, and otherwise at
-    # most every CHECKPOINT_SECONDS: on cached features an epoch takes half a second and writing
-    # it every epoch was 6–14 % of a run (2 / 1 torch threads); an interrupted run loses at most that much training.
-    last, saved = cfg.selection == "last", time.time()
+    if resume:
+        resume_state(cfg, out)  # checked before anything is written (the lock file included)
+    # one process per run key at a time: a second one waits here, then reads the first one's result
+    with run_lock(out) if ctx.main else contextlib.nullcontext():
+        distributed.barrier(ctx)
+        if (out / "metrics.json").is_file() and not force:
+            return load_run(out)
+        return train_run(cfg, ctx, out, resume, progress, callbacks)
+
+
+def train_run(cfg: ExperimentConfig, ctx: distributed.Context, out, resume: bool, progress: bool,
+              callbacks: Sequence[Callable[[int, dict], None]]) -> RunResult:
+    """:func:`run_experiment`'s training under the run's lock: epochs, then the selected one's test."""
+    started = time.time()
+    state, changes = resume_state(cfg, out) if resume else (None, {})
+    engine = Engine(cfg, load_splits(cfg), ctx, progress)
+    saver = CheckpointSaver(out, cfg, engine.classes, ctx, every=CHECKPOINT_SECONDS)
+    history = saver.start(state, changes)
+    selection = EpochSelection(cfg, "val" in engine.data, state and state["best"])
+    if state is not None:
+        engine.load_state(state["train_state"])
+    distributed.barrier(ctx)
+    bar = tqdm(range(saver.first_epoch, cfg.epochs), desc=cfg.run_name(), disable=not engine.progress,
+               initial=saver.first_epoch, total=cfg.epochs)
     for epoch in bar:
         t0 = time.time()
-        loss = eng.train_epoch(epoch, str(ckpt_path) if start or epoch else "(none yet)")
-        final = epoch + 1 == cfg.epochs
-        rec = {"epoch": epoch + 1, "train_loss": loss}
-        if watch:  # the split the epoch is selected on: val (or test, the official protocol)
-            val = eng.evaluate(watch)
-            rec.update({f"{watch}_{k}": val[k] for k in ("mAP", "CF1", "OF1")})
-        else:  # "last": no per-epoch evaluation; the final epoch is the result. Where the data has a
-            # validation split of its own (the embedded benchmark), it is scored once, after the
-            # final epoch (e.g. to choose a learning rate on it, never on test)
-            val = eng.evaluate("val") if final and "val" in eng.data else None
-            if "val" in eng.data:
-                rec.update({f"val_{k}": val[k] if val else float("nan") for k in ("mAP", "CF1", "OF1")})
-        rec.update(lr=eng.optimizer.param_groups[0]["lr"], seconds=round(time.time() - t0, 3))
-        history.append(rec)
-        if final if last else val["mAP"] > best["mAP"]:
-            best = {"mAP": val["mAP"] if val else -1.0, "epoch": epoch + 1,
-                    "val": jsonable(val) if val is not None and watch != "test" else {},
-                    "model": copy.deepcopy(eng.model.state_dict())}
-        if ctx.main and (epoch == start or final or time.time() - saved > CHECKPOINT_SECONDS):
-            write_history(out / "history.csv", history)
-            atomic_save(checkpoint_payload(cfg, eng.classes, None, epoch=epoch + 1, history=history,
-                                            train_state=eng.state(), best=best), ckpt_path)
-            saved = time.time()
-        if ctx.main:
-            for fn in callbacks:
-                fn(epoch + 1, rec)
-        bar.set_postfix(loss=f"{loss:.4f}", **({f"{watch or 'val'}_mAP": f"{val['mAP']:.2f}"} if val else {}))
-    eng.model.load_state_dict(best["model"])
-    test = eng.evaluate("test")  # once, with the selected epoch (for "test": its score again)
+        loss = engine.train_one_epoch(epoch, saver.last_good(epoch))
+        scores = selection.scores(engine, epoch)
+        record = {"epoch": epoch + 1, "train_loss": loss, **selection.columns(scores),
+                  "lr": engine.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - t0, 3)}
+        history.append(record)
+        selection.update(epoch, scores, engine.model)
+        saver.save_if_due(epoch, history, engine.state, selection.best)
+        for fn in callbacks if ctx.main else ():
+            fn(epoch + 1, record)
+        bar.set_postfix(loss=f"{loss:.4f}", **({f"{selection.split or 'val'}_mAP": f"{scores['mAP']:.2f}"}
+                                               if scores else {}))
+    best = selection.best
+    engine.model.load_state_dict(best["model"])
+    test = engine.evaluate("test")  # once, with the selected epoch (for "test": its score again)
     if ctx.main:
-        atomic_save(checkpoint_payload(cfg, eng.classes, best["model"], epoch=best["epoch"]),
-                     out / "model.pt")
-        write_text(out / "metrics.json", json.dumps(
-            {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"],
-             "classes": eng.classes, "selection": selection_label(cfg.selection),
-             "train_images": len(eng.data["train"]),
-             "seconds": round(time.time() - t_start, 2)}, indent=2))
-    D.barrier(ctx)
+        write_result(out, cfg, engine.model, best, test, engine.classes, len(engine.data["train"]),
+                     seconds=time.time() - started)
+        saver.finish()
+    distributed.barrier(ctx)
     return RunResult(cfg, out, test, best["val"], best["epoch"], history, reused=False)

@@ -24,6 +24,23 @@ _ENV.setenv("MLGCN_RUNS", str(_TMP / "runs"))
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: trains several runs or starts processes (left out of make test-fast)")
+    if not config.pluginmanager.hasplugin("timeout"):  # pytest-timeout (requirements.lock) not installed
+        config.addinivalue_line("markers", "timeout(seconds): pytest-timeout's limit of a test")
+
+
+# pytest-timeout's limit for tests that start processes, kernels or clusters, by marker: a hung
+# subprocess, kernel or Ray head fails its test instead of hanging the suite (first marker wins)
+TIMEOUTS = {"notebook": 1800, "browser": 600, "ray": 900, "distributed": 900, "slow": 600}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("timeout"):
+            continue
+        for marker, seconds in TIMEOUTS.items():
+            if item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.timeout(seconds))
+                break
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
+import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -173,3 +177,39 @@ def write_point_notebook(path, params: str, body: str):
                       metadata={"kernelspec": {"name": "mlgcn", "language": "python", "display_name": "mlgcn"}})
     nbformat.write(nb, path)
     return path
+
+
+HOLD = textwrap.dedent("""
+    import json, os, sys, time
+    from pathlib import Path
+    from mlgcn_core.config import ExperimentConfig
+    from mlgcn_core.train import run_experiment
+
+    cfg, root, markers = ExperimentConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], Path(sys.argv[3])
+
+    def hold(epoch, rec):  # after epoch 1 (its checkpoint is on disk): say so, wait for the release
+        if epoch == 1:
+            (markers / str(os.getpid())).touch()
+            while not (markers / "release").exists():
+                time.sleep(0.05)
+
+    r = run_experiment(cfg, root, progress=False, callbacks=[hold])
+    print(json.dumps({"reused": r.reused, "mAP": r.metrics["mAP"], "path": str(r.path)}))
+""")
+
+
+def hold_process(cfg, root: Path, markers: Path) -> subprocess.Popen:
+    """A process training ``cfg`` into ``root`` that stops after epoch 1 (its checkpoint written)
+    and touches ``markers/<pid>`` until ``markers/release`` exists: a SIGKILL sent then can never
+    race the end of the run, and a second process on the same key can be watched waiting."""
+    markers.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([sys.executable, "-c", HOLD, json.dumps(cfg.to_dict(), default=list), str(root),
+                             str(markers)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(pred, seconds: float = 240.0) -> None:
+    """Poll ``pred`` until true; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not pred():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

@@ -1,7 +1,8 @@
-"""Each strengthened check, fed a deliberately broken variant, fails: learning at lr ≈ 0, a worker
-training the wrong seed, a downloader that ignores ``.part``, a transposed Â, GloVe rows off by
-one, an ablation reporting a best value that is not the highest mean, the old '2 standard errors'
-verdict. (The constant-model ``predict`` breakage sits beside its test in test_train.py.)"""
+"""Each strengthened check, fed a deliberately broken variant of the production code it guards,
+fails: the engine's update doing nothing, a worker training the wrong seed, a downloader that
+ignores ``.part``, a transposed Â, GloVe rows off by one, ``report.best_setting`` reporting a best
+value that is not the highest mean, ``findings.judge`` on the old '2 standard errors' rule. (The
+constant-model ``predict`` breakage sits beside its test in test_train.py.)"""
 
 from __future__ import annotations
 
@@ -20,10 +21,22 @@ from mlgcn_core.models import MLGCN
 
 
 @pytest.mark.slow
-def test_learning_check_fires_at_lr_zero(tmp_path):
+def test_learning_check_fires_when_the_engine_does_not_update(tmp_path, monkeypatch):
+    """The engine's update broken (its optimizer's step does nothing): the same configuration that
+    check_learns passes (test_learning_happens_and_is_deterministic) no longer learns."""
+    from mlgcn_core import train
+
+    real = train.make_optimizer
+
+    def no_update(model, cfg):
+        opt = real(model, cfg)
+        opt.step = lambda *args, **kwargs: None
+        return opt
+
+    monkeypatch.setattr(train, "make_optimizer", no_update)
     cfg = ExperimentConfig(outfits=TINY, epochs=4, lr_steps=(3,), batch_size=32, model="baseline")
     with pytest.raises(AssertionError):
-        check_learns(cfg, tmp_path, trained_lr=1e-9)
+        check_learns(cfg, tmp_path)
 
 
 @pytest.mark.slow
@@ -70,19 +83,64 @@ def test_glove_check_fires_on_rows_off_by_one():
         check_glove_rows(g)
 
 
-def test_best_value_check_fires_when_best_is_not_the_highest_mean():
-    curve = [{"variant": "ML-GCN (re-weighted)", "tau": 0.2, "mean": 70.0},
-             {"variant": "ML-GCN (re-weighted)", "tau": 0.6, "mean": 72.0}]
-    check_best_is_highest_mean({"tau": 0.6, "mean": 72.0}, curve, "tau")
+def _report_best(tab):
+    """What the ablation chapters report: ``report.best_setting`` and ``report.curve`` of a table."""
+    from mlgcn_core.book import report
+
+    return (report.best_setting(tab, "tau", "ML-GCN (re-weighted)"),
+            report.curve(tab, "tau").to_dict("records"))
+
+
+def test_best_value_check_fires_when_report_best_setting_breaks(monkeypatch):
+    """``report.best_setting`` itself broken (the lowest mean for the highest): the check on what it
+    reports, which passes on the production function, fails."""
+    from mlgcn_core.book import report
+
+    tab = table("tau", {"ML-GCN (re-weighted)": {0.2: 70.0, 0.4: 73.0, 0.6: 72.0}})
+    check_best_is_highest_mean(*_report_best(tab), "tau")
+
+    def idxmin_best_setting(t, x, variant, metric="mAP"):  # the production function with idxmin
+        c = report.curve(t, x, metric)
+        row = c[c["variant"] == variant].set_index(x)["mean"]
+        return {x: row.idxmin(), "mean": float(row.min())}
+
+    monkeypatch.setattr(report, "best_setting", idxmin_best_setting)
     with pytest.raises(AssertionError):
-        check_best_is_highest_mean({"tau": 0.2, "mean": 70.0}, curve, "tau")  # e.g. idxmin for idxmax
+        check_best_is_highest_mean(*_report_best(tab), "tau")
 
 
-def test_old_two_standard_error_rule_would_have_held():
+def check_judge() -> None:
+    """``findings.judge`` at 95 %: [1, 2, 3] (mean 2 > 2 standard errors, t-interval [-0.48, 4.48]) is
+    inconclusive; a tight positive difference is held, a tight negative one reversed; one seed is
+    too few."""
     from mlgcn_core.book import findings as F
 
-    d = F.paired_interval([1.0, 2.0, 3.0])
-    assert d["mean"] > 2 * d["std"] / d["n"] ** 0.5  # what "held" used to mean …
-    assert F.judge(d) == F.INCONCLUSIVE  # … is inconclusive at 95 % (t = 4.30 at 2 degrees of freedom)
+    assert F.judge(F.paired_interval([1.0, 2.0, 3.0])) == F.INCONCLUSIVE
+    assert F.judge(F.paired_interval([1.9, 2.0, 2.1])) == F.HELD
+    assert F.judge(F.paired_interval([-2.1, -2.0, -1.9])) == F.REVERSED
+    assert F.judge(F.paired_interval([1.0])) == F.TOO_FEW
+
+
+def test_judge_check_fires_on_the_old_two_standard_error_rule(monkeypatch):
+    """``findings.judge`` broken into the rule the book used before (held when the mean exceeds two
+    standard errors): the check that passes on the production judge fails."""
+    from mlgcn_core.book import findings as F
+
+    check_judge()
+    real = F.judge
+
+    def two_standard_errors(d, *args, **kwargs):
+        if d["n"] < F.MIN_SEEDS or not d["std"]:
+            return real(d, *args, **kwargs)
+        return F.HELD if d["mean"] > 2 * d["std"] / d["n"] ** 0.5 else real(d, *args, **kwargs)
+
+    monkeypatch.setattr(F, "judge", two_standard_errors)
+    with pytest.raises(AssertionError):
+        check_judge()
+
+
+def test_depth_findings_name_a_level_that_was_not_run():
+    from mlgcn_core.book import findings as F
+
     depth = table("gcn_depth", {"ML-GCN (re-weighted)": {2: 75.0, 3: 73.0}})
     assert "not tested (depth 4 was not run)" in F.depth_findings(depth).replace("**", "")

@@ -230,5 +230,6 @@ def test_data_command_and_book_builder_do_not_import_torch():
 
     code = ("import sys, mlgcn_core.data, mlgcn_core.data.fashion_mnist, mlgcn_core.config, "
             "mlgcn_core.book.build; print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=300).stdout
     assert out.strip() == "[]", out

@@ -81,16 +81,36 @@ def test_01_label_graph_smoke(smoke_book, tmp_path):
     assert 0 < rec["max_asymmetry"] <= 1 and np.isclose(np.abs(P - P.T).max(), rec["max_asymmetry"])
 
 
+def smoke_chance_map(draws: int = 200, quantile: float = 99.0) -> float:
+    """Chance on the smoke benchmark's test split: the 99th percentile of the mAP of random scores
+    (33.7; their mean is 30.7, the labels' mean prevalence 28.6), so a model at chance passes an
+    assert ``mAP > smoke_chance_map()`` once in a hundred. The smoke book's runs score 39-57."""
+    import warnings
+
+    import numpy as np
+
+    from mlgcn_core.data import SMOKE, load_outfits
+    from mlgcn_core.metrics import evaluate
+
+    y = load_outfits(SMOKE)["test"]["labels"]  # (150, C)
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        maps = [evaluate(rng.random(y.shape), y)["mAP"] for _ in range(draws)]
+    return float(np.percentile(maps, quantile))
+
+
 def test_02_train_smoke(smoke_book):
     rec = book_record(smoke_book, "02_train")
     rows = rec["table"]
     assert len(rows) == 4 * 2  # four variants × two smoke seeds
     assert {r["variant"] for r in rows} == {"baseline (GMP)", "baseline (GAP)", "ML-GCN (binary)",
                                             "ML-GCN (re-weighted)"}
+    chance = smoke_chance_map()
     for r in rows:
         for k in metric_keys():
             assert math.isfinite(r[k]) and 0 <= r[k] <= 100, (r["variant"], k, r[k])
-        assert r["mAP"] > 30  # well above chance even at smoke size
+        assert r["mAP"] > chance, (r["variant"], r.get("seed"), r["mAP"], chance)  # above chance even at smoke size
     eff = rec["effect"]["ML-GCN (re-weighted) − baseline (GMP)"]
     assert eff["n"] == 2 and math.isfinite(eff["mean"])
     # two seeds cannot carry a verdict: every claim on the first page says so
@@ -311,7 +331,8 @@ def voc_profile_book(tmp_path_factory, official_dir):
     _, truth = make_voc_scenes(tmp / "voc")
     env = dict(os.environ, MLGCN_OFFICIAL_DIR=str(official_dir), MLGCN_RUNS=str(tmp / "runs"))
     prep = subprocess.run([sys.executable, "-m", "mlgcn_core", "prepare", "voc2007", "--root", str(tmp / "voc"),
-                           "--out", str(tmp / "prepared")], env=env, capture_output=True, text=True)
+                           "--out", str(tmp / "prepared")], env=env, capture_output=True, text=True,
+                          timeout=600)
     assert prep.returncode == 0, prep.stderr
     root = tmp / "book"
     root.mkdir()

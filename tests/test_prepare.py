@@ -35,7 +35,8 @@ from mlgcn_core.io import load_label_stats, load_pickle
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mlgcn_core", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "mlgcn_core", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
 # --- PASCAL VOC 2007 ------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ DEFAULT_KEY = "34826744c82d"  # load_preset("default").key() since the book bega
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "mlgcn_core", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "mlgcn_core", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
 # --- run keys ----------------------------------------------------------------------------------
@@ -251,7 +252,7 @@ def test_prepare_custom_refuses_a_class_without_training_positive(tmp_path):
     rows = ["image,labels,split"]
     for k in range(6):
         write_jpeg(imgs / f"{k}.jpg", k)
-        rows.append(f"{k}.jpg,{'cat;dog' if k % 2 else 'cat'},{'train' if k < 4 else 'test'}")
+        rows.append(f"{k}.jpg,{'cat;dog' if k % 2 else 'cat'},{'train' if k < 3 else 'val' if k == 3 else 'test'}")
     rows[-1] = "5.jpg,bird,test"  # bird: only in the test split
     (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "classes.txt").write_text("bird\ncat\ndog\n")

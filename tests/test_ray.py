@@ -53,7 +53,8 @@ def test_visible_gpus_reads_cuda_visible_devices(monkeypatch):
 def test_importing_the_package_does_not_import_ray():
     code = ("import sys, mlgcn_core, mlgcn_core.__main__, mlgcn_core.book.sweep, mlgcn_core.book.chapters; "
             "print('ray' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=300)
     assert out.stdout.strip() == "False"
 
 
@@ -100,6 +101,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+HEAD_START_SECONDS = 180  # measured start: 12.5-14 s on 2 cores
+
+
 def _start_head(log: Path) -> tuple[subprocess.Popen, str | None]:
     """``ray start --head --block`` (2 CPUs, 2 declared GPUs) in a process group of its own;
     (process, address) once it says it is up, address None when it exited first."""
@@ -110,7 +114,11 @@ def _start_head(log: Path) -> tuple[subprocess.Popen, str | None]:
     with open(log, "w") as out:  # a file, not a pipe: Ray's daemons inherit it
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    deadline = time.monotonic() + HEAD_START_SECONDS  # bounded: a head that never comes up fails
     while proc.poll() is None and "Ray runtime started" not in log.read_text():
+        if time.monotonic() > deadline:
+            _stop_head(proc)
+            return proc, None
         time.sleep(0.5)
     return proc, (None if proc.poll() is not None else f"127.0.0.1:{port}")
 

@@ -26,9 +26,10 @@ def test_use_your_own_data_example(tmp_path):
         if lang == "bash":
             code = code.replace(".venv/bin/python", sys.executable)
             proc = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=tmp_path,
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, timeout=600)
         else:
-            proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+            proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                                  timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         outputs.append(proc.stdout)
     assert outputs[0].startswith("my_data/labels.csv\nimage,labels\n")

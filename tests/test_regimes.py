@@ -304,9 +304,9 @@ def test_corpus_graph_and_hidden_annotations():
                               hide_annotations(hid.replace(seed=2), full.train_positives))
     # the engine trains on the hidden targets (features mode: rows of the cached features)
     from mlgcn_core import distributed
-    from mlgcn_core.train import _cached_split_features
+    from mlgcn_core.features import cached_split_features
 
-    feats = _cached_split_features(hid, sp, "cpu", distributed.Context(), progress=False)
+    feats = cached_split_features(hid, sp, "cpu", distributed.Context(), progress=False)
     assert np.array_equal(feats["train"][1].numpy(), sp.train_targets)
 
 

@@ -57,6 +57,40 @@ PINNED = {
 }
 
 
+# after the run store's data fingerprint and the end-to-end augmentation stream entered the key:
+# name: (preset, overrides, key); a data_root without a manifest has the fingerprint "missing"
+PINNED_PRESETS = {
+    "end2end": ('default', {'mode': 'end2end'}, "73234b54bfa5"),
+    "end2end_baseline": ('default', {'mode': 'end2end', 'model': 'baseline'}, "06c79cbbf97b"),
+    "end2end_lrp_channels_last": ('default', {'mode': 'end2end', 'lrp': 0.5, 'channels_last': True}, "668fedfbbf18"),
+    "paper_voc": ('paper_voc', {'data_root': '/data/voc'}, "26110fb53e01"),
+    "paper_voc_test": ('paper_voc', {'data_root': '/data/voc', 'selection': 'test'}, "800c996bb2c5"),
+    "paper_voc_baseline": ('paper_voc', {'data_root': '/data/voc', 'model': 'baseline'}, "cd0c109c794a"),
+    "paper_coco": ('paper_coco', {'data_root': '/data/coco'}, "f0bf542c3fbc"),
+    "paper_text_voc": ('paper_text_voc', {'data_root': '/data/voc'}, "df55130225e8"),
+    "reproduced_coco": ('reproduced_coco', {'data_root': '/data/coco'}, "1318726b93c0"),
+    "voc_features": ('paper_voc', {'data_root': '/data/voc', 'mode': 'features', 'device': 'cpu'}, "e7186a62c1bb"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_PRESETS))
+def test_run_key_pinned_on_presets_and_real_data(name):
+    preset, changes, key = PINNED_PRESETS[name]
+    assert load_preset(preset, changes).key() == key
+
+
+def test_the_prepared_data_is_in_the_key(tmp_path):
+    """The key of a run on prepared data names the data's bytes, not only its path."""
+    import json
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"dataset": "voc2007", "files": ["a.csv"]}))
+    (tmp_path / "a.csv").write_text("image,labels\n1,cat\n")
+    cfg = load_preset("paper_voc", {"data_root": str(tmp_path)})
+    before = cfg.key()
+    (tmp_path / "a.csv").write_text("image,labels\n1,dog\n")
+    assert cfg.key() != before
+
+
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_run_key_pinned(name):
     changes, key = PINNED[name]

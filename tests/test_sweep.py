@@ -99,13 +99,18 @@ def _notebook(path, source: str, kernel: str = "mlgcn"):
 @pytest.fixture
 def flaky_kernel(tmp_path, monkeypatch):
     """A kernelspec 'flaky' whose first FLAKY_FAILS starts exit before the kernel comes up (as
-    a kernel that lost its port does), then starts ipykernel; returns the start counter file."""
+    a kernel that lost its port does), then starts ipykernel; returns the start counter file
+    (incremented under a lock: parallel points start kernels at once, and an unlocked
+    read-then-write lost starts or let two kernels both take the one failing start)."""
     script = tmp_path / "flaky.py"
     script.write_text(
-        "import os, runpy, sys\n"
+        "import fcntl, os, runpy, sys\n"
         "counter = os.environ['FLAKY_COUNTER']\n"
-        "n = int(open(counter).read()) if os.path.exists(counter) else 0\n"
-        "open(counter, 'w').write(str(n + 1))\n"
+        "with open(counter + '.lock', 'a') as lock:  # kernels start side by side: count each start once\n"
+        "    fcntl.flock(lock, fcntl.LOCK_EX)\n"
+        "    n = int(open(counter).read()) if os.path.exists(counter) else 0\n"
+        "    with open(counter, 'w') as f:\n"
+        "        f.write(str(n + 1))\n"
         "if n < int(os.environ['FLAKY_FAILS']):\n"
         "    sys.exit('zmq.error.ZMQError: Address already in use (simulated)')\n"
         "sys.argv = ['ipykernel_launcher', '-f', sys.argv[1]]\n"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import selection_label
 from ..metrics import metric_keys
 from ..runs import RunResult
+from ..selection import selection_label
 
 
 def result_label(name: str, cfg) -> str:

@@ -431,5 +431,11 @@ def main(args) -> int:
                       cpus_per_point=args.cpus_per_point)
     failed = int(table["error"].notna().sum()) if "error" in table else 0
     print(f"[sweep] {len(table)} rows, {failed} failed point(s)")
+    if failed:  # the summary above, then one line and a non-zero exit: a script must not read success
+        out = Path(args.out) if args.out else runs_root() / "sweeps" / (name or Path(nb).stem)
+        bad, total = (table.loc[table["error"].notna(), "point"].nunique(), table["point"].nunique()) \
+            if "point" in table else (failed, len(table))
+        raise ValueError(f"{bad} of {total} sweep point(s) failed: their errors are in the 'error' column of "
+                         f"{display_path(out / 'results.csv')}; a re-run retries them")
     return 0
 

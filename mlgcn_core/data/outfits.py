@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -305,7 +307,13 @@ def load_outfits(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None =
         data = generate(cfg, fmnist_path)
         _write(cfg, data)
         return {s: {k: v for k, v in a.items() if k != "visibility"} for s, a in data.items()}
-    return {s: dict(load_npz(f)) for s, f in files.items()}
+    try:
+        return {s: dict(load_npz(f)) for s, f in files.items()}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # truncated, corrupted: rebuilt
+        print(f"[outfits] the scene cache {d} is corrupted ({type(exc).__name__}: {exc}); generating it "
+              "again", file=sys.stderr)
+        _write(cfg, generate(cfg, fmnist_path))
+        return {s: dict(load_npz(f)) for s, f in files.items()}
 
 
 def load_visibility(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None

@@ -14,7 +14,6 @@ label statistics (Eq. 6) always come from exactly the images trained on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from ..backbones import BACKBONES
-from . import prepared_dataset
+from . import prepared_dataset, prepared_fingerprint
 from .images import eval_transform, train_transform
 from .outfits import CLASSES as OUTFIT_CLASSES
 from .outfits import load_outfits
@@ -66,6 +65,8 @@ class Splits:
     # (n_train, C) the training targets when annotations are missing (``hide_labels``); None: the
     # images' own labels
     train_targets: np.ndarray | None = None
+    # custom data: the label vectors ``prepare`` wrote (its --word-vectors and --fallback), (C, d)
+    word_vectors: np.ndarray | None = None
 
 
 DATASET_NAMES = {"outfits": "Fashion outfits", "voc2007": "PASCAL VOC 2007",
@@ -181,6 +182,10 @@ def load_splits(cfg) -> Splits:
     """The splits of ``cfg``'s data; for ML-GCN a class without a positive training image is refused
     here, by name, before any feature is extracted (Eq. 6 is undefined for it)."""
     splits = _load_splits(cfg)
+    for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test)):
+        if ds is not None and len(ds) == 0:  # (prepare refuses this; a folder made before it did not)
+            raise ValueError(f"{cfg.data_root or cfg.dataset}: the {name} split is empty: prepare the data "
+                             f"again with a larger --{name}-fraction (custom data) or more images")
     if cfg.model == "mlgcn":
         empty = [c for c, n in zip(splits.classes, splits.train_positives.sum(axis=0)) if n == 0]
         if empty:
@@ -188,6 +193,23 @@ def load_splits(cfg) -> Splits:
                              "in the training split (the label graph, Eq. 6, needs one): drop them "
                              "from the class list, add training images, or train the baseline")
     return splits
+
+
+def _prepared_vectors(cfg, root: Path, manifest: dict) -> np.ndarray | None:
+    """Custom data: the word vectors ``prepare custom`` wrote (its ``--word-vectors`` provider and
+    ``--fallback`` phrases honoured), used when the config asks for that provider; a config asking
+    for another provider is refused (the prepared vectors would be silently ignored)."""
+    from ..io import load_pickle
+
+    info = manifest.get("word_vectors") or {}
+    if cfg.model != "mlgcn" or not info.get("file"):
+        return None
+    if info.get("provider") != cfg.word_vectors:
+        raise ValueError(f"{root} was prepared with --word-vectors {info.get('provider')!r}, but the "
+                         f"config asks word_vectors={cfg.word_vectors!r}: set word_vectors="
+                         f"{info.get('provider')!r} (the prepared vectors, fallbacks included) or "
+                         f"prepare again with --word-vectors {cfg.word_vectors}")
+    return np.asarray(load_pickle(root / info["file"]), dtype=np.float32)
 
 
 def _load_splits(cfg) -> Splits:
@@ -217,17 +239,24 @@ def _load_splits(cfg) -> Splits:
     if not (root / "manifest.json").is_file():
         raise FileNotFoundError(f"data_root {str(root)!r}: no manifest.json (make it with "
                                 f"'python -m mlgcn_core prepare {cfg.dataset} …')")
-    manifest_text = (root / "manifest.json").read_text()
-    if json.loads(manifest_text)["dataset"] != cfg.dataset:
-        raise ValueError(f"data_root {str(root)!r} holds {json.loads(manifest_text)['dataset']!r}, "
-                         f"config says dataset={cfg.dataset!r}")
-    key = f"{cfg.dataset}-{hashlib.sha1(manifest_text.encode()).hexdigest()[:10]}"
+    manifest_path = root / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        held = manifest["dataset"]
+    except (ValueError, KeyError, TypeError) as exc:
+        what = "has no field 'dataset'" if isinstance(exc, (KeyError, TypeError)) else f"is not JSON ({exc})"
+        raise ValueError(f"{manifest_path} {what}: prepare the folder again with "
+                         f"'python -m mlgcn_core prepare {cfg.dataset} … --out {root}'") from None
+    if held != cfg.dataset:
+        raise ValueError(f"data_root {str(root)!r} holds {held!r}, config says dataset={cfg.dataset!r}")
+    key = f"{cfg.dataset}-{prepared_fingerprint(root)[:10]}"  # the files' identity, as in the run key
     tr, ev = image_transform(cfg, train=True), image_transform(cfg)
     if cfg.dataset == "custom":
         full = {s: prepared_dataset(root, s, ev) for s in ("train", "val", "test")}
         train = prepared_dataset(root, "train", tr)
         return Splits(train, full["val"], full["test"], full["train"], full["train"].classes,
-                      (full["train"].labels == 1).astype(np.int64), key)
+                      (full["train"].labels == 1).astype(np.int64), key,
+                      word_vectors=_prepared_vectors(cfg, root, manifest))
     train_name, test_name = ("trainval", "test") if cfg.dataset == "voc2007" else ("train", "val")
     full_train = prepared_dataset(root, train_name, tr)
     full_eval = prepared_dataset(root, train_name, ev)
