@@ -44,19 +44,19 @@ def config_from_overrides(items: list[str], preset: str = "default"):
 
 
 def _cmd_train(args) -> int:
-    from . import distributed as D
+    from . import distributed
     from .metrics import metric_keys
     from .selection import selection_label
     from .train import run_experiment
 
     cfg = config_from_overrides(args.set, args.preset)
     r = run_experiment(cfg, force=args.force, resume=args.resume)
-    ctx = D.setup(cfg.device)
+    ctx = distributed.setup(cfg.device)
     if ctx.main:
         print(json.dumps({"run": str(r.path), "reused": r.reused, "best_epoch": r.best_epoch,
                           "selection": selection_label(cfg.selection),
                           **{k: round(r.metrics[k], 3) for k in metric_keys()}}, indent=2))
-    D.cleanup(ctx)
+    distributed.cleanup(ctx)
     return 0
 
 

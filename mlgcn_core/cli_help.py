@@ -92,7 +92,7 @@ def fields_help(width: int = 110) -> str:
 
 def add_fields_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Give ``parser`` (the ``train`` command's) the field table as its epilog, built only when the
-    help is printed (the config's imports cost ~0.5 s; other commands do not pay them)."""
+    help is printed (other commands do not pay for the config's imports)."""
     plain = parser.format_help
 
     def format_help() -> str:

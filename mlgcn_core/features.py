@@ -5,9 +5,8 @@ from the cache in seconds.
 
 Top mode (``mode="top"``): the same for the *maps* of the frozen bottom of a split backbone
 (``backbones.split_backbone``), one cache per cut (``trainable_blocks``); the trainable top and the
-head then train from them. Maps are stored float32 (N × c × h × w: 6.9 KB a scene for
-EfficientNet-Lite0 at 112 px with one trainable block; they grow with the square of the input
-size, so this mode is meant for small inputs)."""
+head then train from them. Maps are stored float32 (N × c × h × w; they grow with the square of
+the input size, so this mode is meant for small inputs; sizes in ``benchmarks/top_finetune.py``)."""
 
 from __future__ import annotations
 
@@ -29,11 +28,11 @@ def _in_order(fn, items, lanes: int):
     """``fn(item)`` for each item, results in the items' order; on the CPU with ``lanes`` > 1, that
     many batches at once in threads of one torch thread each, at most ``2 × lanes`` in flight.
 
-    A small-batch forward of a light backbone (EfficientNet-Lite0 at 112 px) hardly speeds up with
-    torch's threads inside each op (2 threads: 136 images/s against 120 with one, here); whole batches
-    side by side do (180 images/s on 2 cores, ``benchmarks/feature_extraction.py``). The outputs
-    are bit-identical to a serial pass on one torch thread; against a serial pass on more threads
-    they differ by float rounding only (≤ 1e-5 here), as any change of thread count does."""
+    Why: a small-batch forward of a light backbone (EfficientNet-Lite0 at 112 px) hardly speeds up
+    with torch's threads inside each op; whole batches side by side do (the measurements:
+    ``benchmarks/feature_extraction.py``). The outputs are bit-identical to a serial pass on one
+    torch thread; against a serial pass on more threads they differ by float rounding only, as any
+    change of thread count does."""
     if lanes <= 1:
         yield from map(fn, items)
         return

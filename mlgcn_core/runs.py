@@ -245,9 +245,9 @@ COMPACT_HEADS = True  # model.pt of an ML-GCN run stores W (C × D) instead of t
 @torch.no_grad()
 def compact_head(model, state: dict) -> dict:
     """``state`` (the selected epoch's, loaded in ``model``) for ``model.pt``: an ML-GCN head's
-    last GCN weight (hidden × D: 1024 × 1280, 5.2 MB, 97 % of a features-mode run's model.pt) is
-    replaced by ``head.stored_classifiers``, the classifier matrix W = GCN(Z, Â) (C × D: 51 KB for
-    10 labels) the run itself computed and was tested with. Every inference (evaluate, predict,
+    last GCN weight (hidden × D, most of a features-mode run's model.pt) is replaced by
+    ``head.stored_classifiers``, the classifier matrix W = GCN(Z, Â) (C × D, C ≪ hidden) the run
+    itself computed and was tested with. Every inference (evaluate, predict,
     the book's scores and classifiers) needs W only, and gets exactly the run's W; the earlier
     layers stay (the expressiveness check, ``analysis.reachability``, uses them). Training state
     (``checkpoint.pt``, resume) is never compacted. A linear head is returned as it is."""
@@ -294,9 +294,9 @@ def run_path(cfg: ExperimentConfig, root: str | os.PathLike | None = None) -> Pa
 class CheckpointSaver:
     """``checkpoint.pt`` of a run in ``out``: what a resume continues from. Written atomically after
     this invocation's first epoch, after the last, and in between at most every ``every`` seconds
-    (the checkpoint holds the model, the optimizer and the best model; on cached features an epoch
-    takes half a second, so writing it every epoch would cost more than the epoch), so an interrupted
-    run loses at most ``every`` seconds of training. Only the main process writes."""
+    (the checkpoint holds the model, the optimizer and the best model; an epoch on cached features is
+    short, and writing it every epoch would be a good part of the run), so an interrupted run loses
+    at most ``every`` seconds of training. Only the main process writes."""
 
     def __init__(self, out: Path, cfg: ExperimentConfig, classes: list[str], ctx, every: float):
         self.path, self.out, self.cfg, self.classes = out / "checkpoint.pt", out, cfg, classes

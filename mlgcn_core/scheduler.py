@@ -44,8 +44,8 @@ def run_many(configs: Sequence[ExperimentConfig], root: str | os.PathLike | None
 
     ``jobs`` > 1 trains the runs not done yet in that many spawned processes, each with an equal
     share of this process's torch threads — only when all of them are CPU runs in features mode
-    (small heads on cached features: chapter 02's 12 runs train 1.4× faster as two one-thread
-    processes than as one two-thread process on 2 cores, ``benchmarks/parallel_runs.py``), never
+    (small heads on cached features train faster as one-thread processes side by side than as one
+    process with all the threads: ``benchmarks/parallel_runs.py``), never
     more processes than this process has threads (inside a parallel sweep point: one), and never
     under ``torchrun`` (the processes there are DDP ranks).
     The results are the same runs as with ``jobs=1``: same configs, same run folders.

@@ -1,5 +1,5 @@
 """Every bad input a new user tried ends as exactly one line ``error: …`` on stderr, exit status 2,
-and nothing half-written (issue K's table of twelve); a corrupted cache is rebuilt instead."""
+and nothing half-written (twelve bad inputs); a corrupted cache is rebuilt instead."""
 
 from __future__ import annotations
 

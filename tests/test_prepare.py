@@ -1,4 +1,4 @@
-"""Issue B: VOC 2007 / COCO 2014 / custom preparation on fixtures, datasets, transforms, word vectors."""
+"""VOC 2007 / COCO 2014 / custom preparation on fixtures, datasets, transforms, word vectors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One run key, one result (issue K): augmentation drawn from (seed, epoch, index), so neither the
+"""One run key, one result: augmentation drawn from (seed, epoch, index), so neither the
 DataLoader's workers nor a resume change a run; one lock per run key; small finished runs;
 the prepared data's fingerprint in the key."""
 

@@ -26,8 +26,9 @@ def learned_config(preset: str = "default", data_root: str = "", config: dict | 
     """The chapters' base config (:func:`~mlgcn_core.book.chapters.chapter_config`, the same
     ``preset`` / ``data_root`` / ``config``) in top mode at the cut ``trainable_blocks`` for
     ``epochs`` on :data:`TRAIN_SCENES` training scenes (the final epoch, ``selection="last"``),
-    channels_last (1.4× on CPU), and the seeds: ``(config, seeds)``. :data:`TRAIN_SCENES` is what
-    fits the book's 10-minute budget on 2 cores (the README's measurements)."""
+    channels_last (faster on CPU too, ``benchmarks/top_finetune.py``), and the seeds:
+    ``(config, seeds)``. :data:`TRAIN_SCENES` is what fits the book's time budget on 2 cores (the
+    README's measurements)."""
     fields = {"epochs": epochs, "train_scenes": TRAIN_SCENES, "selection": "last", **dict(config or {}),
               "mode": "top", "trainable_blocks": trainable_blocks, "channels_last": True}
     cfg, seeds = chapter_config(preset, data_root, fields, seeds, smoke_seeds=3, smoke=smoke)

@@ -24,8 +24,8 @@ from ..backbones import IMAGENET_MEAN, IMAGENET_STD
 if TYPE_CHECKING:
     from torchvision.transforms import v2
 
-# torchvision is imported where it is used: importing it costs ~2.5 s (it pulls in torch._dynamo),
-# paid by every kernel of a sweep point, though features-mode runs never decode an image.
+# torchvision is imported where it is used: importing it is slow (it pulls in torch._dynamo), a
+# cost every kernel of a sweep point would pay, though features-mode runs never decode an image.
 
 PAPER_SIZE = 448
 PAPER_SCALES = (1.0, 0.875, 0.75, 0.66, 0.5)
