@@ -109,12 +109,15 @@ del C
 # two labels with strong partners (the generator's true P: coat ↔ ankle boot, sandal ↔ t-shirt):
 # with their positives scarce or unannotated, a graph could lend them their partners' evidence
 FOCUS_LABELS = ("coat", "sandal")
+# the lr grid (16× wide) every variant is tuned over: chapter 02's lr 0.02 at its top, so that
+# chapter's runs are reused; it grows past an edge pick (:func:`tuned_runs`)
+LRS = (0.00125, 0.005, 0.02)
 VISIBILITY_BINS = ((0.0, 0.2), (0.2, 0.5), (0.5, 1.0))
 
 
 def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_size: int = 128,
-             lrs=(0.005, 0.02, 0.08), tune_seeds: int = 2, rare_positives=(5,),
-             weight_decay_factors=(1, 10), hide_fractions=(0.7,), smoke: bool | None = None) -> dict:
+             lrs=LRS, tune_seeds: int = 2, rare_positives=(5,),
+             weight_decay_factors=(1,), hide_fractions=(0.7,), smoke: bool | None = None) -> dict:
     """The chapter's settings per regime, from its parameters cell (tiny ones under
     ``MLGCN_SMOKE=1`` or ``smoke=True``, for the book's smoke test).
 
@@ -131,7 +134,7 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
 
         smoke = smoke_mode()
     if smoke:
-        sizes, recipe_steps, steps, batch_size, lrs, tune_seeds = (300,), 30, 30, 100, (0.005, 0.02, 0.08), 1
+        sizes, recipe_steps, steps, batch_size, lrs, tune_seeds = (300,), 30, 30, 100, LRS, 1
         rare_positives, weight_decay_factors, hide_fractions = (5,), (1, 10), (0.7,)
     if len(lrs) < 3 or max(lrs) / min(lrs) < 16:
         raise ValueError(f"lrs: {list(lrs)} — the grid needs ≥ 3 values spanning ≥ 16×")
@@ -325,7 +328,7 @@ def _head(base, batch_size: int, variant: str, **fields):
 
 
 def size_regime(base, seeds: Sequence[int], sizes: Sequence[int] = (6000,), steps: int = 940,
-                batch_size: int = 128, lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
+                batch_size: int = 128, lrs: Sequence[float] = LRS, tune_seeds: int = 2,
                 variants: Sequence[str] = SIZE.variants, jobs: int = 2, extend: int = 2) -> pd.DataFrame:
     """Training-set size: every (size, variant) trains ``steps`` optimizer steps of ``batch_size``
     (:func:`budget`; at the full split, chapter 02's recipe) on a random subset of ``size``
@@ -365,7 +368,7 @@ def rare_drops(base, seeds: Sequence[int], positives: int, labels: Sequence[str]
 
 def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
                 weight_decay_factors: Sequence[float] = (1, 10), steps: int = 470, batch_size: int = 128,
-                lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
+                lrs: Sequence[float] = LRS, tune_seeds: int = 2,
                 labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = RARE.variants,
                 jobs: int = 2, extend: int = 2) -> pd.DataFrame:
     """Rare labels: only K ∈ ``positives`` training scenes hold each of ``labels`` (the other
@@ -394,7 +397,7 @@ def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
 
 
 def missing_regime(base, seeds: Sequence[int], fractions: Sequence[float] = (0.7,), steps: int = 470,
-                   batch_size: int = 128, lrs: Sequence[float] = (0.005, 0.02, 0.08), tune_seeds: int = 2,
+                   batch_size: int = 128, lrs: Sequence[float] = LRS, tune_seeds: int = 2,
                    labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = MISSING.variants,
                    jobs: int = 2, extend: int = 2) -> pd.DataFrame:
     """Missing labels: ``fraction`` of each of ``labels``' training annotations is hidden (drawn
