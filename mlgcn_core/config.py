@@ -231,14 +231,15 @@ class ExperimentConfig:
         return self.replace(**changes)
 
     def choices(self) -> list:
-        """The registry entries this run chooses: its dataset, model, mode, selection and loss, its
-        graph (ML-GCN only) and its word vectors (whose key marks, e.g. random vectors' "per seed",
-        hold for a linear head too)."""
+        """The registry entries this run chooses: its dataset, model, mode, selection and loss, and
+        for ML-GCN its graph and its word vectors (a linear head reads neither, so e.g. random
+        vectors' "per seed" mark stays out of a baseline's key: a sweep over vectors trains its
+        baseline once)."""
         chosen = [DATASETS[self.dataset], MODELS[self.model], MODES[self.mode], SELECTIONS[self.selection],
                   LOSSES[self.loss]]
         if self.model == "mlgcn":
-            chosen.append(GRAPHS[self.graph])
-        return chosen + [WORD_VECTORS[self.word_vectors]]
+            chosen += [GRAPHS[self.graph], WORD_VECTORS[self.word_vectors]]
+        return chosen
 
     def key_fields(self) -> set[str]:
         """The fields that can change this run's result: every field, less those only some choice
