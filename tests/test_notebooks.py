@@ -145,7 +145,7 @@ def test_04_does_the_graph_help_smoke(smoke_book):
     assert {r["verdict"] for r in rows} <= {"held", "reversed", "inconclusive", "not tested",
                                             "not enough seeds to judge"}
     picks = rec["lr_picks"]  # one lr per (regime, level, variant), controls included
-    assert len({(p["regime"], p["level"], p["variant"]) for p in picks}) == len(picks) >= 5 + 12 + 5
+    assert len({(p["regime"], p["level"], p["variant"]) for p in picks}) == len(picks) >= 5 + 10 + 5
     default = set(regimes.SIZE.variants) - {regimes.ORACLE, regimes.RANDOM}  # the default build's size regime
     assert {p["variant"] for p in picks} >= default
     conv = [c for c in rec["convergence"] if c["regime"] == "training scenes"]

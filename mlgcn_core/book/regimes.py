@@ -119,9 +119,9 @@ VISIBILITY_BINS = ((0.0, 0.2), (0.2, 0.5), (0.5, 1.0))
 
 
 def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_size: int = 128,
-             lrs=LRS, label_lrs=LABEL_LRS, size_tune_seeds: int = 1, tune_seeds: int = 2, rare_positives=(5,),
+             lrs=LRS, label_lrs=LABEL_LRS, tune_seeds: int = 1, rare_positives=(5,),
              weight_decay_factors=(1,), hide_fractions=(0.7,), size_variants=SIZE.variants,
-             smoke: bool = False) -> dict:
+             rare_variants=RARE.variants, smoke: bool = False) -> dict:
     """The chapter's settings per regime, from its parameters cell (tiny ones with ``smoke``, the
     book's smoke profile).
 
@@ -131,27 +131,28 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
       plateau in half of them);
     * ``rare``: :func:`rare_regime`'s — ``steps`` (its ≈ 2,900 scenes plateau within them); both
       budgets are checked by :func:`convergence` on the regime's own curves;
-    * ``lrs`` / ``label_lrs``: the size regime's grid and the rare- and missing-label regimes';
-      ``size_tune_seeds`` / ``tune_seeds``: the seeds each grid is searched on (validation mAP
-      varies little between seeds at 6,000 scenes; the AP of two scarce labels varies a lot);
+    * ``lrs`` / ``label_lrs``: the size regime's grid and the rare- and missing-label regimes'
+      (≥ 3 values, ≥ 16× apart); ``tune_seeds``: the seeds a grid is searched on — every lr of a
+      cell trains on the same scenes at a seed, so the lr ranking varies far less between seeds
+      than the score itself;
     * ``occlusion``: the fewest garments of a class in a visibility bin for its AP to count;
-    * ``size_variants``: the size regime's variants that run (the others' comparisons are "not
-      tested"; the occlusion regime reads the same runs);
-    * ``lrs``: the grid (≥ 3 values, ≥ 16× apart), ``tune_seeds``: the seeds it is searched on."""
+    * ``size_variants`` / ``rare_variants``: the variants that run (the others' comparisons are
+      "not tested"; the occlusion regime reads the size regime's runs)."""
     if smoke:
         sizes, recipe_steps, steps, batch_size, lrs, tune_seeds = (300,), 30, 30, 100, LRS, 1
         rare_positives, weight_decay_factors, hide_fractions = (5,), (1, 10), (0.7,)
     for name, grid in (("lrs", lrs), ("label_lrs", label_lrs)):
         if len(grid) < 3 or max(grid) / min(grid) < 16:
             raise ValueError(f"{name}: {list(grid)} — a grid needs ≥ 3 values spanning ≥ 16×")
+    for name, chosen, regime in (("size_variants", size_variants, SIZE), ("rare_variants", rare_variants, RARE)):
+        unknown = sorted(set(chosen) - set(regime.variants))
+        if unknown:
+            raise ValueError(f"{name}: {unknown} are not variants of the {regime.name} regime {list(regime.variants)}")
     common = dict(batch_size=batch_size, tune_seeds=tune_seeds)
-    unknown = sorted(set(size_variants) - set(SIZE.variants))
-    if unknown:
-        raise ValueError(f"size_variants: {unknown} are not variants of the size regime {list(SIZE.variants)}")
     return {"size": dict(sizes=tuple(sizes), steps=recipe_steps, variants=tuple(size_variants), lrs=tuple(lrs),
-                         batch_size=batch_size, tune_seeds=size_tune_seeds),
+                         **common),
             "rare": dict(positives=tuple(rare_positives), weight_decay_factors=tuple(weight_decay_factors),
-                         steps=steps, lrs=tuple(label_lrs), **common),
+                         steps=steps, lrs=tuple(label_lrs), variants=tuple(rare_variants), **common),
             "missing": dict(fractions=tuple(hide_fractions), steps=recipe_steps, lrs=tuple(label_lrs), **common),
             "occlusion": dict(min_positives=3 if smoke else 10)}
 
