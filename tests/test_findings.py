@@ -223,3 +223,28 @@ def test_sentences_name_only_comparisons_that_ran_and_keep_kinds_apart():
     claims = prose.claims(t)
     assert [c["verdict"] for c in claims] == [F.HELD, F.REVERSED]  # the primary, and ML-GCN − GMP
     assert "primary" in claims[0]["claim"] and "Holm p = " in claims[0]["here"]
+
+
+def test_a_variant_that_had_not_plateaued_is_not_judged():
+    from mlgcn_core.book import prose
+    from mlgcn_core.book.regimes import Comparison
+
+    up, other = Comparison("up", "b", "graph"), Comparison("down", "b", "right")
+    regime = _Regime("r", (up, other), up)
+    frame = _scores({"up": [1.0, 1.2, 0.9, 1.1, 1.0], "down": [-2.1, -2.3, -1.9, -2.2, -2.0]})
+    t = F.verdict_table(frame, [regime], converged={("r", 1, "up"): False, ("r", 1, "b"): True}).set_index("comparison")
+    assert t.loc["up − b", "verdict"] == F.NOT_CONVERGED and pd.isna(t.loc["up − b", "p_holm"])
+    assert "(up had not plateaued)" in t.loc["up − b", "interval"]
+    # the family holds the judged row only: Holm over one p is the p itself
+    assert t.loc["down − b", "p_holm"] == pytest.approx(t.loc["down − b", "p"])
+    assert "up − b: **not converged** (up had not plateaued)" in prose.regime_sentences(t.reset_index())
+
+
+def test_converged_cells_carry_the_size_regimes_verdicts_to_the_occlusion_bins():
+    from mlgcn_core.book import regimes
+
+    conv = pd.DataFrame([{"regime": regimes.SIZE.name, "level": 6000, "variant": "v", "converged": False},
+                         {"regime": regimes.RARE.name, "level": "K = 5", "variant": "w", "converged": True}])
+    cells = regimes.converged_cells(conv)
+    assert cells[(regimes.SIZE.name, 6000, "v")] is False and cells[(regimes.RARE.name, "K = 5", "w")] is True
+    assert all(cells[(regimes.OCCLUSION.name, f"{lo:g}–{hi:g}", "v")] is False for lo, hi in regimes.VISIBILITY_BINS)

@@ -14,7 +14,8 @@ CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE  # a verdict's level: an (adjusted) two-sided p below it decides the sign
 HELD, REVERSED, INCONCLUSIVE = "held", "reversed", "inconclusive"
 TOO_FEW, NOT_TESTED = "not enough seeds to judge", "not tested"
-OUTCOMES = (HELD, REVERSED, INCONCLUSIVE, TOO_FEW, NOT_TESTED)
+NOT_CONVERGED = "not converged"  # a compared variant's validation curve had not plateaued: not judged
+OUTCOMES = (HELD, REVERSED, INCONCLUSIVE, TOO_FEW, NOT_TESTED, NOT_CONVERGED)
 
 
 def paired_interval(values, confidence: float = CONFIDENCE) -> dict:
@@ -342,13 +343,17 @@ VERDICT_COLUMNS = ["regime", "level", "comparison", "kind", "primary", "differen
                    "p_holm", "seeds", "verdict", "interval"]
 
 
-def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
+def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS,
+                  converged: dict | None = None) -> pd.DataFrame:
     """One row per (regime, level, comparison) of ``regimes`` (objects with ``name``,
     ``comparisons`` — each with ``a``, ``b``, ``kind``, ``name`` — and ``primary``), in their
     order: the paired per-seed difference a − b of ``frame``'s ``score`` (:func:`paired_interval`),
     its 95 % interval, the seeds, its two-sided p, the **Holm-adjusted p over the whole table**
     (:func:`holm`: the chapter's family) and the verdict that adjusted p gives (:func:`judge`).
-    A comparison whose variants did not both run at a level is a row "not tested"."""
+    A comparison whose variants did not both run at a level is a row "not tested"; one where
+    ``converged`` (``{(regime, level, variant): bool}``, the plateau rule's verdicts; the
+    occlusion rows read the size regime's) says a variant had not plateaued is "not converged" —
+    compared only once converged, so it stays out of the family too."""
     rows = []
     for regime in regimes:
         g_regime = frame[frame["regime"] == regime.name]
@@ -362,6 +367,11 @@ def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS) -> p
                 if pa.empty or pb.empty:
                     rows.append({**row, "seeds": 0, "verdict": NOT_TESTED,
                                  "interval": f"({c.a if pa.empty else c.b} did not run here)"})
+                    continue
+                stuck = [v for v in (c.a, c.b) if (converged or {}).get((regime.name, level, v)) is False]
+                if stuck:
+                    rows.append({**row, "seeds": 0, "verdict": NOT_CONVERGED,
+                                 "interval": f"({', '.join(stuck)} had not plateaued)"})
                     continue
                 d = paired_interval((pa - pb).dropna().tolist())
                 if d["n"] == 0:  # e.g. a visibility bin with too few garments to score

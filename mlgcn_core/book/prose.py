@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .findings import HELD, INCONCLUSIVE, NOT_TESTED, REVERSED, TOO_FEW
+from .findings import HELD, INCONCLUSIVE, NOT_CONVERGED, NOT_TESTED, REVERSED, TOO_FEW
 from .regimes import GMP, KINDS, RW
 
 
@@ -18,8 +18,8 @@ def _level(level) -> str:
 
 def row_text(row) -> str:
     """'A − B: **held**, +0.52 [+0.31, +0.73] (95 % CI, 5 seeds), Holm p = 0.004'."""
-    if row["verdict"] == NOT_TESTED:
-        return f"{row['comparison']}: **not tested** {row['interval']}"
+    if row["verdict"] in (NOT_TESTED, NOT_CONVERGED):
+        return f"{row['comparison']}: **{row['verdict']}** {row['interval']}"
     p = f", Holm p = {row['p_holm']:.3g}" if pd.notna(row.get("p_holm")) else ""
     return f"{row['comparison']}: **{row['verdict']}**, {row['interval']}{p}"
 
@@ -73,7 +73,7 @@ def closing(table: pd.DataFrame) -> str:
         else:
             lines.append(f"* **No {what} finding survives the adjustment**: no comparison is "
                          f"{verdict} at Holm-adjusted p < 0.05.")
-    few = table[table["verdict"].isin([TOO_FEW, NOT_TESTED])]
+    few = table[table["verdict"].isin([TOO_FEW, NOT_TESTED, NOT_CONVERGED])]
     if len(few):
         lines.append(f"* Not judged: {len(few)} comparison{'s' if len(few) != 1 else ''} "
                      f"({', '.join(sorted(set(few.verdict)))}).")
@@ -88,7 +88,7 @@ def claims(table: pd.DataFrame) -> list[dict]:
     wanted = table[table["primary"] | (table["comparison"] == f"{RW} − {GMP}")]
     for _, r in wanted.iterrows():
         paper = "+1.1 COCO, +1.0 VOC (authors' README)" if r["kind"] == "baseline" else "—"
-        here = r["interval"] if r["verdict"] == NOT_TESTED else (
+        here = r["interval"] if r["verdict"] in (NOT_TESTED, NOT_CONVERGED) else (
             f"{r['interval']}, Holm p = {r['p_holm']:.3g}" if pd.notna(r["p_holm"]) else r["interval"])
         out.append({"claim": f"{r['comparison']} ({r['regime']}, {_level(r['level'])})"
                              + (" — primary" if r["primary"] else ""),

@@ -301,6 +301,22 @@ def validation_curves(frame: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
+def converged_cells(*tables: pd.DataFrame, occlusion_from: str = SIZE.name) -> dict:
+    """``{(regime, level, variant): converged}`` from :func:`convergence` tables, for
+    :func:`~mlgcn_core.book.findings.verdict_table`; the occlusion regime's runs are the size
+    regime's at its largest size, so its bins take their verdicts."""
+    out = {}
+    for t in tables:
+        out.update({(r.regime, r.level, r.variant): bool(r.converged) for r in t.itertuples()})
+        top = t[t["regime"] == occlusion_from]
+        if len(top):
+            level = top["level"].max()
+            for r in top[top["level"] == level].itertuples():
+                for low, high in VISIBILITY_BINS:
+                    out[(OCCLUSION.name, f"{low:g}–{high:g}", r.variant)] = bool(r.converged)
+    return out
+
+
 def convergence(frame: pd.DataFrame, tol: float = 0.2) -> pd.DataFrame:
     """The plateau rule (:func:`plateau`) on every (regime, level, variant)'s mean validation
     curve: ``steps``, ``epochs``, ``plateau_at_step``, ``gain`` and ``converged``."""
