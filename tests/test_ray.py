@@ -172,12 +172,13 @@ def test_ray_sweep_equals_local_sweep(point_notebook, tmp_path, monkeypatch, ray
     # local: 2 fake GPUs, one per point → 2 workers pinned to "5" and "7"
     monkeypatch.setattr(sweep, "visible_gpus", lambda: ["5", "7"])
     t = time.perf_counter()
+    # x = 3 fails on purpose: a sweep with a failed point exits 2 after its summary line
     assert main(["sweep", str(point_notebook), "--grid", "x=1,2,3", "--jobs", "4",
-                 "--out", str(tmp_path / "local")]) == 0
+                 "--out", str(tmp_path / "local")]) == 2
     wall_local = time.perf_counter() - t
     t = time.perf_counter()
     assert main(["sweep", str(point_notebook), "--grid", "x=1,2,3", "--executor", "ray",
-                 "--address", ray_cluster, "--gpus-per-point", "1", "--out", str(tmp_path / "ray")]) == 0
+                 "--address", ray_cluster, "--gpus-per-point", "1", "--out", str(tmp_path / "ray")]) == 2
     wall_ray = time.perf_counter() - t
     log = capsys.readouterr().out
     local_csv = (tmp_path / "local" / "results.csv").read_text()
