@@ -93,7 +93,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/feature_extraction.py
 
 # One table on a CUDA machine (one line and exit 0 without CUDA); see benchmarks/gpu_check.py.
-gpu-check: $(STAMP)
+# PY=python3 runs it with an interpreter that already holds PyTorch (a CUDA image), without .venv.
+gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),$(STAMP))
 	PYTHONPATH=$(CURDIR) $(PY) benchmarks/gpu_check.py
 
 sweeps: data

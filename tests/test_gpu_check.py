@@ -79,3 +79,14 @@ def test_generated_voc_tree_prepares(tmp_path):
     prepare_voc2007(tmp_path / "voc", tmp_path / "prepared")
     lines = (tmp_path / "prepared" / "classification_trainval.csv").read_text().splitlines()
     assert len(lines) == 1 + 6  # header + one row per image
+
+
+def test_make_gpu_check_with_an_image_python_skips_the_venv():
+    """``make gpu-check PY=python3`` (a CUDA image with PyTorch, no internet) must not create .venv;
+    the plain target does."""
+    def dry(*args):
+        return subprocess.run(["make", "-n", "-B", "gpu-check", *args], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, timeout=60, check=True).stdout
+    image = dry("PY=python3")
+    assert "venv" not in image and image.strip().endswith("python3 benchmarks/gpu_check.py")
+    assert "-m venv" in dry()

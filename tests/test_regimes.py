@@ -442,9 +442,14 @@ def test_regimes_name_their_comparisons_and_primary_before_running():
         assert regime.primary in regime.comparisons
         assert all({c.a, c.b} <= set(regime.variants) for c in regime.comparisons)
         assert all(c.kind in R.KINDS for c in regime.comparisons)
-    # the shuffled graph runs wherever a true graph is compared
+    # the shuffled graph runs wherever a true graph is compared: each graph a comparison credits
+    # (graph against none, corpus against annotations) meets its own shuffled twin (same edge
+    # weights, labels permuted) in that regime
     for regime in R.REGIMES.values():
-        assert any("shuffled" in c.b for c in regime.comparisons if c.kind == "right")
+        graphs = {c.a for c in regime.comparisons if c.kind in ("graph", "corpus")}
+        assert graphs, regime.name
+        for g in graphs:
+            assert R.Comparison(g, R.SHUFFLED_TWIN[g], "right") in regime.comparisons, (regime.name, g)
     with pytest.raises(ValueError, match="does not run"):
         R.Regime("x", "", "", (R.RW,), (R.Comparison(R.RW, R.GMP, "baseline"),), R.Comparison(R.RW, R.GMP, "baseline"))
 
