@@ -344,7 +344,7 @@ def test_the_grid_grows_past_an_edge_pick(monkeypatch):
     def fake_train(configs, jobs):  # validation peaks at lr 0.001 for "low", at 0.02 for "mid"
         best = {R.IDENTITY: 0.001, R.GMP: 0.02}
         return [types.SimpleNamespace(config=c, best_epoch=1, path=f"/runs/{c.model}-{c.graph}-{c.lr}-{c.seed}",
-                                      metrics={"mAP": 50.0},
+                                      metrics={"mAP": 50.0}, history=[{"epoch": 1, "val_mAP": 60.0}],
                                       val_metrics={"mAP": 70 - abs(np.log(c.lr / best[_variant(c)]))})
                 for c in configs]
 
@@ -365,6 +365,42 @@ def test_the_grid_grows_past_an_edge_pick(monkeypatch):
     assert once[once.variant == R.IDENTITY].query("picked").edge.all()  # still at the edge: flagged
     assert R.edge_picks(R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=0)) == [
         f"{R.IDENTITY} at 1: lr 0.005"]
+
+
+def test_a_cell_that_has_not_plateaued_trains_longer(monkeypatch):
+    """A cell whose picked validation curve still rises trains twice as many epochs (the lr step at
+    the same share) and is tuned again, until it plateaus or ``lengthen`` runs out; a cell that has
+    plateaued keeps its budget and its runs."""
+    import types
+
+    trained = []
+
+    def fake_train(configs, jobs):  # the GMP head needs 8 epochs to plateau, the identity head 1
+        trained.extend(configs)
+        out = []
+        for c in configs:
+            full = 8 if c.model == "baseline" else 1
+            curve = [70 * min(1.0, e / full) for e in range(1, c.epochs + 1)]
+            out.append(types.SimpleNamespace(
+                config=c, best_epoch=c.epochs, path=f"/runs/{c.model}-{c.epochs}-{c.lr}-{c.seed}",
+                metrics={"mAP": 50.0}, val_metrics={"mAP": curve[-1] - abs(np.log(c.lr / 0.02))},
+                history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)]))
+        return out
+
+    monkeypatch.setattr(R, "train_runs", fake_train)
+    base = ExperimentConfig(outfits=TINY)
+    cells = [R.Cell("r", 1, v, R._head(base, 30, v, epochs=2, lr_steps=(1,)), 20) for v in (R.GMP, R.IDENTITY)]
+    out = R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=2)
+    gmp, ident = out[out.variant == R.GMP], out[out.variant == R.IDENTITY]
+    assert set(gmp.steps) == {80} and set(ident.steps) == {20}  # 2 → 4 → 8 epochs; the other unchanged
+    assert R.lengthened(out) == [f"{R.GMP} at 1: 40 steps", f"{R.GMP} at 1: 80 steps"]
+    epochs = sorted({(c.epochs, c.lr_steps) for c in trained if c.model == "baseline"})
+    assert epochs == [(2, (1,)), (4, (2,)), (8, (4,))]  # the lr step keeps its share
+    assert all(c.epochs == 8 for c in trained if c.model == "baseline" and c.seed == 1)  # the rest at the end
+    grid = R.lr_grid(out)  # the grid of the final budget only
+    assert len(grid[grid.variant == R.GMP]) == 3 and grid.picked.sum() == 2
+    short = R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=1)
+    assert set(short[short.variant == R.GMP].steps) == {40}  # still rising at 4 epochs: left to the plateau rule
 
 
 @pytest.fixture(scope="module")
@@ -394,7 +430,7 @@ def regime(tmp_path_factory):
     base = ExperimentConfig(outfits=TINY)
     frame = R.size_regime(base, seeds=[0, 1, 2], sizes=(30, 120), steps=20, batch_size=30,
                           lrs=(0.003, 0.03, 0.3), tune_seeds=1, variants=(R.GMP, R.IDENTITY), jobs=1,
-                          extend=0)
+                          extend=0, lengthen=0)
     mp.undo()
     return frame, steps
 

@@ -21,8 +21,9 @@ test metric), ``val_score`` (the same on validation: what picked the lr), ``mAP`
 Protocol (:func:`tuned_runs`): every run keeps its best epoch on the validation split (per-epoch
 validation curve in its history), the lr falls × 0.1 after 75 % of the steps, and the lr is
 picked per (level, variant) — controls included — by the mean validation score of the first
-``tune_seeds`` seeds over the grid; the other seeds then run at the picked lr. :func:`convergence`
-applies the plateau rule to every (level, variant)'s mean validation curve.
+``tune_seeds`` seeds over the grid; a (level, variant) whose picked curve has not plateaued trains
+twice as long and is tuned again (at most twice); the other seeds then run at the picked lr.
+:func:`convergence` applies the plateau rule to every (level, variant)'s mean validation curve.
 """
 
 from __future__ import annotations
@@ -140,7 +141,9 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
     * ``lrs`` / ``label_lrs``: the size regime's grid and the rare- and missing-label regimes'
       (≥ 3 values, ≥ 16× apart); ``tune_seeds``: the seeds a grid is searched on — every lr of a
       cell trains on the same scenes at a seed, so the lr ranking varies far less between seeds
-      than the score itself;
+      than the score itself; ``lengthen``: how often a cell that has not plateaued may train
+      twice as long (:func:`tuned_runs`; none in the smoke profile, whose tiny runs show the
+      "not converged" path);
     * ``occlusion``: the fewest garments of a class in a visibility bin for its AP to count;
     * ``size_variants`` / ``rare_variants``: the variants that run (the others' comparisons are
       "not tested"; the occlusion regime reads the size regime's runs)."""
@@ -154,7 +157,7 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
         unknown = sorted(set(chosen) - set(regime.variants))
         if unknown:
             raise ValueError(f"{name}: {unknown} are not variants of the {regime.name} regime {list(regime.variants)}")
-    common = dict(batch_size=batch_size, tune_seeds=tune_seeds)
+    common = dict(batch_size=batch_size, tune_seeds=tune_seeds, lengthen=0 if smoke else 2)
     return {"size": dict(sizes=tuple(sizes), steps=recipe_steps, variants=tuple(size_variants), lrs=tuple(lrs),
                          **common),
             "rare": dict(positives=tuple(rare_positives), weight_decay_factors=tuple(weight_decay_factors),
@@ -221,32 +224,36 @@ def pick_lr(frame: pd.DataFrame, by: Sequence[str] = ("regime", "level", "varian
 
 
 def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], score: Callable,
-               tune_seeds: int = 2, jobs: int = 2, extend: int = 2) -> pd.DataFrame:
-    """Train every cell at its own picked lr: the grid ``lrs`` × ``seeds[:tune_seeds]`` for each
-    cell, :func:`pick_lr` on validation; where a cell's pick is at the edge of what it tried, the
-    grid is extended one step (the grid's ratio) beyond that edge and the pick made again, at most
-    ``extend`` times; then ``seeds[tune_seeds:]`` run at each cell's pick. Returns the picked lr's
-    rows for every seed; ``attrs["lr_grid"]``: every lr tried per cell, its mean validation score,
-    the pick and whether it is still at an edge (:func:`lr_grid`)."""
+               tune_seeds: int = 2, jobs: int = 2, extend: int = 2, lengthen: int = 0) -> pd.DataFrame:
+    """Train every cell at its own picked lr, for long enough: the grid ``lrs`` ×
+    ``seeds[:tune_seeds]`` for each cell, :func:`pick_lr` on validation; where a cell's pick is at
+    the edge of what it tried, the grid is extended one step (the grid's ratio) beyond that edge and
+    the pick made again, at most ``extend`` times. Where the picked lr's mean validation curve has
+    not plateaued (:func:`plateau`), the cell trains twice as many steps and is tuned again from
+    ``lrs``, at most ``lengthen`` times. Then ``seeds[tune_seeds:]`` run at each cell's pick.
+    Returns the picked lr's rows for every seed; ``attrs["lr_grid"]``: every lr tried per cell at
+    its final budget, its mean validation score, the pick and whether it is still at an edge
+    (:func:`lr_grid`); ``attrs["lengthened"]``: the cells that got more steps (:func:`lengthened`)."""
     seeds, lrs = list(seeds), sorted(float(x) for x in lrs)
     tune, rest = seeds[:max(1, tune_seeds)], seeds[max(1, tune_seeds):]
-    ratio = lrs[1] / lrs[0] if len(lrs) > 1 else 4.0
-    key = lambda c: (c.regime, _hashable(c.level), c.variant)  # noqa: E731
-    cell_of = {key(c): c for c in cells}
-    todo, grid = {k: lrs for k in cell_of}, pd.DataFrame()
-    for round_ in range(extend + 1):
-        pairs = [(cell_of[k], lr) for k, tried in todo.items() for lr in tried]
-        got = train_runs([c.config.replace(lr=lr, seed=s) for c, lr in pairs for s in tune], jobs)
-        grid = pd.concat([grid, pd.DataFrame(run_rows([c for c, _ in pairs for _ in tune], got, score))],
-                         ignore_index=True)
-        picks = pick_lr(grid)
-        todo = {(p.regime, _hashable(p.level), p.variant): [p.lr / ratio if p.edge == "low" else p.lr * ratio]
-                for p in picks.itertuples() if p.edge and round_ < extend}
-        if not todo:
+    grid, picks, curves = _grid_search(cells, tune, lrs, score, jobs, extend)
+    grown = []
+    for _ in range(lengthen):
+        lr_of = _lr_of(picks)
+        slow = {_key(c) for c in cells if not plateau(curves[(_key(c), lr_of[_key(c)])])["converged"]}
+        if not slow:
             break
-    lr_of = {(p.regime, _hashable(p.level), p.variant): p.lr for p in picks.itertuples()}
+        cells = [_longer(c) if _key(c) in slow else c for c in cells]
+        grown += [{"regime": c.regime, "level": c.level, "variant": c.variant, "steps": c.steps}
+                  for c in cells if _key(c) in slow]
+        again, picks_again, curves_again = _grid_search([c for c in cells if _key(c) in slow], tune, lrs, score,
+                                                        jobs, extend)
+        grid = pd.concat([grid[[k not in slow for k in _keys(grid)]], again], ignore_index=True)
+        picks = pd.concat([picks[[k not in slow for k in _keys(picks)]], picks_again], ignore_index=True)
+        curves.update(curves_again)
+    lr_of = _lr_of(picks)
     more_cells = [c for c in cells for _ in rest]
-    more = [c.config.replace(lr=float(lr_of[key(c)]), seed=s) for c in cells for s in rest]
+    more = [c.config.replace(lr=float(lr_of[_key(c)]), seed=s) for c in cells for s in rest]
     extra = pd.DataFrame(run_rows(more_cells, train_runs(more, jobs), score)) if more else grid.iloc[:0]
     chosen = grid.merge(picks[["regime", "level", "variant", "lr"]], on=["regime", "level", "variant", "lr"])
     out = pd.concat([chosen, extra], ignore_index=True).sort_values(["level", "variant", "seed"], kind="stable")
@@ -257,7 +264,58 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
     table["picked"] = table["picked"].fillna(False).astype(bool)
     table["edge"] = table["edge"].fillna("").astype(str) != ""
     out.attrs["lr_grid"] = table.to_dict(orient="records")  # records: pandas compares attrs on concat
+    out.attrs["lengthened"] = grown
     return out
+
+
+def _grid_search(cells: list[Cell], tune: list[int], lrs: list[float], score: Callable, jobs: int,
+                 extend: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The lr grid of ``cells`` on the ``tune`` seeds, grown past edge picks at most ``extend``
+    times: (its rows, :func:`pick_lr`'s picks, ``{(cell key, lr): mean validation mAP per epoch}``)."""
+    ratio = lrs[1] / lrs[0] if len(lrs) > 1 else 4.0
+    cell_of = {_key(c): c for c in cells}
+    todo, grid, curves = {k: lrs for k in cell_of}, pd.DataFrame(), {}
+    for round_ in range(extend + 1):
+        pairs = [(cell_of[k], lr) for k, tried in todo.items() for lr in tried]
+        got = train_runs([c.config.replace(lr=lr, seed=s) for c, lr in pairs for s in tune], jobs)
+        for i, (c, lr) in enumerate(pairs):
+            runs = got[i * len(tune):(i + 1) * len(tune)]
+            curves[(_key(c), lr)] = np.mean([[h.get("val_mAP", np.nan) for h in r.history] for r in runs], axis=0)
+        grid = pd.concat([grid, pd.DataFrame(run_rows([c for c, _ in pairs for _ in tune], got, score))],
+                         ignore_index=True)
+        picks = pick_lr(grid)
+        todo = {k: [p.lr / ratio if p.edge == "low" else p.lr * ratio]
+                for k, p in zip(_keys(picks), picks.itertuples()) if p.edge and round_ < extend}
+        if not todo:
+            break
+    return grid, picks, curves
+
+
+def _key(cell: Cell) -> tuple:
+    return cell.regime, _hashable(cell.level), cell.variant
+
+
+def _keys(frame: pd.DataFrame) -> list[tuple]:
+    return [(r.regime, _hashable(r.level), r.variant) for r in frame.itertuples()]
+
+
+def _lr_of(picks: pd.DataFrame) -> dict:
+    return {k: p.lr for k, p in zip(_keys(picks), picks.itertuples())}
+
+
+def _longer(cell: Cell, factor: int = 2) -> Cell:
+    """``cell`` with ``factor`` × its epochs (so its steps), the lr step at the same share of them."""
+    cfg = cell.config
+    epochs = cfg.epochs * factor
+    at = [max(1, round(s * factor)) for s in cfg.lr_steps]
+    return Cell(cell.regime, cell.level, cell.variant, cfg.replace(epochs=epochs, lr_steps=tuple(at)),
+                cell.steps * factor, dict(cell.extra))
+
+
+def lengthened(frame: pd.DataFrame) -> list[str]:
+    """'variant at level: N steps' for every cell of a :func:`tuned_runs` frame that had not
+    plateaued at its first budget and trained longer."""
+    return [f"{g['variant']} at {g['level']}: {g['steps']} steps" for g in frame.attrs.get("lengthened", [])]
 
 
 def lr_grid(frame: pd.DataFrame) -> pd.DataFrame:
@@ -365,7 +423,8 @@ def _head(base, batch_size: int, variant: str, **fields):
 
 def size_regime(base, seeds: Sequence[int], sizes: Sequence[int] = (6000,), steps: int = 940,
                 batch_size: int = 128, lrs: Sequence[float] = LRS, tune_seeds: int = 2,
-                variants: Sequence[str] = SIZE.variants, jobs: int = 2, extend: int = 2) -> pd.DataFrame:
+                variants: Sequence[str] = SIZE.variants, jobs: int = 2, extend: int = 2,
+                lengthen: int = 2) -> pd.DataFrame:
     """Training-set size: every (size, variant) trains ``steps`` optimizer steps of ``batch_size``
     (:func:`budget`; at the full split, chapter 02's recipe) on a random subset of ``size``
     training scenes drawn with the seed (paired across variants); validation and test unchanged;
@@ -379,7 +438,7 @@ def size_regime(base, seeds: Sequence[int], sizes: Sequence[int] = (6000,), step
         fields = dict(budget(n, steps, batch_size), train_scenes=None if n == full else int(n))
         done = fields["epochs"] * steps_per_epoch(n, batch_size)
         cells += [Cell(SIZE.name, int(n), v, _head(base, batch_size, v, **fields), done) for v in variants]
-    return tuned_runs(cells, seeds, lrs, mean_ap, tune_seeds, jobs, extend)
+    return tuned_runs(cells, seeds, lrs, mean_ap, tune_seeds, jobs, extend, lengthen)
 
 
 def rare_drops(base, seeds: Sequence[int], positives: int, labels: Sequence[str] = FOCUS_LABELS) -> pd.DataFrame:
@@ -406,7 +465,7 @@ def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
                 weight_decay_factors: Sequence[float] = (1, 10), steps: int = 470, batch_size: int = 128,
                 lrs: Sequence[float] = LRS, tune_seeds: int = 2,
                 labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = RARE.variants,
-                jobs: int = 2, extend: int = 2) -> pd.DataFrame:
+                jobs: int = 2, extend: int = 2, lengthen: int = 2) -> pd.DataFrame:
     """Rare labels: only K ∈ ``positives`` training scenes hold each of ``labels`` (the other
     scenes with them dropped, the K drawn with the seed — :func:`rare_drops` says what that
     costs the other labels), at each weight decay ``base.weight_decay`` × ``weight_decay_factors``
@@ -430,13 +489,13 @@ def rare_regime(base, seeds: Sequence[int], positives: Sequence[int] = (5,),
                           rare_positives=int(k))
             done = fields["epochs"] * steps_per_epoch(n, batch_size)
             cells += [Cell(RARE.name, level, v, _head(base, batch_size, v, **fields), done) for v in variants]
-    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs, extend)
+    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs, extend, lengthen)
 
 
 def missing_regime(base, seeds: Sequence[int], fractions: Sequence[float] = (0.7,), steps: int = 470,
                    batch_size: int = 128, lrs: Sequence[float] = LRS, tune_seeds: int = 2,
                    labels: Sequence[str] = FOCUS_LABELS, variants: Sequence[str] = MISSING.variants,
-                   jobs: int = 2, extend: int = 2) -> pd.DataFrame:
+                   jobs: int = 2, extend: int = 2, lengthen: int = 2) -> pd.DataFrame:
     """Missing labels: ``fraction`` of each of ``labels``' training annotations is hidden (drawn
     with the seed; the images stay, so the garment is there unlabelled), every scene kept. The
     graphs: from the annotations at hand (re-weighted), from the clean label corpus, the clean
@@ -449,7 +508,7 @@ def missing_regime(base, seeds: Sequence[int], fractions: Sequence[float] = (0.7
         done = fields["epochs"] * steps_per_epoch(n, batch_size)
         cells += [Cell(MISSING.name, f"{round(100 * f)} % hidden", v, _head(base, batch_size, v, **fields), done)
                   for v in variants]
-    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs, extend)
+    return tuned_runs(cells, seeds, lrs, labels_ap(labels), tune_seeds, jobs, extend, lengthen)
 
 
 # --- occlusion: AP by the share of a garment left visible ------------------------------------------------
