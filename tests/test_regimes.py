@@ -368,9 +368,9 @@ def test_the_grid_grows_past_an_edge_pick(monkeypatch):
 
 
 def test_a_cell_that_has_not_plateaued_trains_longer(monkeypatch):
-    """A cell whose picked validation curve still rises trains twice as many epochs (the lr step at
-    the same share) and is tuned again, until it plateaus or ``lengthen`` runs out; a cell that has
-    plateaued keeps its budget and its runs."""
+    """A cell whose mean validation curve at its pick still rises trains twice as many epochs (the
+    lr step at the same share) and is tuned and run again, until it plateaus or ``lengthen`` runs
+    out; a cell that has plateaued keeps its budget and its runs."""
     import types
 
     trained = []
@@ -396,11 +396,35 @@ def test_a_cell_that_has_not_plateaued_trains_longer(monkeypatch):
     assert R.lengthened(out) == [f"{R.GMP} at 1: 40 steps", f"{R.GMP} at 1: 80 steps"]
     epochs = sorted({(c.epochs, c.lr_steps) for c in trained if c.model == "baseline"})
     assert epochs == [(2, (1,)), (4, (2,)), (8, (4,))]  # the lr step keeps its share
-    assert all(c.epochs == 8 for c in trained if c.model == "baseline" and c.seed == 1)  # the rest at the end
+    # the other seeds run at each budget's pick: the rule reads the mean curve of every seed, as the page does
+    assert sorted({c.epochs for c in trained if c.model == "baseline" and c.seed == 1}) == [2, 4, 8]
+    assert sorted({c.epochs for c in trained if c.model != "baseline"}) == [2]
     grid = R.lr_grid(out)  # the grid of the final budget only
     assert len(grid[grid.variant == R.GMP]) == 3 and grid.picked.sum() == 2
     short = R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=1)
     assert set(short[short.variant == R.GMP].steps) == {40}  # still rising at 4 epochs: left to the plateau rule
+
+
+def test_the_plateau_is_judged_on_every_seed_not_the_tuning_seed(monkeypatch):
+    """The tuning seed's curve is flat but another seed's still rises: the mean curve of all seeds
+    (the one the page's convergence table reads) decides, so the cell trains longer."""
+    import types
+
+    def fake_train(configs, jobs):
+        out = []
+        for c in configs:
+            full = 1 if c.seed == 0 else 8
+            curve = [70 * min(1.0, e / full) for e in range(1, c.epochs + 1)]
+            out.append(types.SimpleNamespace(
+                config=c, best_epoch=c.epochs, path=f"/runs/{c.epochs}-{c.lr}-{c.seed}", metrics={"mAP": 50.0},
+                val_metrics={"mAP": 70 - abs(np.log(c.lr / 0.02))},
+                history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)]))
+        return out
+
+    monkeypatch.setattr(R, "train_runs", fake_train)
+    cell = R.Cell("r", 1, R.GMP, R._head(ExperimentConfig(outfits=TINY), 30, R.GMP, epochs=2, lr_steps=(1,)), 20)
+    out = R.tuned_runs([cell], [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=2)
+    assert set(out.steps) == {80} and len(R.lengthened(out)) == 2
 
 
 @pytest.fixture(scope="module")

@@ -228,33 +228,36 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
     """Train every cell at its own picked lr, for long enough: the grid ``lrs`` ×
     ``seeds[:tune_seeds]`` for each cell, :func:`pick_lr` on validation; where a cell's pick is at
     the edge of what it tried, the grid is extended one step (the grid's ratio) beyond that edge and
-    the pick made again, at most ``extend`` times. Where the picked lr's mean validation curve has
-    not plateaued (:func:`plateau`), the cell trains twice as many steps and is tuned again from
-    ``lrs``, at most ``lengthen`` times. Then ``seeds[tune_seeds:]`` run at each cell's pick.
+    the pick made again, at most ``extend`` times; then ``seeds[tune_seeds:]`` run at each cell's
+    pick. Where the mean validation curve of all seeds at the pick has not plateaued (:func:`plateau`,
+    the rule :func:`convergence` applies to the same curve), the cell trains twice as many steps
+    and is tuned and run again, at most ``lengthen`` times.
     Returns the picked lr's rows for every seed; ``attrs["lr_grid"]``: every lr tried per cell at
     its final budget, its mean validation score, the pick and whether it is still at an edge
     (:func:`lr_grid`); ``attrs["lengthened"]``: the cells that got more steps (:func:`lengthened`)."""
     seeds, lrs = list(seeds), sorted(float(x) for x in lrs)
     tune, rest = seeds[:max(1, tune_seeds)], seeds[max(1, tune_seeds):]
     grid, picks, curves = _grid_search(cells, tune, lrs, score, jobs, extend)
+    extra, rest_curves = _rest_runs(cells, rest, _lr_of(picks), score, jobs)
     grown = []
     for _ in range(lengthen):
         lr_of = _lr_of(picks)
-        slow = {_key(c) for c in cells if not plateau(curves[(_key(c), lr_of[_key(c)])])["converged"]}
+        slow = set()
+        for c in cells:
+            k = _key(c)
+            if not plateau(np.mean(curves[(k, lr_of[k])] + rest_curves.get(k, []), axis=0))["converged"]:
+                slow.add(k)
         if not slow:
             break
         cells = [_longer(c) if _key(c) in slow else c for c in cells]
-        grown += [{"regime": c.regime, "level": c.level, "variant": c.variant, "steps": c.steps}
-                  for c in cells if _key(c) in slow]
-        again, picks_again, curves_again = _grid_search([c for c in cells if _key(c) in slow], tune, lrs, score,
-                                                        jobs, extend)
-        grid = pd.concat([grid[[k not in slow for k in _keys(grid)]], again], ignore_index=True)
-        picks = pd.concat([picks[[k not in slow for k in _keys(picks)]], picks_again], ignore_index=True)
+        longer = [c for c in cells if _key(c) in slow]
+        grown += [{"regime": c.regime, "level": c.level, "variant": c.variant, "steps": c.steps} for c in longer]
+        again, picks_again, curves_again = _grid_search(longer, tune, lrs, score, jobs, extend)
+        grid, picks = _without(grid, slow, again), _without(picks, slow, picks_again)
         curves.update(curves_again)
-    lr_of = _lr_of(picks)
-    more_cells = [c for c in cells for _ in rest]
-    more = [c.config.replace(lr=float(lr_of[_key(c)]), seed=s) for c in cells for s in rest]
-    extra = pd.DataFrame(run_rows(more_cells, train_runs(more, jobs), score)) if more else grid.iloc[:0]
+        extra_again, rest_again = _rest_runs(longer, rest, _lr_of(picks_again), score, jobs)
+        extra = _without(extra, slow, extra_again)
+        rest_curves.update(rest_again)
     chosen = grid.merge(picks[["regime", "level", "variant", "lr"]], on=["regime", "level", "variant", "lr"])
     out = pd.concat([chosen, extra], ignore_index=True).sort_values(["level", "variant", "seed"], kind="stable")
     out = out.reset_index(drop=True)
@@ -271,7 +274,7 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
 def _grid_search(cells: list[Cell], tune: list[int], lrs: list[float], score: Callable, jobs: int,
                  extend: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The lr grid of ``cells`` on the ``tune`` seeds, grown past edge picks at most ``extend``
-    times: (its rows, :func:`pick_lr`'s picks, ``{(cell key, lr): mean validation mAP per epoch}``)."""
+    times: (its rows, :func:`pick_lr`'s picks, ``{(cell key, lr): [validation mAP per epoch, per seed]}``)."""
     ratio = lrs[1] / lrs[0] if len(lrs) > 1 else 4.0
     cell_of = {_key(c): c for c in cells}
     todo, grid, curves = {k: lrs for k in cell_of}, pd.DataFrame(), {}
@@ -279,8 +282,7 @@ def _grid_search(cells: list[Cell], tune: list[int], lrs: list[float], score: Ca
         pairs = [(cell_of[k], lr) for k, tried in todo.items() for lr in tried]
         got = train_runs([c.config.replace(lr=lr, seed=s) for c, lr in pairs for s in tune], jobs)
         for i, (c, lr) in enumerate(pairs):
-            runs = got[i * len(tune):(i + 1) * len(tune)]
-            curves[(_key(c), lr)] = np.mean([[h.get("val_mAP", np.nan) for h in r.history] for r in runs], axis=0)
+            curves[(_key(c), lr)] = [_curve(r) for r in got[i * len(tune):(i + 1) * len(tune)]]
         grid = pd.concat([grid, pd.DataFrame(run_rows([c for c, _ in pairs for _ in tune], got, score))],
                          ignore_index=True)
         picks = pick_lr(grid)
@@ -289,6 +291,28 @@ def _grid_search(cells: list[Cell], tune: list[int], lrs: list[float], score: Ca
         if not todo:
             break
     return grid, picks, curves
+
+
+def _rest_runs(cells: list[Cell], rest: list[int], lr_of: dict, score: Callable,
+               jobs: int) -> tuple[pd.DataFrame, dict]:
+    """The ``rest`` seeds of every cell at its picked lr: (their rows, ``{cell key: [curve per seed]}``)."""
+    more_cells = [c for c in cells for _ in rest]
+    got = train_runs([c.config.replace(lr=float(lr_of[_key(c)]), seed=s) for c in cells for s in rest], jobs)
+    curves = {}
+    for c, r in zip(more_cells, got):
+        curves.setdefault(_key(c), []).append(_curve(r))
+    return pd.DataFrame(run_rows(more_cells, got, score)), curves
+
+
+def _curve(run) -> list[float]:
+    """A run's validation mAP per epoch (its history)."""
+    return [h.get("val_mAP", np.nan) for h in run.history]
+
+
+def _without(frame: pd.DataFrame, keys: set, new: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the rows of the cells ``keys``, then ``new``."""
+    keep = np.array([k not in keys for k in _keys(frame)], dtype=bool)
+    return pd.concat([frame.loc[keep] if len(frame) else frame, new], ignore_index=True)
 
 
 def _key(cell: Cell) -> tuple:
