@@ -225,6 +225,26 @@ def test_sentences_name_only_comparisons_that_ran_and_keep_kinds_apart():
     assert "primary" in claims[0]["claim"] and "Holm p = " in claims[0]["here"]
 
 
+def test_a_credited_graph_is_read_against_its_own_shuffled_twin():
+    """The closing section's strongest positive finding, when it credits a graph, says what that
+    graph's shuffled twin at the same level says: the gain is the right edges' only when that
+    comparison holds too."""
+    from mlgcn_core.book import prose
+    from mlgcn_core.book.regimes import CORPUS, RW, SHUFFLED_CORPUS, Comparison
+
+    regime = _Regime("r", (Comparison(CORPUS, RW, "corpus"), Comparison(CORPUS, SHUFFLED_CORPUS, "right")),
+                      Comparison(CORPUS, RW, "corpus"))
+    ties = _scores({CORPUS: [5.0, 5.2, 4.9, 5.1, 5.0], RW: [0.0] * 5, SHUFFLED_CORPUS: [5.0, 4.0, 6.0, 3.0, 7.0]})
+    close = prose.closing(F.verdict_table(ties, [regime]))
+    assert f"{CORPUS} − {RW}: **held**" in close
+    assert f"Against its own control, the same graph with its labels permuted: {CORPUS} − {SHUFFLED_CORPUS}: " \
+           "**inconclusive**" in close and "cannot yet be credited to the right edges" in close
+    right = _scores({CORPUS: [5.0, 5.2, 4.9, 5.1, 5.0], RW: [0.0] * 5, SHUFFLED_CORPUS: [0.1, 0.0, 0.2, 0.1, 0.0]})
+    assert "so the gain is the right edges'" in prose.closing(F.verdict_table(right, [regime]))
+    alone = _Regime("r", (Comparison(CORPUS, RW, "corpus"),), Comparison(CORPUS, RW, "corpus"))
+    assert "is not credited to the right edges" in prose.closing(F.verdict_table(ties, [alone]))
+
+
 def test_a_variant_that_had_not_plateaued_is_not_judged():
     from mlgcn_core.book import prose
     from mlgcn_core.book.regimes import Comparison

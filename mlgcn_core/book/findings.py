@@ -339,7 +339,7 @@ def ablation_claims(table: pd.DataFrame, x: str) -> list[dict]:
 
 # --- a chapter's verdict table: every comparison of every regime, one family --------------------
 
-VERDICT_COLUMNS = ["regime", "level", "comparison", "kind", "primary", "difference", "lo", "hi", "p",
+VERDICT_COLUMNS = ["regime", "level", "comparison", "a", "b", "kind", "primary", "difference", "lo", "hi", "p",
                    "p_holm", "seeds", "verdict", "interval"]
 
 
@@ -360,8 +360,8 @@ def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS,
         for level in dict.fromkeys(g_regime["level"]):
             g = g_regime[g_regime["level"] == level]
             for c in regime.comparisons:
-                row = {"regime": regime.name, "level": level, "comparison": c.name, "kind": c.kind,
-                       "primary": c == regime.primary}
+                row = {"regime": regime.name, "level": level, "comparison": c.name, "a": c.a, "b": c.b,
+                       "kind": c.kind, "primary": c == regime.primary}
                 pa = g[g.variant == c.a].set_index("seed")["score"]
                 pb = g[g.variant == c.b].set_index("seed")["score"]
                 if pa.empty or pb.empty:

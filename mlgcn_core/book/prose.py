@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .findings import HELD, INCONCLUSIVE, NOT_CONVERGED, NOT_TESTED, REVERSED, TOO_FEW
-from .regimes import GMP, KINDS, RW
+from .regimes import GMP, KINDS, RW, SHUFFLED_TWIN
 
 
 def _level(level) -> str:
@@ -69,7 +69,8 @@ def closing(table: pd.DataFrame) -> str:
         if len(rows):
             r = rows.iloc[0]
             lines.append(f"* **The strongest {what} finding after adjustment**: {r['regime']} "
-                         f"({_level(r['level'])}), {row_text(r)}.")
+                         f"({_level(r['level'])}), {row_text(r)}."
+                         + (_twin_note(table, r) if verdict == HELD else ""))
         else:
             lines.append(f"* **No {what} finding survives the adjustment**: no comparison is "
                          f"{verdict} at Holm-adjusted p < 0.05.")
@@ -78,6 +79,29 @@ def closing(table: pd.DataFrame) -> str:
         lines.append(f"* Not judged: {len(few)} comparison{'s' if len(few) != 1 else ''} "
                      f"({', '.join(sorted(set(few.verdict)))}).")
     return "\n".join(lines)
+
+
+# what a graph's own control (the same graph, labels permuted) says of a finding credited to it
+_TWIN_READS = {HELD: "so the gain is the right edges', not any graph that dense",
+               REVERSED: "the permuted graph does better: the gain is not the right edges'",
+               INCONCLUSIVE: "so the gain cannot yet be credited to the right edges rather than to any graph "
+                             "that dense"}
+
+
+def _twin_note(table: pd.DataFrame, row) -> str:
+    """For a finding that credits a graph (graph against none, corpus against annotations): what
+    the comparison with that graph's shuffled twin at the same regime and level says, or ''."""
+    twin = SHUFFLED_TWIN.get(row["a"])
+    if row["kind"] not in ("graph", "corpus") or twin is None:
+        return ""
+    same = table[(table["regime"] == row["regime"]) & (table["level"] == row["level"]) & (table["a"] == row["a"])
+                 & (table["b"] == twin)]
+    if not len(same):
+        return f" No comparison with {twin} ran at this level: the gain is not credited to the right edges."
+    t = same.iloc[0]
+    reads = _TWIN_READS.get(t["verdict"], "its control was not judged, so the gain is not credited to the "
+                                          "right edges")
+    return f" Against its own control, the same graph with its labels permuted: {row_text(t)} — {reads}."
 
 
 def claims(table: pd.DataFrame) -> list[dict]:
