@@ -253,7 +253,7 @@ def write_forest(rows: list[dict], path: Path) -> None:
 
     table = pd.DataFrame(rows).astype({c: float for c in ("difference", "lo", "hi")})
     fig = plots.forest(table)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")  # the long comparison labels whole
     plots.plt.close(fig)
 
 

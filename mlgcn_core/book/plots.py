@@ -354,7 +354,8 @@ def forest(table: pd.DataFrame):
             ax.plot([lo, hi], [yi, yi], color=colour, lw=2)
             ax.plot(r["difference"], yi, "o", color=colour, ms=4)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(y, [f"{r['level']}: {r['comparison']}"[:70] for _, r in g.iterrows()], fontsize=SMALL - 1)
+        ax.set_yticks(y, [f"{r['level']}: {r['comparison']}".replace("ML-GCN (", "(")[:72] for _, r in g.iterrows()],
+                      fontsize=SMALL - 1)  # "(corpus graph) − (shuffled corpus graph)": the variants, shorter
         ax.tick_params(axis="x", labelsize=SMALL)
         ax.set_title(regime, fontsize=SMALL + 1, loc="left")
     axes[-1, 0].set_xlabel("paired difference, 95 % CI (colour: Holm-adjusted verdict)", fontsize=SMALL)
