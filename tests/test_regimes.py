@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mlgcn_core.book import regimes as R
+from mlgcn_core.book import tuning as T
 from mlgcn_core.book.analysis import expressiveness, reachability
 from mlgcn_core.book.chapters import VARIANTS
 from mlgcn_core.config import ExperimentConfig, load_preset
@@ -314,12 +315,12 @@ def test_corpus_graph_and_hidden_annotations():
 
 def test_budget_is_chapter_02s_recipe_at_full_size():
     base = load_preset("default")
-    assert R.budget(6000, 940, 128) == {"epochs": base.epochs, "lr_steps": base.lr_steps}
+    assert T.budget(6000, 940, 128) == {"epochs": base.epochs, "lr_steps": base.lr_steps}
     # so the size regime's re-weighted and GMP runs at lr 0.02 are chapter 02's runs (one run key)
     for v in (R.RW, R.GMP):
-        ours = R._head(base, 128, v, **R.budget(6000, 940, 128), train_scenes=None).replace(lr=0.02, seed=3)
+        ours = R._head(base, 128, v, **T.budget(6000, 940, 128), train_scenes=None).replace(lr=0.02, seed=3)
         assert ours.key() == base.replace(seed=3, **VARIANTS[v]).key()
-    assert R.budget(3000, 470, 128) == {"epochs": 20, "lr_steps": (15,)}  # 24 steps an epoch
+    assert T.budget(3000, 470, 128) == {"epochs": 20, "lr_steps": (15,)}  # 24 steps an epoch
 
 
 def test_a_controls_lr_is_picked_on_its_own_validation_score():
@@ -331,7 +332,7 @@ def test_a_controls_lr_is_picked_on_its_own_validation_score():
                 test = 70 if lr == 0.02 else 60  # test would prefer 0.02 for both: never looked at
                 rows.append({"regime": "r", "level": 1, "variant": v, "seed": seed, "lr": lr,
                              "val_score": val, "score": test})
-    picks = R.pick_lr(pd.DataFrame(rows)).set_index("variant")
+    picks = T.pick_lr(pd.DataFrame(rows)).set_index("variant")
     assert picks.loc["model", "lr"] == 0.02 and picks.loc["control", "lr"] == 0.08
     assert not picks.loc["model", "edge"] and picks.loc["control", "edge"]  # 0.08 is the grid's edge
 
@@ -351,19 +352,19 @@ def test_the_grid_grows_past_an_edge_pick(monkeypatch):
     def _variant(c):
         return R.GMP if c.model == "baseline" else R.IDENTITY
 
-    monkeypatch.setattr(R, "train_runs", fake_train)
+    monkeypatch.setattr(T, "train_runs", fake_train)
     base = ExperimentConfig(outfits=TINY)
-    cells = [R.Cell("r", 1, v, R._head(base, 30, v, epochs=1, lr_steps=(1,)), 4) for v in (R.GMP, R.IDENTITY)]
-    out = R.tuned_runs(cells, [0, 1, 2], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=2, jobs=1, extend=2)
-    grid = R.lr_grid(out)
+    cells = [T.Cell("r", 1, v, R._head(base, 30, v, epochs=1, lr_steps=(1,)), 4) for v in (R.GMP, R.IDENTITY)]
+    out = T.tuned_runs(cells, [0, 1, 2], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=2, jobs=1, extend=2)
+    grid = T.lr_grid(out)
     low = grid[grid.variant == R.IDENTITY]
     assert sorted(low.lr) == pytest.approx([0.0003125, 0.00125, 0.005, 0.02, 0.08])  # grown twice
     assert low[low.picked].lr.iloc[0] == pytest.approx(0.00125) and not low.edge.any()
     assert sorted(grid[grid.variant == R.GMP].lr) == [0.005, 0.02, 0.08]  # interior at once
     assert list(out[out.variant == R.IDENTITY].lr) == pytest.approx([0.00125] * 3) and len(out) == 6
-    once = R.lr_grid(R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=1))
+    once = T.lr_grid(T.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=1))
     assert once[once.variant == R.IDENTITY].query("picked").edge.all()  # still at the edge: flagged
-    assert R.edge_picks(R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=0)) == [
+    assert T.edge_picks(T.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, 2, 1, extend=0)) == [
         f"{R.IDENTITY} at 1: lr 0.005"]
 
 
@@ -387,21 +388,21 @@ def test_a_cell_that_has_not_plateaued_trains_longer(monkeypatch):
                 history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)]))
         return out
 
-    monkeypatch.setattr(R, "train_runs", fake_train)
+    monkeypatch.setattr(T, "train_runs", fake_train)
     base = ExperimentConfig(outfits=TINY)
-    cells = [R.Cell("r", 1, v, R._head(base, 30, v, epochs=2, lr_steps=(1,)), 20) for v in (R.GMP, R.IDENTITY)]
-    out = R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=2)
+    cells = [T.Cell("r", 1, v, R._head(base, 30, v, epochs=2, lr_steps=(1,)), 20) for v in (R.GMP, R.IDENTITY)]
+    out = T.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=2)
     gmp, ident = out[out.variant == R.GMP], out[out.variant == R.IDENTITY]
     assert set(gmp.steps) == {80} and set(ident.steps) == {20}  # 2 → 4 → 8 epochs; the other unchanged
-    assert R.lengthened(out) == [f"{R.GMP} at 1: 40 steps", f"{R.GMP} at 1: 80 steps"]
+    assert T.lengthened(out) == [f"{R.GMP} at 1: 40 steps", f"{R.GMP} at 1: 80 steps"]
     epochs = sorted({(c.epochs, c.lr_steps) for c in trained if c.model == "baseline"})
     assert epochs == [(2, (1,)), (4, (2,)), (8, (4,))]  # the lr step keeps its share
     # the other seeds run at each budget's pick: the rule reads the mean curve of every seed, as the page does
     assert sorted({c.epochs for c in trained if c.model == "baseline" and c.seed == 1}) == [2, 4, 8]
     assert sorted({c.epochs for c in trained if c.model != "baseline"}) == [2]
-    grid = R.lr_grid(out)  # the grid of the final budget only
+    grid = T.lr_grid(out)  # the grid of the final budget only
     assert len(grid[grid.variant == R.GMP]) == 3 and grid.picked.sum() == 2
-    short = R.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=1)
+    short = T.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=1)
     assert set(short[short.variant == R.GMP].steps) == {40}  # still rising at 4 epochs: left to the plateau rule
 
 
@@ -421,10 +422,10 @@ def test_the_plateau_is_judged_on_every_seed_not_the_tuning_seed(monkeypatch):
                 history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)]))
         return out
 
-    monkeypatch.setattr(R, "train_runs", fake_train)
-    cell = R.Cell("r", 1, R.GMP, R._head(ExperimentConfig(outfits=TINY), 30, R.GMP, epochs=2, lr_steps=(1,)), 20)
-    out = R.tuned_runs([cell], [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=2)
-    assert set(out.steps) == {80} and len(R.lengthened(out)) == 2
+    monkeypatch.setattr(T, "train_runs", fake_train)
+    cell = T.Cell("r", 1, R.GMP, R._head(ExperimentConfig(outfits=TINY), 30, R.GMP, epochs=2, lr_steps=(1,)), 20)
+    out = T.tuned_runs([cell], [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=2)
+    assert set(out.steps) == {80} and len(T.lengthened(out)) == 2
 
 
 @pytest.fixture(scope="module")
@@ -466,7 +467,7 @@ def test_size_regime_tunes_each_variant_then_runs_the_other_seeds(regime):
     assert len(frame) == 2 * 2 * 3 and set(frame["steps"]) == {20}
     assert frame.groupby(["level", "variant"])["lr"].nunique().eq(1).all()
     assert all(sorted(g) == [0, 1, 2] for _, g in frame.groupby(["level", "variant"])["seed"])
-    grid = R.lr_grid(frame)
+    grid = T.lr_grid(frame)
     for (lvl, v), g in frame.groupby(["level", "variant"]):
         own = grid[(grid.level == lvl) & (grid.variant == v)]
         assert g["lr"].iloc[0] == own.loc[own.val_score.idxmax(), "lr"]  # its own validation best
@@ -481,19 +482,19 @@ def test_size_regime_tunes_each_variant_then_runs_the_other_seeds(regime):
 def test_plateau_rule():
     rising = [50, 60, 65, 68, 70, 71, 72, 73]  # still +2 in the last quarter
     flat = [50, 60, 65, 68, 70, 70.1, 70.0, 70.1]
-    assert not R.plateau(rising)["converged"] and R.plateau(rising)["gain"] == pytest.approx(2.0)
-    assert R.plateau(flat)["converged"] and R.plateau(flat)["plateau_at"] == 5
+    assert not T.plateau(rising)["converged"] and T.plateau(rising)["gain"] == pytest.approx(2.0)
+    assert T.plateau(flat)["converged"] and T.plateau(flat)["plateau_at"] == 5
     noisy_down = [60, 70, 69.5, 69.9]  # best early, the end within tol: converged
-    assert R.plateau(noisy_down)["converged"]
-    assert not R.plateau([50])["converged"]
+    assert T.plateau(noisy_down)["converged"]
+    assert not T.plateau([50])["converged"]
 
 
 def test_convergence_table_from_the_runs(regime):
     frame, _ = regime
-    conv = R.convergence(frame)
+    conv = T.convergence(frame)
     assert len(conv) == 4 and set(conv.columns) >= {"steps", "plateau_at_step", "gain_last_quarter", "converged"}
     assert set(conv["steps"]) == {20} and (conv["plateau_at_step"] <= 20).all()
-    curves = R.validation_curves(frame[frame.level == 120])
+    curves = T.validation_curves(frame[frame.level == 120])
     assert set(curves["variant"]) == {R.GMP, R.IDENTITY} and curves["step"].max() == 20
 
 

@@ -316,7 +316,7 @@ def regime_curve(frame: pd.DataFrame, xlabel: str, ylabel: str = "test mAP (%)",
 
 def validation_curves(curves: pd.DataFrame, title: str = ""):
     """Each variant's mean validation mAP against optimizer steps (``curves``: rows of
-    ``variant``, ``step``, ``val_mAP``, :func:`mlgcn_core.book.regimes.validation_curves`), with
+    ``variant``, ``step``, ``val_mAP``, :func:`mlgcn_core.book.tuning.validation_curves`), with
     the lr decay visible as the late flattening: the convergence evidence."""
     fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.8))
     for v, g in curves.groupby("variant", sort=False):
