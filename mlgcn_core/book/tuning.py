@@ -98,7 +98,7 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
         slow = set()
         for c in cells:
             k = _key(c)
-            if not plateau(np.mean(curves[(k, lr_of[k])] + rest_curves.get(k, []), axis=0))["converged"]:
+            if not plateau(_mean_curve(curves[(k, lr_of[k])] + rest_curves.get(k, [])))["converged"]:
                 slow.add(k)
         if not slow:
             break
@@ -160,6 +160,12 @@ def _rest_runs(cells: list[Cell], rest: list[int], lr_of: dict, score: Callable,
 def _curve(run) -> list[float]:
     """A run's validation mAP per epoch (its history)."""
     return [h.get("val_mAP", np.nan) for h in run.history]
+
+
+def _mean_curve(curves: list[list[float]]) -> list[float]:
+    """The mean over seeds of per-epoch curves, a missing value skipped — as :func:`validation_curves`
+    averages them for :func:`convergence`, so the lengthening and the page read one curve."""
+    return pd.DataFrame(curves).mean(axis=0).tolist()  # (seeds, epochs) → (epochs,)
 
 
 def _without(frame: pd.DataFrame, keys: set, new: pd.DataFrame) -> pd.DataFrame:
