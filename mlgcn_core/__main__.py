@@ -14,7 +14,8 @@
   pinned to the GPUs, or Ray tasks on a cluster) and a tidy table of all results (see
   ``mlgcn_core.book.sweep``).
 * ``book …`` — execute the notebooks and build the HTML book (see ``mlgcn_core.book.build``).
-* ``prepare {voc2007,coco2014,custom} …`` — dataset files in the official formats (see ``mlgcn_core.prepare``).
+* ``prepare {voc2007,coco2014,custom,coco_shaped} …`` — dataset files in the official formats
+  (see ``mlgcn_core.prepare``).
 * ``embed --classes FILE (--glove FILE | --provider NAME) --out FILE`` — label word vectors.
 """
 
@@ -135,18 +136,30 @@ def _fallbacks(items: list[str]) -> dict[str, str]:
     return parse_assignments(items, "--fallback", raw=True)
 
 
+def _prepare_custom(prepare, args) -> dict:
+    classes = _read_classes(args.classes) if args.classes else None
+    return prepare.prepare_custom(args.csv, args.images, args.out, classes, args.seed, args.val_fraction,
+                                  args.test_fraction, args.word_vectors, _fallbacks(args.fallback),
+                                  args.skip_bad_images)
+
+
+def _prepare_coco_shaped(prepare, args) -> dict:
+    from .config import ExperimentConfig
+
+    settings = ExperimentConfig().with_overrides([f"coco_shaped.{a}" for a in args.set]).coco_shaped
+    return prepare.prepare_coco_shaped(args.out, settings, args.word_vectors)
+
+
+# ``prepare <dataset>``: each dataset's preparation, by the sub-command's name
+PREPARERS = {"voc2007": lambda prepare, a: prepare.prepare_voc2007(a.root, a.out, a.download),
+             "coco2014": lambda prepare, a: prepare.prepare_coco2014(a.root, a.out, a.download),
+             "custom": _prepare_custom, "coco_shaped": _prepare_coco_shaped}
+
+
 def _cmd_prepare(args) -> int:
     from . import prepare
 
-    if args.dataset == "voc2007":
-        m = prepare.prepare_voc2007(args.root, args.out, args.download)
-    elif args.dataset == "coco2014":
-        m = prepare.prepare_coco2014(args.root, args.out, args.download)
-    else:
-        classes = _read_classes(args.classes) if args.classes else None
-        m = prepare.prepare_custom(args.csv, args.images, args.out, classes, args.seed,
-                                   args.val_fraction, args.test_fraction, args.word_vectors,
-                                   _fallbacks(args.fallback), args.skip_bad_images)
+    m = PREPARERS[args.dataset](prepare, args)
     print(f"prepared {m['dataset']} into {args.out}: classes {len(m['classes'])}, "
           f"images {m['counts']}")
     for f in m["files"] + [m["label_stats"]["file"], "manifest.json"]:
@@ -222,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="GPUs of each point (default: 1 when GPUs are visible, else 0)")
     sw.add_argument("--cpus-per-point", type=int, default=1, help="CPUs of each Ray task (default 1)")
     sub.add_parser("book", help="execute notebooks and build the book", add_help=False)
-    p = sub.add_parser("prepare", help="prepare VOC 2007, COCO 2014 or your own data")
+    p = sub.add_parser("prepare", help="prepare VOC 2007, COCO 2014, your own data, or write the COCO-shaped benchmark")
     psub = p.add_subparsers(dest="dataset", required=True)
     for name in ("voc2007", "coco2014"):
         q = psub.add_parser(name)
@@ -240,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--word-vectors", default="glove6b50d", help="provider or GloVe file")
     q.add_argument("--fallback", action="append", default=[], metavar="CLASS=PHRASE")
     q.add_argument("--skip-bad-images", action="store_true", help="drop missing/corrupt images, report them")
+    q = psub.add_parser("coco_shaped", help="write the embedded COCO-shaped benchmark as a prepared folder")
+    q.add_argument("out", help="the folder to write (images, manifest.json, train_adj.pkl, …)")
+    q.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a field of its settings (coco_shaped.<field> of train --help), e.g. --set n_train=2000")
+    q.add_argument("--word-vectors", default="glove6b50d", help="provider or GloVe file")
     e = sub.add_parser("embed", help="word vectors for a class list (official pickle layout)")
     e.add_argument("--classes", required=True, help="text file (one name per line) or JSON")
     src = e.add_mutually_exclusive_group(required=True)

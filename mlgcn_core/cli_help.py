@@ -53,15 +53,16 @@ def _default(f: dataclasses.Field):
 
 def field_rows() -> list[tuple[str, str, str, str]]:
     """``(name, type, default, comment)`` of every field ``--set`` accepts, in the dataclass's order;
-    ``outfits`` is spelled out as its ``outfits.<field>`` entries."""
+    each embedded benchmark's settings (``outfits``, ``coco_shaped``) are spelled out as their
+    ``<benchmark>.<field>`` entries."""
     from .config import ExperimentConfig
-    from .data.outfits import OutfitsConfig
+    from .data.catalog import SCENE_FIELDS
 
     rows = []
-    for cls, prefix in ((ExperimentConfig, ""), (OutfitsConfig, "outfits.")):
+    for cls, prefix in ((ExperimentConfig, ""), *((c, f"{n}.") for n, c in SCENE_FIELDS.items())):
         notes = field_comments(cls)
         for f in dataclasses.fields(cls):
-            if dataclasses.is_dataclass(f.type) or f.type == "OutfitsConfig":
+            if f.name in SCENE_FIELDS and cls is ExperimentConfig:
                 continue
             rows.append((prefix + f.name, str(f.type), repr(_default(f)), notes.get(f.name, "")))
     return rows

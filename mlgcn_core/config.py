@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from .data.outfits import CLASSES as OUTFIT_CLASSES
+from .data.catalog import DATASETS, SCENE_FIELDS, dataset
+from .data.coco_shaped import CocoShapedConfig
 from .data.outfits import OutfitsConfig
 from .embeddings import WORD_VECTORS
 from .field_types import check_field_types, check_values
@@ -30,8 +31,7 @@ AUGMENT_STREAM = "item-seeded/1"
 # The experiment's own choices, declared as the method's registries declare theirs beside their
 # builders (graph.GRAPHS, losses.LOSSES, embeddings.WORD_VECTORS; backbones.BACKBONES): each entry
 # names the fields it reads, and a field some entry reads is in a run's key only where it is chosen.
-DATASETS = (Registry("dataset").declare("outfits", reads=("outfits",))
-            .declare("voc2007").declare("coco2014").declare("custom"))
+# (the datasets' registry, data.catalog.DATASETS, declares each dataset beside how its data comes)
 MODELS = Registry("model").declare("mlgcn", reads=("graph", "gcn_depth", "gcn_hidden", "word_vectors")) \
     .declare("baseline")
 MODES = (Registry("mode").declare("features")
@@ -50,9 +50,11 @@ IN_KEY_WHEN_SET = {"key": "when set"}  # an option that is off at its default: i
 
 
 def is_config_field(name: str) -> bool:
-    """True for a field of :class:`ExperimentConfig` or ``outfits.<field>`` of the benchmark."""
-    if name.startswith("outfits."):
-        return name.removeprefix("outfits.") in {f.name for f in fields(OutfitsConfig)}
+    """True for a field of :class:`ExperimentConfig` or ``<benchmark>.<field>`` of an embedded
+    benchmark's settings (``outfits.n_train``, ``coco_shaped.n_train``)."""
+    head, dot, rest = name.partition(".")
+    if dot:
+        return head in SCENE_FIELDS and rest in {f.name for f in fields(SCENE_FIELDS[head])}
     return name in {f.name for f in fields(ExperimentConfig)}
 
 
@@ -61,15 +63,17 @@ class ExperimentConfig:
     """Everything that determines one training run's result."""
 
     # --- data
-    dataset: str = "outfits"  # "outfits" (embedded benchmark), "voc2007", "coco2014", "custom"
+    dataset: str = "outfits"  # an entry of data.catalog.DATASETS: "outfits", "coco_shaped" (embedded
+    #   benchmarks), "voc2007", "coco2014", "custom" (prepared folders)
     data_root: str | None = None  # folder made by `python -m mlgcn_core prepare …` (real datasets)
-    outfits: OutfitsConfig = field(default_factory=OutfitsConfig)  # the embedded benchmark's size
+    outfits: OutfitsConfig = field(default_factory=OutfitsConfig)  # the 10-label benchmark's size
+    coco_shaped: CocoShapedConfig = field(default_factory=CocoShapedConfig)  # the COCO-shaped one's
     val_fraction: float = 0.1  # validation carved (seeded) from the training split of VOC/COCO
     # (selection "val" only)
     selection: str = field(default="val", metadata=IN_KEY_WHEN_SET)  # the reported epoch: "val"
     #   (best on the validation split), "last" (whole training split, final epoch), "test" (best on
     #   test: the official code; optimistic)
-    # outfits only, drawn with the run seed (data.sources.outfit_training_rows): train on a random
+    # embedded benchmarks only, drawn with the run seed (data.sources.outfit_training_rows): train on a random
     # subset of this many training scenes (None: all of them) …
     train_scenes: int | None = field(default=None, metadata=IN_KEY_WHEN_SET)
     # … and keep only ``rare_positives`` training scenes with each of ``rare_labels`` (class names)
@@ -130,9 +134,10 @@ class ExperimentConfig:
 
     def __post_init__(self):
         check_field_types(self)
-        if isinstance(self.outfits, dict):
-            object.__setattr__(self, "outfits", OutfitsConfig(**self.outfits))
-        check_field_types(self.outfits, "outfits.")
+        for name, settings in SCENE_FIELDS.items():
+            if isinstance(getattr(self, name), dict):
+                object.__setattr__(self, name, settings(**getattr(self, name)))
+            check_field_types(getattr(self, name), f"{name}.")
         for name, allowed in (("graph_labels", GRAPH_LABELS), ("pooling", ("max", "avg")),
                               ("scheme", ("paper", "official")), ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
@@ -162,22 +167,24 @@ class ExperimentConfig:
         """The training-subset fields and graphs that need the benchmark: outfits only, well-formed."""
         object.__setattr__(self, "rare_labels", tuple(str(n) for n in self.rare_labels))
         object.__setattr__(self, "hide_labels", tuple(str(n) for n in self.hide_labels))
-        if self.dataset != "outfits":
+        entry = dataset(self.dataset)
+        if not entry.embedded:
             used = [f for f in ("train_scenes", "rare_labels", "rare_positives", "hide_labels") if getattr(self, f)]
             if GRAPHS[self.graph].datasets and self.dataset not in GRAPHS[self.graph].datasets:
                 used.append(f"graph={self.graph!r}")
             if self.graph_labels != "train":
                 used.append(f"graph_labels={self.graph_labels!r}")
             if used:
-                raise ValueError(f"{', '.join(used)}: only for dataset='outfits' (the embedded benchmark"
-                                 f"{' knows its true label model' if 'oracle' in self.graph else ''}), "
-                                 f"got dataset={self.dataset!r}")
+                raise ValueError(f"{', '.join(used)}: only for an embedded benchmark {list(SCENE_FIELDS)} "
+                                 f"(which{' knows its true label model and' if 'oracle' in self.graph else ''} "
+                                 f"generates its scenes), got dataset={self.dataset!r}")
         if self.train_scenes is not None and int(self.train_scenes) < 1:
             raise ValueError(f"train_scenes must be ≥ 1 or None, got {self.train_scenes!r}")
         for name in ("rare_labels", "hide_labels"):
-            unknown = [n for n in getattr(self, name) if n not in OUTFIT_CLASSES]
+            unknown = [n for n in getattr(self, name) if n not in entry.classes()]
             if unknown:
-                raise ValueError(f"{name}: unknown class(es) {unknown}; known: {OUTFIT_CLASSES}")
+                raise ValueError(f"{name}: unknown class(es) {unknown} of dataset {self.dataset!r}; known: "
+                                 f"{entry.classes()}")
         if bool(self.hide_labels) != (self.hide_fraction > 0) or not 0.0 <= self.hide_fraction < 1.0:
             raise ValueError("hide_labels and hide_fraction go together: class names and a share in "
                              f"(0, 1) (got {list(self.hide_labels)} and {self.hide_fraction!r})")
@@ -203,31 +210,34 @@ class ExperimentConfig:
 
     def with_overrides(self, items: list[str] | dict) -> ExperimentConfig:
         """Apply ``FIELD=VALUE`` strings (YAML values) or a dict; ``outfits.n_train=…`` (or
-        ``outfits: {n_train: …}``) sets a benchmark field."""
+        ``outfits: {n_train: …}``; ``coco_shaped.…`` alike) sets an embedded benchmark's field."""
         if not isinstance(items, dict):
             from .cli_args import parse_assignments
 
             items = parse_assignments(items, "override")
         values = dict(items)
         known = {f.name for f in fields(self)}
-        changes, outfit_changes = {}, {}
+        changes, nested = {}, {name: {} for name in SCENE_FIELDS}
         for name, value in values.items():
-            if name == "outfits" and isinstance(value, dict):
-                outfit_changes.update(value)
-            elif name.startswith("outfits."):
-                outfit_changes[name.removeprefix("outfits.")] = value
+            head, dot, rest = name.partition(".")
+            if name in SCENE_FIELDS and isinstance(value, dict):
+                nested[name].update(value)
+            elif dot and head in SCENE_FIELDS:
+                nested[head][rest] = value
             elif name in known:
                 changes[name] = value
             else:
                 raise ValueError(f"override: unknown config field {name!r}; known: {sorted(known)}")
-        if outfit_changes:
-            known_outfits = {f.name for f in fields(OutfitsConfig)}
-            wrong = sorted(set(outfit_changes) - known_outfits)
+        for name, sub in nested.items():
+            if not sub:
+                continue
+            known_sub = {f.name for f in fields(SCENE_FIELDS[name])}
+            wrong = sorted(set(sub) - known_sub)
             if wrong:
-                raise ValueError(f"override: unknown benchmark field(s) {['outfits.' + w for w in wrong]}; "
-                                 f"known: {sorted('outfits.' + k for k in known_outfits)}")
-            check_values(OutfitsConfig, outfit_changes, "outfits.")
-            changes["outfits"] = dataclasses.replace(self.outfits, **outfit_changes)
+                raise ValueError(f"override: unknown benchmark field(s) {[f'{name}.{w}' for w in wrong]}; "
+                                 f"known: {sorted(f'{name}.{k}' for k in known_sub)}")
+            check_values(SCENE_FIELDS[name], sub, f"{name}.")
+            changes[name] = dataclasses.replace(getattr(self, name), **sub)
         return self.replace(**changes)
 
     def choices(self) -> list:
@@ -265,7 +275,7 @@ class ExperimentConfig:
         d = {k: v for k, v in self.to_dict().items() if k in self.key_fields()}
         for entry in self.choices():
             d.update(entry.key_marks)
-        if self.dataset != "outfits":  # the data itself, not only its path (the benchmark is its config)
+        if not dataset(self.dataset).embedded:  # the data itself, not only its path (a benchmark is its config)
             from .data import prepared_fingerprint
 
             d["data_fingerprint"] = prepared_fingerprint(self.data_root)

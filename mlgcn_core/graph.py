@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from .data.catalog import EMBEDDED
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -228,23 +229,25 @@ def shuffled_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.nda
 
 
 def _true_statistics(cfg: ExperimentConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The embedded benchmark generator's P(L_i, L_j) (C, C) and P(L_i) (C,)."""
-    if cfg.dataset != "outfits":
+    """The embedded benchmark's true P(L_i, L_j) (C, C) and P(L_i) (C,): its dataset entry's
+    label model (:data:`mlgcn_core.data.catalog.DATASETS`)."""
+    from .data.catalog import dataset, scene_settings
+
+    entry = dataset(cfg.dataset)
+    if entry.truth is None:
         raise ValueError(f"graph={cfg.graph!r} needs the benchmark's true label model: only for "
-                         f"dataset='outfits', got {cfg.dataset!r}")
-    from .data.outfits import label_statistics
-
-    return label_statistics()
+                         f"the embedded benchmarks {list(EMBEDDED)}, got dataset={cfg.dataset!r}")
+    return entry.truth(scene_settings(cfg))
 
 
-@GRAPHS.register("oracle", reads=FROM_TRUTH, datasets=("outfits",))
+@GRAPHS.register("oracle", reads=FROM_TRUTH, datasets=EMBEDDED)
 def oracle_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
     """Eq. 7–8 (the same τ, p, scheme) on the benchmark generator's true P(L_j | L_i) instead of
     the training counts (a control: the best graph the labels could give)."""
     return reweighted_adjacency(*_true_statistics(cfg), cfg)
 
 
-@GRAPHS.register("shuffled_oracle", reads=FROM_TRUTH, datasets=("outfits",))
+@GRAPHS.register("shuffled_oracle", reads=FROM_TRUTH, datasets=EMBEDDED)
 def shuffled_oracle_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
     """The oracle graph with the labels permuted, as ``shuffled``."""
     A = oracle_graph(cfg, train_positives)

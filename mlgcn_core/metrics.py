@@ -159,3 +159,24 @@ METRIC_KEYS = ["mAP", "CP", "CR", "CF1", "OP", "OR", "OF1"]
 def metric_keys(k: int = 3) -> list[str]:
     """The 13 scalar keys of :func:`evaluate`, in the paper's column order."""
     return METRIC_KEYS + [f"{m}_top{k}" for m in METRIC_KEYS[1:]]
+
+
+FREQUENCY_BINS = ("head", "medium", "tail")
+
+
+def frequency_bins(train_positives, bins: tuple[str, ...] = FREQUENCY_BINS) -> dict[str, Array]:
+    """The labels split by how many training positives they have: ``{bin: label indices}``, the
+    labels sorted by their count (most first, ties by index) and cut into ``len(bins)`` groups of
+    equal size (the first groups one larger when C does not divide), so the bins partition the
+    labels — on COCO's long tail, "tail" is the third with the fewest training images.
+    ``train_positives``: (n, C) {0, 1} or the (C,) counts."""
+    counts = np.asarray(train_positives)
+    counts = counts.sum(axis=0) if counts.ndim == 2 else counts  # (C,)
+    order = np.lexsort((np.arange(len(counts)), -counts))  # most positives first
+    return {name: np.sort(part) for name, part in zip(bins, np.array_split(order, len(bins)))}
+
+
+def map_by_bin(ap, bins: dict[str, Array]) -> dict[str, float]:
+    """Mean of per-class ``ap`` (C,) over each bin of :func:`frequency_bins` (NaN entries skipped)."""
+    ap = np.asarray(ap, dtype=float)
+    return {name: float(np.nanmean(ap[idx])) if len(idx) else float("nan") for name, idx in bins.items()}

@@ -227,3 +227,58 @@ def _custom_manifest(out, annotations, images, classes, splits, rows, seed, val_
                          "shape": list(vectors.shape)},
         "label_stats": _stats(out, train), "skipped_images": skipped,
         "files": [f"{s}_anno.json" for s in custom.SPLITS] + ["category.json", "word_vectors.pkl"]})
+
+
+# --- the COCO-shaped benchmark, as a prepared folder ------------------------------------------------
+
+def check_writable(out: Path) -> None:
+    """A PermissionError in one line when ``out`` cannot be created or written (before any work)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".probe", dir=out.parent))
+    except OSError as exc:
+        raise PermissionError(f"{out}: cannot write there ({exc.strerror or exc}); choose a folder "
+                              "you can write") from None
+
+
+def prepare_coco_shaped(out: str | os.PathLike, settings=None, word_vectors: str = "glove6b50d") -> dict:
+    """The embedded COCO-shaped benchmark (:mod:`mlgcn_core.data.coco_shaped`) written as a prepared
+    folder, so that the official code and every prepared-data path here read it: its canvases as
+    PNG files under ``images/<split>/``, ``annotations.csv``, then what ``prepare custom`` writes from
+    them (``{split}_anno.json``, ``category.json``, ``word_vectors.pkl``, ``train_adj.pkl`` in the
+    official layout — the training split's label statistics, Eq. 6 — and ``manifest.json``, whose
+    ``source`` names the benchmark's settings). Everything is written beside ``out`` first, so a
+    failure leaves nothing half-written."""
+    import csv
+
+    from PIL import Image
+
+    from .data.coco_shaped import CocoShapedConfig, classes, load_coco_shaped
+
+    settings = settings or CocoShapedConfig()
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder")
+    names = classes()
+    check_writable(out)
+    data = load_coco_shaped(settings)  # generated, or read from the cache
+    with staged(out) as tmp:
+        rows = []
+        for split, arrays in data.items():
+            (tmp / "images" / split).mkdir(parents=True)
+            for i, (img, lab) in enumerate(zip(arrays["images"], arrays["labels"])):
+                name = f"{split}/{i:06d}.png"
+                Image.fromarray(img).save(tmp / "images" / name, compress_level=1)
+                rows.append({"image": name, "labels": ";".join(names[c] for c in np.flatnonzero(lab)),
+                             "split": split})
+        with open(tmp / "annotations.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["image", "labels", "split"])
+            w.writeheader()
+            w.writerows(rows)
+        manifest = prepare_custom(tmp / "annotations.csv", tmp / "images", tmp, names,
+                                  word_vectors=word_vectors)
+        from dataclasses import asdict
+
+        manifest.update(images=str((out / "images").resolve()), annotations=str((out / "annotations.csv").resolve()),
+                        source={"benchmark": "coco_shaped", "settings": asdict(settings)})
+        return _write_manifest(tmp, manifest)

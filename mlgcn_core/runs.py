@@ -77,9 +77,11 @@ def provenance(cfg: ExperimentConfig, world: int = 1) -> dict:
 
 
 def _flat(cfg: ExperimentConfig) -> dict:
-    """The config's fields by override name (``outfits.n_train`` for the benchmark's)."""
+    """The config's fields by override name (``outfits.n_train`` for an embedded benchmark's)."""
+    from .data.catalog import SCENE_FIELDS
+
     d = cfg.to_dict()
-    out = {f"outfits.{k}": v for k, v in (d.pop("outfits") or {}).items()}
+    out = {f"{name}.{k}": v for name in SCENE_FIELDS for k, v in (d.pop(name, None) or {}).items()}
     return {**d, **out}
 
 

@@ -29,8 +29,12 @@ def parallel_jobs(todo: Sequence[ExperimentConfig], jobs: int, threads: int) -> 
 def _feature_source(c: ExperimentConfig) -> tuple:
     """What decides the cached inputs of a run (its data and frozen backbone): runs that agree on
     it share one cache, prepared once."""
-    return (c.dataset, c.data_root, c.outfits, c.selection if c.dataset != "outfits" else None,
-            c.val_fraction, c.backbone, c.weights, c.image_size, c.mode, c.trainable_blocks)
+    from .data.catalog import dataset
+
+    entry = dataset(c.dataset)
+    data = (getattr(c, entry.scenes), None) if entry.embedded else (None, c.selection)
+    return (c.dataset, c.data_root, *data, c.val_fraction, c.backbone, c.weights, c.image_size, c.mode,
+            c.trainable_blocks)
 
 
 def _train_in_worker(cfg: dict, root: str | None, threads: int) -> str:

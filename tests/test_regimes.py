@@ -63,12 +63,12 @@ def test_existing_run_keys_unchanged():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(dataset="voc2007", graph="oracle"), "graph='oracle': only for dataset='outfits'"),
-    (dict(dataset="voc2007", graph_labels="corpus"), "graph_labels='corpus': only for dataset='outfits'"),
+    (dict(dataset="voc2007", graph="oracle"), "graph='oracle': only for an embedded benchmark"),
+    (dict(dataset="voc2007", graph_labels="corpus"), "graph_labels='corpus': only for an embedded benchmark"),
     (dict(graph_labels="everything"), "graph_labels must be one of"),
     (dict(hide_labels=("coat",)), "hide_labels and hide_fraction go together"),
     (dict(hide_labels=("coat",), hide_fraction=1.0), "hide_labels and hide_fraction go together"),
-    (dict(dataset="coco2014", train_scenes=10), "train_scenes: only for dataset='outfits'"),
+    (dict(dataset="coco2014", train_scenes=10), "train_scenes: only for an embedded benchmark"),
     (dict(rare_labels=("coat",)), "rare_labels and rare_positives go together"),
     (dict(rare_labels=("hat",), rare_positives=5), "unknown class"),
     (dict(train_scenes=0), "train_scenes must be"),
@@ -111,7 +111,7 @@ def test_oracle_graph_uses_the_true_conditionals():
     assert np.array_equal(label_graph(cfg, _labels(50)), build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme))
     # independent of the training labels
     assert np.array_equal(label_graph(cfg, _labels(50)), label_graph(cfg, _labels(80, seed=9)))
-    with pytest.raises(ValueError, match="only for dataset='outfits'"):
+    with pytest.raises(ValueError, match="only for the embedded benchmarks"):
         label_graph(_bypass(dataset="voc2007", graph="oracle"), _labels(50))
 
 

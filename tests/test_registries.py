@@ -55,7 +55,7 @@ def test_unknown_choice_lists_the_registry():
 def test_entries_declare_what_they_read():
     assert GRAPHS["identity"].reads == ()
     assert set(GRAPHS["binary"].reads) == {"tau", "graph_labels"}
-    assert GRAPHS["oracle"].datasets == ("outfits",)
+    assert GRAPHS["oracle"].datasets == ("outfits", "coco_shaped")  # the embedded benchmarks: a true label model
     assert set(LOSSES["asl"].reads) == {"asl_gamma_neg", "asl_gamma_pos", "asl_clip"}
     assert WORD_VECTORS["official:voc2007"].name == "official:"
     assert WORD_VECTORS["/some/glove.txt"].name == "<GloVe file>"

@@ -356,7 +356,7 @@ def test_config_key_and_roundtrip():
 
 
 def test_presets_and_overrides():
-    assert presets() == ["default", "paper_coco", "paper_text_coco", "paper_text_voc", "paper_voc",
+    assert presets() == ["coco_shaped", "default", "paper_coco", "paper_text_coco", "paper_text_voc", "paper_voc",
                          "reproduced_coco"]
     assert load_preset("default") == ExperimentConfig()  # the book's settings are the default preset
     voc = load_preset("paper_voc", ["data_root=/data/voc"])

@@ -59,25 +59,35 @@ def chapter_config(preset: str = "default", data_root: str = "", config: dict | 
     with the same arguments share their runs (02's runs are reused by 03, 09 and 10, not
     retrained). Returns ``(config, seeds)``."""
     from ..config import load_preset
-    from ..data import SMOKE
+    from ..data.catalog import dataset
 
     base = load_preset(preset)
+    entry = dataset(base.dataset)
     changes = dict(config or {})
     seeds = list(seeds)
-    if base.dataset != "outfits":
+    if not entry.embedded:
         if not data_root:
             raise ValueError(f"preset {preset!r} trains on {base.dataset}: set data_root to the folder "
                              f"made by 'python -m mlgcn_core prepare {base.dataset} …'")
         changes["data_root"] = str(Path(data_root).expanduser().resolve())
     if smoke:
         changes["epochs"], seeds = 3, seeds[:smoke_seeds]
-        if base.dataset == "outfits":
-            changes = {k: v for k, v in changes.items() if k != "outfits" and not k.startswith("outfits.")}
-            changes["outfits"] = dataclasses.asdict(SMOKE)
+        if entry.embedded:  # the benchmark's smoke settings replace any of its fields
+            field = entry.scenes
+            changes = {k: v for k, v in changes.items() if k != field and not k.startswith(f"{field}.")}
+            changes[field] = dataclasses.asdict(entry.smoke)
     if "epochs" in changes and "lr_steps" not in changes:
         scale = changes["epochs"] / base.epochs
         changes["lr_steps"] = [max(1, int(s * scale)) for s in base.lr_steps]
     return base.with_overrides(changes), seeds
+
+
+def training_labels(cfg):
+    """(n_train, C) {0, 1}: the labels of the training images ``cfg`` trains on (what the
+    label-frequency bins count)."""
+    from ..data.sources import load_splits, split_labels
+
+    return split_labels(load_splits(cfg).train)
 
 
 def dataset_label(cfg, seeds: list) -> str:

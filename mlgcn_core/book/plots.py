@@ -363,3 +363,37 @@ def forest(table: pd.DataFrame):
     fig.legend(handles=handles, loc="upper right", fontsize=SMALL - 1, frameon=False, ncol=4)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
+
+
+def class_gallery(grid: np.ndarray, garments: list[str], hues: int, names: list[list[str]]):
+    """All visual classes of the COCO-shaped benchmark in one picture: ``grid`` (hues·s, G·s, 3)
+    from :func:`mlgcn_core.data.coco_shaped.class_gallery`, columns the garments, rows the hues,
+    each cell captioned with its label (``names[hue][garment]``)."""
+    side = grid.shape[0] // hues
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PAGE_WIDTH * grid.shape[0] / grid.shape[1] + 0.6))
+    ax.imshow(grid)
+    for h in range(hues):
+        for g in range(len(garments)):
+            ax.text(g * side + side / 2, h * side + side - 2, names[h][g], color="white", ha="center",
+                    va="bottom", fontsize=5.5)
+    ax.set_xticks([(g + 0.5) * side for g in range(len(garments))], garments, fontsize=SMALL, rotation=30)
+    ax.set_yticks([(h + 0.5) * side for h in range(hues)], [f"hue {360 * h // hues}°" for h in range(hues)],
+                  fontsize=SMALL)
+    fig.tight_layout()
+    return fig
+
+
+def conditional_scatter(ours: dict[str, np.ndarray], reference: np.ndarray, mask: np.ndarray, tau: float):
+    """P(L_j | L_i) of each label set in ``ours`` ({name: (C, C)}) against ``reference`` (C, C) over
+    the ordered pairs in ``mask``, with the τ lines of the binarized graph (Eq. 7)."""
+    fig, axes = plt.subplots(1, len(ours), figsize=(PAGE_WIDTH, PAGE_WIDTH / len(ours)), squeeze=False)
+    for ax, (name, P) in zip(axes[0], ours.items()):
+        ax.scatter(reference[mask], P[mask], s=4, alpha=0.5)
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+        ax.axvline(tau, color="tab:red", lw=0.6, ls="--")
+        ax.axhline(tau, color="tab:red", lw=0.6, ls="--")
+        ax.set_xlabel("COCO 2014 train: P(L_j | L_i)", fontsize=SMALL)
+        ax.set_ylabel(f"{name}: P(L_j | L_i)", fontsize=SMALL)
+        ax.tick_params(labelsize=SMALL)
+    fig.tight_layout()
+    return fig

@@ -50,6 +50,15 @@ def table3_depth() -> pd.DataFrame:
     return pd.DataFrame(TABLE3_DEPTH).set_index("layers")
 
 
+def paper_dataset(dataset: str) -> str:
+    """The published dataset whose numbers stand beside ``dataset``'s: itself when the paper or the
+    official README report it, else its entry's ``reference`` (COCO for the embedded benchmarks and
+    custom data, where only the rows' ordering is comparable)."""
+    from ..data.catalog import dataset as entry
+
+    return dataset if dataset in OFFICIAL_README else entry(dataset).reference
+
+
 def table1_coco() -> pd.DataFrame:
     """Paper Table 1 as a DataFrame (rows: methods, columns: the 13 metric keys)."""
     return pd.DataFrame.from_dict(TABLE1_COCO, orient="index", columns=metric_keys(3))
@@ -59,7 +68,7 @@ def main_table(dataset: str) -> tuple[pd.DataFrame, str]:
     """The paper's main result to show beside ours, and its label: Table 2's mAP on VOC 2007
     (the paper gives no CP … OF1 for VOC), Table 1's 13 metrics otherwise (COCO; also beside the
     embedded benchmark and custom data, where only the rows' ordering is comparable)."""
-    if dataset == "voc2007":
+    if paper_dataset(dataset) == "voc2007":
         return table2_voc()[["mAP"]], "paper (VOC, ResNet-101 @ 448)"
     return table1_coco(), SOURCE
 
@@ -85,14 +94,14 @@ def official_readme_table(dataset: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame(OFFICIAL_README)
     if dataset is None:
         return df
-    return df[[dataset if dataset in OFFICIAL_README else "coco2014"]].rename(columns=lambda c: "mAP")
+    return df[[paper_dataset(dataset)]].rename(columns=lambda c: "mAP")
 
 
 def margins(dataset: str) -> dict:
     """The published margins to compare ours with on ``dataset`` (COCO's for other datasets):
     ``paper_over_gap`` (the paper: ML-GCN − its GAP baseline; +5.7 COCO, +4.1 VOC) and
     ``authors_over_gmp`` (the official README: ML-GCN − ResNet-101 GMP; +1.1 COCO, +1.0 VOC)."""
-    key = dataset if dataset in PAPER_MARGIN else "coco2014"
+    key = paper_dataset(dataset)
     readme = OFFICIAL_README[key]
     return {"dataset": key, "paper_over_gap": round(PAPER_MARGIN[key], 2),
             "authors_over_gmp": round(readme["ML-GCN"] - readme["ResNet-101 GMP"], 2)}

@@ -42,13 +42,13 @@ def per_class_table(ap: dict[str, np.ndarray], classes: list[str], dataset: str 
     """Per-class test AP, 'mean ± std' over seeds per model (``ap``: name → (seeds, C)), the mean
     per-class difference of the last model minus the first, and on VOC 2007 the paper's Table 2
     in the same rows."""
-    from .reference import table2_voc
+    from .reference import paper_dataset, table2_voc
 
     table = pd.DataFrame({f"{n} AP": [f"{m:.1f} ± {s:.1f}" for m, s in zip(a.mean(0), a.std(0))]
                           for n, a in ap.items()}, index=classes)  # std over seeds (ddof 0)
     (first, a0), (last, a1) = next(iter(ap.items())), list(ap.items())[-1]
     table[f"{last.split(' ')[0]} − {first.split(' ')[0]}"] = (a1 - a0).mean(0).round(2)
-    if dataset == "voc2007":
+    if dataset and paper_dataset(dataset) == "voc2007":
         table = table.join(table2_voc().drop(columns="mAP").T.add_prefix("paper: "))
     return table
 
@@ -90,3 +90,30 @@ def _variant_means(table: pd.DataFrame, x: str, variant: str) -> pd.Series:
     """Mean ``mAP`` over seeds per value of ``x`` for ``variant``."""
     c = curve(table, x)
     return c[c["variant"] == variant].set_index(x)["mean"]
+
+
+def frequency_frame(runs: dict[str, list[RunResult]], train_positives: np.ndarray) -> pd.DataFrame:
+    """One row per (variant, seed): test mAP over each label-frequency bin (head / medium / tail,
+    :func:`mlgcn_core.metrics.frequency_bins` of ``train_positives`` (n, C) — the labels split into
+    thirds by their training positives)."""
+    from ..metrics import frequency_bins, map_by_bin
+
+    bins = frequency_bins(train_positives)
+    return pd.DataFrame([{"variant": v, "seed": r.config.seed, **map_by_bin(r.metrics["AP"], bins)}
+                         for v, rs in runs.items() for r in rs])
+
+
+def frequency_table(frame: pd.DataFrame, train_positives: np.ndarray) -> pd.DataFrame:
+    """:func:`frequency_frame` as 'mean ± std' over seeds per variant (rows) and bin (columns),
+    each bin's column naming its labels' training positives (range)."""
+    from ..metrics import FREQUENCY_BINS, frequency_bins
+
+    counts = np.asarray(train_positives).sum(0)  # (C,)
+    bins = frequency_bins(counts)
+    g = frame.groupby("variant", sort=False)[list(FREQUENCY_BINS)]
+    mean, std = g.mean(), g.std(ddof=1).fillna(0.0)
+    out = pd.DataFrame({f"{b} ({len(bins[b])} labels, {counts[bins[b]].min()}–{counts[bins[b]].max()} positives)":
+                        [f"{m:.1f} ± {s:.1f}" for m, s in zip(mean[b], std[b])] for b in FREQUENCY_BINS},
+                       index=mean.index)
+    out.insert(0, "seeds", g.size().astype(int))
+    return out

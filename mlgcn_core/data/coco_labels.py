@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import graph
 from ..io import atomic_path, load_label_stats, load_npz, write_text
 from ..paths import cache_root
 
@@ -415,6 +414,9 @@ def model_statistics(model: LabelModel, n: int = 200_000, seed: int = 0, workers
         return z["M"].copy(), z["N"].copy()
     if n < 1:
         raise ValueError(f"n must be ≥ 1, got {n}")
+    # graph imported here, not at the top: its registry reads the dataset catalog, which imports this module
+    from .. import graph
+
     counts, nums = graph.cooccurrence(_draw(model, n, STATS_STREAM, seed, workers, BURN_IN))
     M, N = counts / n, nums / n  # (C, C), (C,)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -453,6 +455,9 @@ def label_structure(labels: np.ndarray, counts: CocoCounts | None = None, tau: f
     * ``mean_labels``: labels per set; ``n``: the number of sets.
 
     A label with no positives in ``labels`` has all its conditionals 0 (not an error)."""
+    # graph imported here, not at the top: its registry reads the dataset catalog, which imports this module
+    from .. import graph
+
     counts = _shipped_counts() if counts is None else counts
     M, N = graph.cooccurrence(labels)  # (C, C), (C,)
     C = len(counts.names)

@@ -217,24 +217,32 @@ INK = 8  # a garment's pixel is painted where its resized grey value exceeds thi
 
 
 def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg: OutfitsConfig,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           rng: np.random.Generator, tints: np.ndarray | None = None, crowd: int | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compose scenes for ``labels`` (n, C). Returns canvases (n, side, side) uint8 (side:
-    ``cfg.canvas``), the source indices into ``images`` (n, 4), −1 padded, and each garment's
-    visibility (n, C) float32: the fraction of its painted pixels that no later garment paints
-    over (NaN where absent). The visibility is read off the painting without drawing any random
-    number, so the canvases and labels are those of the generator without it."""
+    ``cfg.canvas``) — or (n, side, side, 3) RGB when ``tints`` (C, 3) in [0, 1] colours each
+    class's garments —, the source indices into ``images`` (n, max(4, most labels of a scene)), −1
+    padded, and each garment's visibility (n, C) float32: the fraction of its painted pixels that
+    no later garment paints over (NaN where absent). ``crowd``: a scene with k > ``crowd``
+    garments draws them at √(crowd / k) of their size (≥ 8 px), so that crowded scenes stay
+    legible; it draws no random number. The visibility is read off the painting without drawing
+    any random number, so the canvases and labels are those of the generator without it."""
     n, side = labels.shape[0], cfg.canvas
-    canvases = np.zeros((n, side, side), dtype=np.float32)
-    sources = np.full((n, 4), -1, dtype=np.int64)
+    width = max(4, int(np.asarray(labels).sum(axis=1).max(initial=0)))
+    canvases = np.zeros((n, side, side) if tints is None else (n, side, side, 3), dtype=np.uint8)
+    sources = np.full((n, width), -1, dtype=np.int64)
     visibility = np.full(labels.shape, np.nan, dtype=np.float32)
     plan: list[list[tuple[int, tuple[int, int, int]]]] = []  # per scene: (class, box) in paint order
     garment_sources, garment_sizes = [], []  # every garment, in paint order
     for r in range(n):  # first every random draw, in the generator's order (resizing draws none)
         classes = rng.permutation(np.flatnonzero(labels[r]))  # paint order = random
+        shrink = 1.0 if crowd is None or len(classes) <= crowd else (crowd / len(classes)) ** 0.5
         boxes: list[tuple[int, int, int]] = []
         for k, c in enumerate(classes):
             sources[r, k] = int(rng.choice(pools[c]))
             size = int(rng.integers(cfg.min_size, cfg.max_size + 1))
+            if shrink < 1.0:
+                size = max(8, int(round(size * shrink)))
             for _ in range(30):  # rejection-sample a position with bounded overlap
                 box = (int(rng.integers(0, side - size + 1)), int(rng.integers(0, side - size + 1)), size)
                 if all(_iou(box, b) <= cfg.max_overlap for b in boxes):
@@ -244,20 +252,25 @@ def render(labels: np.ndarray, pools: list[np.ndarray], images: np.ndarray, cfg:
             garment_sizes.append(size)
         plan.append(list(zip(classes.tolist(), boxes)))
     resized = iter(_resize_all(images, garment_sources, garment_sizes))
-    for r, scene in enumerate(plan):  # then the painting
+    for r, scene in enumerate(plan):  # then the painting, scene by scene
+        canvas = np.zeros(canvases.shape[1:], dtype=np.float32)  # (side, side) or (side, side, 3)
         classes = [c for c, _ in scene]
         owner = np.full((side, side), -1, dtype=np.int64)  # (side, side): index k of the garment on top
         painted = np.zeros(len(classes), dtype=np.int64)  # (k,): pixels each garment painted
-        for k, (_c, (y0, x0, s)) in enumerate(scene):
+        for k, (c, (y0, x0, s)) in enumerate(scene):
             g = next(resized)  # (s, s)
-            region = canvases[r, y0:y0 + s, x0:x0 + s]
+            region = canvas[y0:y0 + s, x0:x0 + s]
             ink = g > INK  # (s, s)
-            np.copyto(region, g, where=ink)  # later garments occlude earlier ones
+            if tints is None:
+                np.copyto(region, g, where=ink)  # later garments occlude earlier ones
+            else:
+                np.copyto(region, g[..., None] * tints[c], where=ink[..., None])  # (s, s, 3)
             owner[y0:y0 + s, x0:x0 + s][ink] = k
             painted[k] = int(ink.sum())
+        canvases[r] = canvas.round()
         for k, c in enumerate(classes):
             visibility[r, c] = (owner == k).sum() / max(painted[k], 1)
-    return canvases.round().astype(np.uint8), sources, visibility
+    return canvases, sources, visibility
 
 
 def generate(cfg: OutfitsConfig, fmnist_path: str | None = None) -> dict[str, dict[str, np.ndarray]]:
@@ -286,8 +299,9 @@ def cache_dir(cfg: OutfitsConfig) -> Path:
     return cache_root() / "outfits" / cfg.key()
 
 
-def _write(cfg: OutfitsConfig, data: dict[str, dict[str, np.ndarray]]) -> None:
-    d = cache_dir(cfg)
+def write_scenes(d: Path, cfg, data: dict[str, dict[str, np.ndarray]]) -> None:
+    """An embedded benchmark's splits into its cache folder ``d``: one ``<split>.npz`` each (images,
+    labels, sources), ``visibility.npz`` and the generator's ``config.json``; each file atomic."""
     d.mkdir(parents=True, exist_ok=True)
     for split, arrays in data.items():
         with atomic_path(d / f"{split}.npz") as tmp:
@@ -297,32 +311,42 @@ def _write(cfg: OutfitsConfig, data: dict[str, dict[str, np.ndarray]]) -> None:
     (d / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
 
-def load_outfits(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None
-                 ) -> dict[str, dict[str, np.ndarray]]:
-    """The benchmark's three splits ({split: {"images", "labels", "sources"}}), generated once and
-    then read from the on-disk cache."""
-    d = cache_dir(cfg)
+def cached_scenes(d: Path, cfg, make, what: str) -> dict[str, dict[str, np.ndarray]]:
+    """The splits ``make()`` generates, generated once into ``d`` and then read from there; a
+    truncated or corrupted cache is generated again, with one line on stderr."""
     files = {s: d / f"{s}.npz" for s in ("train", "val", "test")}
     if not all(f.is_file() for f in files.values()):
-        data = generate(cfg, fmnist_path)
-        _write(cfg, data)
+        data = make()
+        write_scenes(d, cfg, data)
         return {s: {k: v for k, v in a.items() if k != "visibility"} for s, a in data.items()}
     try:
         return {s: dict(load_npz(f)) for s, f in files.items()}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # truncated, corrupted: rebuilt
-        print(f"[outfits] the scene cache {d} is corrupted ({type(exc).__name__}: {exc}); generating it "
+        print(f"[{what}] the scene cache {d} is corrupted ({type(exc).__name__}: {exc}); generating it "
               "again", file=sys.stderr)
-        _write(cfg, generate(cfg, fmnist_path))
+        write_scenes(d, cfg, make())
         return {s: dict(load_npz(f)) for s, f in files.items()}
+
+
+def cached_visibility(d: Path, cfg, make) -> dict[str, np.ndarray]:
+    """Each garment's visibility per split, {split: (n, C) float32} (:func:`render`), kept beside
+    the cached scenes; a cache written before the visibility was recorded is generated again once
+    (the same scenes: the visibility draws no random number)."""
+    path = d / "visibility.npz"
+    if not path.is_file():
+        write_scenes(d, cfg, make())
+    with np.load(path) as z:
+        return {s: z[s] for s in z.files}
+
+
+def load_outfits(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None
+                 ) -> dict[str, dict[str, np.ndarray]]:
+    """The benchmark's three splits ({split: {"images", "labels", "sources"}}), generated once and
+    then read from the on-disk cache."""
+    return cached_scenes(cache_dir(cfg), cfg, lambda: generate(cfg, fmnist_path), "outfits")
 
 
 def load_visibility(cfg: OutfitsConfig = OutfitsConfig(), fmnist_path: str | None = None
                     ) -> dict[str, np.ndarray]:
-    """Each garment's visibility per split, {split: (n, C) float32} (:func:`render`), kept beside
-    the cached scenes; a cache written before the visibility was recorded is generated again once
-    (the same scenes: the visibility draws no random number)."""
-    path = cache_dir(cfg) / "visibility.npz"
-    if not path.is_file():
-        _write(cfg, generate(cfg, fmnist_path))
-    with np.load(path) as z:
-        return {s: z[s] for s in z.files}
+    """Each garment's visibility per split, {split: (n, C) float32} (:func:`render`)."""
+    return cached_visibility(cache_dir(cfg), cfg, lambda: generate(cfg, fmnist_path))

@@ -1,9 +1,11 @@
 """The data of one experiment: train / val / test datasets yielding ``(x, target, difficult)``.
 
-* ``outfits`` — the embedded benchmark (its own train / val / test).
-* ``voc2007`` — train = trainval, test = VOC 2007 test.
-* ``coco2014`` — train = train2014, test = val2014 (the paper's test set).
-* ``custom`` — the prepared train / val / test.
+Each dataset is an entry of :data:`mlgcn_core.data.catalog.DATASETS`:
+
+* embedded benchmarks — ``outfits`` (10 labels), ``coco_shaped`` (COCO's 80 labels and label
+  structure): their own train / val / test, generated and cached;
+* prepared folders — ``voc2007`` (train = trainval, test = VOC 2007 test), ``coco2014`` (train =
+  train2014, test = val2014, the paper's test set), ``custom`` (the prepared train / val / test).
 
 On VOC and COCO the protocol (``cfg.selection``) decides the training images: ``"val"`` carves a
 seeded validation split (``val_fraction``) out of the training split and trains on the rest
@@ -24,16 +26,16 @@ from torch.utils.data import Dataset, Subset
 
 from ..backbones import BACKBONES
 from . import prepared_dataset, prepared_fingerprint
+from .catalog import DATASETS, class_names, dataset, load_scenes, scene_settings
 from .images import eval_transform, train_transform
-from .outfits import CLASSES as OUTFIT_CLASSES
-from .outfits import load_outfits
 from .transforms import to_backbone_input
 
 CARVE_SEED = 0  # the validation carve-out is the same for every training seed
 
 
 class OutfitScenes(Dataset):
-    """Embedded-benchmark canvases → normalized backbone input (random flip when training)."""
+    """Embedded-benchmark canvases (grey or RGB) → normalized backbone input (random flip when
+    training)."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, image_size: int, mean, std,
                  train: bool = False):
@@ -69,8 +71,8 @@ class Splits:
     word_vectors: np.ndarray | None = None
 
 
-DATASET_NAMES = {"outfits": "Fashion outfits", "voc2007": "PASCAL VOC 2007",
-                 "coco2014": "MS-COCO 2014", "custom": "custom dataset"}
+# every dataset's title, as a reader sees it ({name: title})
+DATASET_NAMES = {n: DATASETS[n].build.title for n in DATASETS.names()}
 
 
 def _unwrap(ds: Dataset, idx) -> tuple[Dataset, np.ndarray]:
@@ -91,8 +93,8 @@ def split_labels(ds: Dataset | None) -> np.ndarray | None:
 
 
 def picture(ds: Dataset, i: int, side: int = 224) -> np.ndarray:
-    """Item ``i`` of a split as an image to draw: (S, S) uint8 grey canvas (embedded benchmark) or
-    (H, W, 3) uint8 RGB with its longer side at most ``side`` pixels (files on disk)."""
+    """Item ``i`` of a split as an image to draw: (S, S) uint8 grey or (S, S, 3) RGB canvas (embedded
+    benchmarks) or (H, W, 3) uint8 RGB with its longer side at most ``side`` pixels (files on disk)."""
     base, j = _unwrap(ds, i)
     j = int(j)
     if isinstance(base, OutfitScenes):
@@ -107,9 +109,11 @@ def picture(ds: Dataset, i: int, side: int = 224) -> np.ndarray:
 def image_transform(cfg, train: bool = False):
     """The per-image transform of ``cfg`` for files on disk (real datasets, ``predict``)."""
     info = BACKBONES[cfg.backbone]
-    if cfg.dataset == "outfits":
+    entry = dataset(cfg.dataset)
+    if entry.embedded:  # a picture drawn like the benchmark's canvases
         def outfit(img):
-            canvas = np.asarray(img.convert("L").resize((cfg.outfits.canvas,) * 2))[None]
+            side = scene_settings(cfg).canvas
+            canvas = np.asarray(img.convert(entry.image_mode).resize((side, side)))[None]
             return to_backbone_input(canvas, cfg.image_size, info.mean, info.std)[0]
         return outfit
     make = train_transform if train else eval_transform
@@ -120,7 +124,7 @@ SUBSET_STREAM = 2_000_003  # training subsets: rng([SUBSET_STREAM, run seed])
 
 
 def keep_rare(labels: np.ndarray, rows: np.ndarray, rare: list[int], k: int,
-              rng: np.random.Generator) -> np.ndarray:
+              rng: np.random.Generator, classes: list[str] | None = None) -> np.ndarray:
     """``rows`` (sorted) without all but ``k`` of the scenes holding each class in ``rare``: the
     scenes are visited in a random order and one holding rare classes is kept while each of them
     has fewer than ``k`` kept positives; other scenes are all kept, their labels untouched.
@@ -133,7 +137,7 @@ def keep_rare(labels: np.ndarray, rows: np.ndarray, rare: list[int], k: int,
             keep[i] = bool((count[has] < k).all())
             count += has & keep[i]
     if (count != k).any():
-        short = {OUTFIT_CLASSES[c]: int(n) for c, n in zip(rare, count) if n != k}
+        short = {(classes[c] if classes else c): int(n) for c, n in zip(rare, count) if n != k}
         raise ValueError(f"rare_positives={k}: the training split yields only {short} scenes for "
                          "these rare_labels (need more scenes, or rare labels that co-occur less)")
     return rows[keep]
@@ -153,11 +157,12 @@ def outfit_training_rows(cfg, labels: np.ndarray) -> np.ndarray | None:
     if cfg.train_scenes is not None:
         if cfg.train_scenes > len(rows):
             raise ValueError(f"train_scenes={cfg.train_scenes}: the training split has only {len(rows)} "
-                             "scenes (outfits.n_train)")
+                             f"scenes ({dataset(cfg.dataset).scenes}.n_train)")
         rows = np.sort(rng.permutation(len(rows))[:cfg.train_scenes])
     if cfg.rare_labels:
-        rare = [OUTFIT_CLASSES.index(n) for n in cfg.rare_labels]
-        rows = keep_rare(labels, rows, rare, int(cfg.rare_positives), rng)
+        names = class_names(cfg)
+        rare = [names.index(n) for n in cfg.rare_labels]
+        rows = keep_rare(labels, rows, rare, int(cfg.rare_positives), rng, names)
     return rows
 
 
@@ -170,8 +175,9 @@ def hide_annotations(cfg, labels: np.ndarray) -> np.ndarray:
     seed; a copy of ``labels`` when nothing is hidden."""
     out = np.array(labels, copy=True)
     rng = np.random.default_rng([HIDE_STREAM, int(cfg.seed)])
+    names = class_names(cfg)
     for name in cfg.hide_labels:
-        c = OUTFIT_CLASSES.index(name)
+        c = names.index(name)
         pos = np.flatnonzero(out[:, c] == 1)  # (P,)
         hide = rng.permutation(pos)[:int(round(cfg.hide_fraction * len(pos)))]
         out[hide, c] = 0
@@ -213,28 +219,39 @@ def _prepared_vectors(cfg, root: Path, manifest: dict) -> np.ndarray | None:
 
 
 def _load_splits(cfg) -> Splits:
+    return (_embedded_splits if dataset(cfg.dataset).embedded else _prepared_splits)(cfg)
+
+
+def _embedded_splits(cfg) -> Splits:
+    """An embedded benchmark's splits, with the training subset, rare labels and hidden
+    annotations of ``cfg`` applied to its training split."""
     info = BACKBONES[cfg.backbone]
-    if cfg.dataset == "outfits":
-        data = load_outfits(cfg.outfits)
-        ds = {s: OutfitScenes(data[s]["images"], data[s]["labels"], cfg.image_size, info.mean,
-                              info.std, train=(s == "train")) for s in data}
-        plain = OutfitScenes(data["train"]["images"], data["train"]["labels"], cfg.image_size,
-                             info.mean, info.std)
-        corpus = data["train"]["labels"]  # (n_train, C) every training scene's full label set
-        rows = outfit_training_rows(cfg, corpus)
-        seen = corpus if rows is None else corpus[rows]  # (n, C) the scenes trained on
-        targets = hide_annotations(cfg, seen) if cfg.hide_labels else None  # (n, C) or None
-        if targets is not None:
-            ds["train"] = OutfitScenes(data["train"]["images"][rows] if rows is not None else
-                                       data["train"]["images"], targets, cfg.image_size, info.mean,
-                                       info.std, train=True)
-            rows_ds = None
-        else:
-            rows_ds = rows
-        train = ds["train"] if rows_ds is None else Subset(ds["train"], rows_ds.tolist())
-        positives = corpus if cfg.graph_labels == "corpus" else (seen if targets is None else targets)
-        return Splits(train, ds["val"], ds["test"], plain, list(OUTFIT_CLASSES), positives,
-                      f"outfits-{cfg.outfits.key()}", rows, targets)
+    data = load_scenes(cfg)
+    ds = {s: OutfitScenes(data[s]["images"], data[s]["labels"], cfg.image_size, info.mean,
+                          info.std, train=(s == "train")) for s in data}
+    plain = OutfitScenes(data["train"]["images"], data["train"]["labels"], cfg.image_size,
+                         info.mean, info.std)
+    corpus = data["train"]["labels"]  # (n_train, C) every training scene's full label set
+    rows = outfit_training_rows(cfg, corpus)
+    seen = corpus if rows is None else corpus[rows]  # (n, C) the scenes trained on
+    targets = hide_annotations(cfg, seen) if cfg.hide_labels else None  # (n, C) or None
+    if targets is not None:
+        ds["train"] = OutfitScenes(data["train"]["images"][rows] if rows is not None else
+                                   data["train"]["images"], targets, cfg.image_size, info.mean,
+                                   info.std, train=True)
+        rows_ds = None
+    else:
+        rows_ds = rows
+    train = ds["train"] if rows_ds is None else Subset(ds["train"], rows_ds.tolist())
+    positives = corpus if cfg.graph_labels == "corpus" else (seen if targets is None else targets)
+    return Splits(train, ds["val"], ds["test"], plain, class_names(cfg), positives,
+                  f"{cfg.dataset}-{scene_settings(cfg).key()}", rows, targets)
+
+
+def _prepared_splits(cfg) -> Splits:
+    """A prepared folder's splits: custom data as prepared; VOC and COCO with the validation split
+    the protocol (``cfg.selection``) carves out of the training split."""
+    entry = dataset(cfg.dataset)
     root = Path(cfg.data_root or "")
     if not (root / "manifest.json").is_file():
         raise FileNotFoundError(f"data_root {str(root)!r}: no manifest.json (make it with "
@@ -251,13 +268,13 @@ def _load_splits(cfg) -> Splits:
         raise ValueError(f"data_root {str(root)!r} holds {held!r}, config says dataset={cfg.dataset!r}")
     key = f"{cfg.dataset}-{prepared_fingerprint(root)[:10]}"  # the files' identity, as in the run key
     tr, ev = image_transform(cfg, train=True), image_transform(cfg)
-    if cfg.dataset == "custom":
+    if not entry.carved:
         full = {s: prepared_dataset(root, s, ev) for s in ("train", "val", "test")}
         train = prepared_dataset(root, "train", tr)
         return Splits(train, full["val"], full["test"], full["train"], full["train"].classes,
                       (full["train"].labels == 1).astype(np.int64), key,
                       word_vectors=_prepared_vectors(cfg, root, manifest))
-    train_name, test_name = ("trainval", "test") if cfg.dataset == "voc2007" else ("train", "val")
+    train_name, test_name = entry.splits
     full_train = prepared_dataset(root, train_name, tr)
     full_eval = prepared_dataset(root, train_name, ev)
     test = prepared_dataset(root, test_name, ev)
