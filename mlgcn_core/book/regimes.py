@@ -18,6 +18,11 @@ test metric), ``val_score`` (the same on validation: what picked the lr), ``mAP`
 * :data:`MISSING` — a share of two labels' training annotations hidden (the images stay); the
   graph from the annotations at hand or from the clean label corpus; tested on clean labels.
 
+Every regime also compares with the GMP baseline what a practitioner can build there (kind
+"practitioner": the corpus graph where it runs, the uncoupled head — beside ML-GCN − GMP, the
+paper's comparison, Table 1 and the official README): a graph's gain over another graph says
+nothing of whether either is worth building.
+
 How each regime is trained — its lr picked on validation per variant, controls included, and
 trained until it plateaus — is :mod:`mlgcn_core.book.tuning`.
 """
