@@ -1,8 +1,10 @@
 """Each strengthened check, fed a deliberately broken variant of the production code it guards,
 fails: the engine's update doing nothing, a worker training the wrong seed, a downloader that
 ignores ``.part``, a transposed Â, GloVe rows off by one, ``report.best_setting`` reporting a best
-value that is not the highest mean, ``findings.judge`` on the old '2 standard errors' rule. (The
-constant-model ``predict`` breakage sits beside its test in test_train.py.)"""
+value that is not the highest mean, ``findings.judge`` on the old '2 standard errors' rule, the
+words chapter 04 and the first page print calling an inconclusive row held, and the regimes' own
+knobs (the corpus graph's label sets, the hidden share, the binary graph's key) not reaching the
+runs. (The constant-model ``predict`` breakage sits beside its test in test_train.py.)"""
 
 from __future__ import annotations
 
@@ -10,9 +12,22 @@ import numpy as np
 import pytest
 import torch
 from test_data import check_glove_rows, check_resumed_download
-from test_findings import table
+from test_findings import (
+    check_claims,
+    check_closing,
+    check_graph_gain_beside_gmp,
+    check_page_summary,
+    check_regime_sentences,
+    table,
+)
 from test_models import check_mlgcn_forward
 from test_notebooks import check_best_is_highest_mean
+from test_regimes import (
+    check_every_variant_has_runs_of_its_own,
+    check_graph_labels_are_keyed,
+    check_hidden_share_follows_the_fraction,
+    check_missing_regime_hides_each_fraction,
+)
 from test_train import TINY, check_learns, check_same_runs
 
 from mlgcn_core.config import ExperimentConfig
@@ -144,3 +159,113 @@ def test_depth_findings_name_a_level_that_was_not_run():
 
     depth = table("gcn_depth", {"ML-GCN (re-weighted)": {2: 75.0, 3: 73.0}})
     assert "not tested (depth 4 was not run)" in F.depth_findings(depth).replace("**", "")
+
+
+# --- the words printed: an inconclusive row called held ----------------------------------------------
+
+def _open_as_held(table, rows=None):
+    """``table`` with its inconclusive rows (those of ``rows(table)`` only, when given) read as held."""
+    from mlgcn_core.book import findings as F
+
+    hit = table["verdict"] == F.INCONCLUSIVE
+    if rows is not None:
+        hit &= rows(table)
+    return table.assign(verdict=table["verdict"].mask(hit, F.HELD))
+
+
+def _baseline_rows(t):
+    from mlgcn_core.book.regimes import GMP, RW
+
+    return t["comparison"] == f"{RW} − {GMP}"
+
+
+@pytest.mark.parametrize("name, check, broken", [
+    ("regime_sentences", check_regime_sentences, lambda real: lambda t: real(_open_as_held(t))),
+    # the "above the baseline" count taking an inconclusive ML-GCN − GMP level for a gain
+    ("closing", check_closing, lambda real: lambda t: real(_open_as_held(t, _baseline_rows))),
+    # a kind's "N held" counting its inconclusive comparisons
+    ("closing", check_closing, lambda real: lambda t: real(_open_as_held(t, lambda t: t["kind"] == "graph"))),
+    ("claims", check_claims, lambda real: lambda t, *a: [dict(c, verdict="held" if c["verdict"] == "inconclusive"
+                                                              else c["verdict"]) for c in real(t, *a)]),
+], ids=["regime_sentences", "closing-baseline-count", "closing-kind-count", "claims"])
+def test_prose_checks_fire_when_an_inconclusive_row_is_called_held(monkeypatch, name, check, broken):
+    """Chapter 04's sentences and its rows for the first page, each broken into calling an
+    inconclusive row held: the check that passes on the production function fails."""
+    from mlgcn_core.book import prose
+
+    check()
+    monkeypatch.setattr(prose, name, broken(getattr(prose, name)))
+    with pytest.raises(AssertionError):
+        check()
+
+
+def test_page_summary_check_fires_when_an_inconclusive_claim_is_called_held(monkeypatch):
+    from mlgcn_core.book import findings as F
+
+    check_page_summary()
+    real = F.page_summary
+    monkeypatch.setattr(F, "page_summary", lambda rows: real(
+        [dict(r, verdict=F.HELD if r["verdict"] == F.INCONCLUSIVE else r["verdict"]) for r in rows]))
+    with pytest.raises(AssertionError):
+        check_page_summary()
+
+
+def test_graph_gain_check_fires_when_the_gmp_rows_are_left_out(monkeypatch):
+    """A held gain of the corpus graph over the re-weighted one printed alone, without either graph
+    against the GMP baseline beside it."""
+    from mlgcn_core.book import prose
+
+    check_graph_gain_beside_gmp()
+    monkeypatch.setattr(prose, "against_baseline", lambda table, row: "")
+    with pytest.raises(AssertionError):
+        check_graph_gain_beside_gmp()
+
+
+# --- the regimes' knobs not reaching the runs ------------------------------------------------------------
+
+def test_run_key_check_fires_when_the_corpus_variant_loses_its_label_corpus(monkeypatch):
+    """The corpus graph's row of the variant table without ``graph_labels="corpus"``: its runs' key is
+    the re-weighted graph's, so it would read those runs back."""
+    from mlgcn_core.book.chapters import VARIANTS
+    from mlgcn_core.book.regimes import CORPUS
+
+    check_every_variant_has_runs_of_its_own(monkeypatch)
+    monkeypatch.setitem(VARIANTS, CORPUS, {k: v for k, v in VARIANTS[CORPUS].items() if k != "graph_labels"})
+    with pytest.raises(AssertionError):
+        check_every_variant_has_runs_of_its_own(monkeypatch)
+
+
+def test_missing_regime_check_fires_when_its_fraction_is_ignored(monkeypatch):
+    from mlgcn_core.book import regimes
+
+    check_missing_regime_hides_each_fraction(monkeypatch)
+    real = regimes._head
+
+    def one_fraction(base, batch_size, variant, **fields):  # every level hides 70 %
+        return real(base, batch_size, variant, **dict(fields, **({"hide_fraction": 0.7} if "hide_fraction" in fields
+                                                                 else {})))
+
+    monkeypatch.setattr(regimes, "_head", one_fraction)
+    with pytest.raises(AssertionError):
+        check_missing_regime_hides_each_fraction(monkeypatch)
+
+
+def test_hidden_share_check_fires_when_hide_annotations_hides_one_fraction(monkeypatch):
+    from mlgcn_core.data import sources
+
+    check_hidden_share_follows_the_fraction()
+    real = sources.hide_annotations
+    monkeypatch.setattr(sources, "hide_annotations", lambda cfg, labels: real(cfg.replace(hide_fraction=0.5), labels))
+    with pytest.raises(AssertionError):
+        check_hidden_share_follows_the_fraction()
+
+
+def test_graph_key_check_fires_when_the_binary_graph_does_not_key_its_label_sets(monkeypatch):
+    import dataclasses
+
+    from mlgcn_core.graph import GRAPHS
+
+    check_graph_labels_are_keyed()
+    monkeypatch.setitem(GRAPHS._entries, "binary", dataclasses.replace(GRAPHS["binary"], reads=("tau",)))
+    with pytest.raises(AssertionError):
+        check_graph_labels_are_keyed()

@@ -109,28 +109,44 @@ def test_findings_table_of_the_first_page_comes_from_recorded_claims():
             dict(findings.claim("re-weighted above binary", null, "+2.7 COCO"), chapter="02_train"),
             dict(findings.claim("depth 2 > 4", None, "Table 3", why_not="depth 4 was not run"),
                  chapter="07_ablation_depth")]
+    rows = [dict(r, benchmark="Fashion outfits") for r in rows]
     text = findings.claims_table(rows, missing=["10_tsne_classifiers"])
     lines = text.splitlines()
-    assert lines[2].startswith("| ML-GCN above GMP | +1.0 VOC | +1.05 [") and "**held**" in lines[2]
-    assert "{doc}`executed/02_train`" in lines[2]
-    assert "**inconclusive**" in lines[3] and "**not tested**" in lines[4] and "depth 4 was not run" in lines[4]
+    assert lines[0] == "**On Fashion outfits**"
+    assert lines[4].startswith("| ML-GCN above GMP | +1.0 VOC | +1.05 [") and "**held**" in lines[4]
+    assert "{doc}`executed/02_train`" in lines[4]
+    assert "**inconclusive**" in lines[5] and "**not tested**" in lines[6] and "depth 4 was not run" in lines[6]
     assert "not executed in this build: 10_tsne_classifiers" in text
     assert "no chapter recorded a claim" in findings.claims_table([])
 
 
 def test_write_findings_collects_claims_in_book_order(tmp_path):
+    """The first page: its sentences, then one table per benchmark in book order; a claim without a
+    benchmark takes its chapter's, read off the parameters papermill injected (preset, config)."""
     import nbformat
 
-    from mlgcn_core.book.build import EXECUTED, FINDINGS, write_findings
+    from mlgcn_core.book.build import EXECUTED, FINDINGS, chapter_benchmark, write_findings
     from mlgcn_core.book.notebook import RECORD_KEY
 
     (tmp_path / EXECUTED).mkdir(parents=True)
-    for name, text in (("02_train", "claim B"), ("01_label_graph", "claim A")):
-        out = nbformat.v4.new_output("display_data", data={"application/json": [
-            findings.claim(text, findings.paired_interval([1, 2, 3]))], "text/plain": "x"},
-            metadata={RECORD_KEY: "claims"})
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])])
+    held, null = findings.paired_interval([1.0, 1.2, 0.9, 1.1, 1.05]), findings.paired_interval([0.3, -0.4, 0.1])
+    for name, claims, params in (
+            ("02_train", [findings.claim("claim B", held)], {"preset": "paper_voc"}),
+            ("01_label_graph", [findings.claim("claim A", null)], {}),
+            ("04_does_the_graph_help", [findings.claim("claim C", held, benchmark="Fashion outfits")],
+             {"preset": "paper_voc"})):
+        out = nbformat.v4.new_output("display_data", data={"application/json": claims, "text/plain": "x"},
+                                     metadata={RECORD_KEY: "claims"})
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])],
+                                      metadata={"papermill": {"parameters": params}})
         nbformat.write(nb, tmp_path / EXECUTED / f"{name}.ipynb")
-    write_findings(tmp_path, ["01_label_graph", "02_train", "03_per_class"])
+    write_findings(tmp_path, ["01_label_graph", "02_train", "03_per_class", "04_does_the_graph_help"])
     text = (tmp_path / FINDINGS).read_text()
-    assert text.index("claim A") < text.index("claim B") and "03_per_class" in text.splitlines()[-1]
+    assert text.startswith("On **Fashion outfits**, **1** of 2 claims held (claim C); none was reversed. "
+                           "On **PASCAL VOC 2007**, **1** of 1 claim held (claim B); none was reversed. "
+                           "Still open: 1 inconclusive on Fashion outfits.\n")
+    outfits, voc = text.split("\n\n", 1)[1].split("**On PASCAL VOC 2007**")  # the tables
+    assert outfits.index("claim A") < outfits.index("claim C") and "claim B" in voc
+    assert "03_per_class" in text.splitlines()[-1]
+    nb = nbformat.v4.new_notebook(metadata={"papermill": {"parameters": {"config": {"dataset": "coco2014"}}}})
+    assert chapter_benchmark(nb) == "MS-COCO 2014"

@@ -268,3 +268,185 @@ def test_converged_cells_carry_the_size_regimes_verdicts_to_the_occlusion_bins()
     cells = regimes.converged_cells(conv)
     assert cells[(regimes.SIZE.name, 6000, "v")] is False and cells[(regimes.RARE.name, "K = 5", "w")] is True
     assert all(cells[(regimes.OCCLUSION.name, f"{lo:g}–{hi:g}", "v")] is False for lo, hi in regimes.VISIBILITY_BINS)
+
+
+# --- the words printed cannot outrun the table: an inconclusive row is never called held --------------
+
+HELD_D, REVERSED_D, OPEN_D = [1.0, 1.2, 0.9, 1.1, 1.0], [-1.0, -1.2, -0.9, -1.1, -1.0], [0.1, -0.1, 0.2, -0.2, 0.0]
+
+
+def mixed_table() -> pd.DataFrame:
+    """A verdict table (:func:`F.verdict_table`) of one regime "r" at three levels: ML-GCN −
+    GMP held at 1, reversed at 2, inconclusive at 3; the re-weighted graph against the identity
+    graph inconclusive at 1, held at 2, reversed at 3 (the Holm-adjusted verdicts, m = 6)."""
+    from mlgcn_core.book.regimes import GMP, IDENTITY, RW, Comparison
+
+    regime = _Regime("r", (Comparison(RW, GMP, "baseline"), Comparison(RW, IDENTITY, "graph")),
+                     Comparison(RW, IDENTITY, "graph"))
+    rows = []
+    for level, (base, graph) in enumerate(((HELD_D, OPEN_D), (REVERSED_D, HELD_D), (OPEN_D, REVERSED_D)), 1):
+        for s in range(5):
+            rows += [{"regime": "r", "level": level, "variant": GMP, "seed": s, "score": 50.0},
+                     {"regime": "r", "level": level, "variant": RW, "seed": s, "score": 50.0 + base[s]},
+                     {"regime": "r", "level": level, "variant": IDENTITY, "seed": s,
+                      "score": 50.0 + base[s] - graph[s]}]
+    t = F.verdict_table(pd.DataFrame(rows), [regime])
+    assert list(t.verdict) == [F.HELD, F.INCONCLUSIVE, F.REVERSED, F.HELD, F.INCONCLUSIVE, F.REVERSED]
+    return t
+
+
+def check_regime_sentences() -> None:
+    """Each level's bullet prints each row's own verdict: the inconclusive rows as inconclusive."""
+    from mlgcn_core.book import prose
+    from mlgcn_core.book.regimes import GMP, IDENTITY, RW
+
+    lines = prose.regime_sentences(mixed_table()).splitlines()
+    assert len(lines) == 3
+    said = [{v: line.count(f": **{v}**") for v in (F.HELD, F.REVERSED, F.INCONCLUSIVE)} for line in lines]
+    # the held (level 2) and reversed (level 3) graph rows carry RW − GMP beside them: reversed at
+    # level 2, inconclusive at level 3 — each said once more
+    assert said == [{F.HELD: 1, F.REVERSED: 0, F.INCONCLUSIVE: 1}, {F.HELD: 1, F.REVERSED: 2, F.INCONCLUSIVE: 0},
+                    {F.HELD: 0, F.REVERSED: 1, F.INCONCLUSIVE: 2}]
+    assert f"{RW} − {IDENTITY}: **inconclusive**" in lines[0] and f"{RW} − {GMP}: **inconclusive**" in lines[2]
+
+
+def check_closing() -> None:
+    """The closing section's counts are the table's: ML-GCN above the baseline at one level of three
+    (not the inconclusive one), and the graph-against-no-graph kind 1 held, 1 reversed, 1 inconclusive."""
+    from mlgcn_core.book import prose
+    from mlgcn_core.book.regimes import IDENTITY, RW
+
+    close = prose.closing(mixed_table())
+    assert ("Judged in 3 regime levels: ML-GCN (re-weighted) is above the baseline in **1** (r (1)), "
+            "significantly below it in **1** (r (2)), and inconclusive in **1** (r (3)).") in close
+    assert (f"3 comparisons judged: 1 held ({RW} − {IDENTITY} in r (2)), 1 reversed ({RW} − {IDENTITY} in r (3)), "
+            "1 inconclusive.") in close
+
+
+def check_claims() -> None:
+    """The first page's rows of the chapter carry the table's verdicts, one for one."""
+    from mlgcn_core.book import prose
+
+    t = mixed_table()
+    claims = prose.claims(t, "Fashion outfits")
+    assert [c["verdict"] for c in claims] == list(t.verdict)  # every row is primary or ML-GCN − GMP
+    assert [c["claim"].endswith(" — primary") for c in claims] == list(t.primary)
+    assert {c["benchmark"] for c in claims} == {"Fashion outfits"}
+
+
+def test_the_words_printed_keep_every_verdict_of_the_table():
+    check_regime_sentences()
+    check_closing()
+    check_claims()
+
+
+CORPUS_D, RW_D = [7.0, 7.9, 6.4, 7.6, 6.8], [-6.4, -6.6, -6.5, -6.3, -6.7]  # corpus − RW, RW − GMP
+
+
+def graph_gain_table(with_corpus_row: bool = True) -> pd.DataFrame:
+    """The rare-label case: the corpus graph far above the re-weighted one, which is far below GMP,
+    so the corpus graph is only back at GMP's level (corpus − GMP inconclusive)."""
+    from mlgcn_core.book.regimes import CORPUS, GMP, RW, Comparison
+
+    comps = (Comparison(CORPUS, RW, "corpus"), Comparison(RW, GMP, "baseline"))
+    comps += (Comparison(CORPUS, GMP, "practitioner"),) if with_corpus_row else ()
+    gmp = [47.9, 47.5, 48.3, 47.6, 48.0]
+    rows = [{"regime": "rare labels", "level": "K = 5", "variant": v, "seed": s, "score": x}
+            for s in range(5)
+            for v, x in ((GMP, gmp[s]), (RW, gmp[s] + RW_D[s]), (CORPUS, gmp[s] + RW_D[s] + CORPUS_D[s]))]
+    return F.verdict_table(pd.DataFrame(rows), [_Regime("rare labels", comps, comps[0])])
+
+
+def check_graph_gain_beside_gmp() -> None:
+    """corpus − re-weighted held: the chapter's sentences about it carry corpus − GMP and
+    re-weighted − GMP beside it."""
+    from mlgcn_core.book import prose
+    from mlgcn_core.book.regimes import CORPUS, GMP, RW
+
+    t = graph_gain_table()
+    gain = prose.row_text(t[t.comparison == f"{CORPUS} − {RW}"].iloc[0])
+    for text in (prose.regime_sentences(t), prose.closing(t)):
+        assert gain in text
+        beside = text.split(gain, 1)[1].split(").", 1)[0]  # the parenthesis right after it
+        assert beside.startswith(f" (against the GMP baseline at this level: {CORPUS} − {GMP}: **inconclusive**, ")
+        assert f"; {RW} − {GMP}: **reversed**, " in beside
+
+
+def test_a_held_gain_of_one_graph_over_another_is_printed_beside_both_against_gmp():
+    """corpus − re-weighted held: both sentences functions print corpus − GMP (inconclusive) and
+    re-weighted − GMP (reversed) beside it, with their intervals and Holm p; a − GMP not compared at
+    that level is said "not tested"."""
+    from mlgcn_core.book import prose
+    from mlgcn_core.book.regimes import CORPUS, GMP, RW
+
+    check_graph_gain_beside_gmp()
+    t = graph_gain_table()
+    gain = t[t.comparison == f"{CORPUS} − {RW}"].iloc[0]
+    assert gain.verdict == F.HELD
+    beside = prose.against_baseline(t, gain)
+    assert beside.startswith(f" (against the GMP baseline at this level: {CORPUS} − {GMP}: **inconclusive**, ")
+    assert f"; {RW} − {GMP}: **reversed**, -6.50 [" in beside and beside.count("Holm p = ") == 2
+    sentence = f"{prose.row_text(gain)}{beside}"
+    assert sentence in prose.regime_sentences(t)
+    assert f"**The strongest positive finding after adjustment**: rare labels (K = 5), {sentence}." in prose.closing(t)
+    for kind_row in t[t.b == GMP].itertuples():  # a row against GMP needs nothing beside it
+        assert prose.against_baseline(t, t.loc[kind_row.Index]) == ""
+    alone = graph_gain_table(with_corpus_row=False)
+    beside = prose.against_baseline(alone, alone.iloc[0])
+    assert f"{CORPUS} − {GMP}: **not tested** (not compared at this level); {RW} − {GMP}: **reversed**" in beside
+    assert beside in prose.closing(alone) and beside in prose.regime_sentences(alone)
+    assert prose.against_baseline(t, dict(gain, verdict=F.INCONCLUSIVE)) == ""
+
+
+# --- the first page: sentences before the claims, one table per benchmark ------------------------------
+
+def two_benchmark_claims() -> list[dict]:
+    """Claims on two benchmarks: Fashion outfits 2 held, 1 reversed, 2 inconclusive, 1 not tested;
+    PASCAL VOC 2007 1 held, 1 inconclusive, 1 not converged."""
+    d = {F.HELD: F.paired_interval(HELD_D), F.REVERSED: F.paired_interval(REVERSED_D),
+         F.INCONCLUSIVE: F.paired_interval(OPEN_D)}
+    rows = []
+    for bench, verdicts in (("Fashion outfits", [F.HELD, F.INCONCLUSIVE, F.REVERSED, F.HELD, F.INCONCLUSIVE,
+                                                 F.NOT_TESTED]),
+                            ("PASCAL VOC 2007", [F.INCONCLUSIVE, F.HELD, F.NOT_CONVERGED])):
+        for i, v in enumerate(verdicts):
+            text = f"{bench} claim {i} ({v})"
+            c = (F.claim(text, None, benchmark=bench) if v == F.NOT_TESTED else
+                 {"claim": text, "paper": "", "here": "(x had not plateaued)", "verdict": v, "benchmark": bench}
+                 if v == F.NOT_CONVERGED else F.claim(text, d[v], benchmark=bench))
+            assert c["verdict"] == v
+            rows.append(dict(c, chapter="04_does_the_graph_help"))
+    return rows
+
+
+def check_page_summary() -> None:
+    """The first page's sentences count the claims as the table has them, per benchmark: an
+    inconclusive claim is never among the held."""
+    rows = two_benchmark_claims()
+    text = F.page_summary(rows)
+    assert text == (
+        "On **Fashion outfits**, **2** of 6 claims held (Fashion outfits claim 0 (held); Fashion outfits "
+        "claim 3 (held)); **1** was reversed, significantly the other way (Fashion outfits claim 2 (reversed)). "
+        "On **PASCAL VOC 2007**, **1** of 3 claims held (PASCAL VOC 2007 claim 1 (held)); none was "
+        "reversed. Still open: 2 inconclusive, 1 not tested on Fashion outfits; 1 inconclusive, 1 not converged "
+        "on PASCAL VOC 2007.")
+    held_part = "".join(s.split("; ")[0] for s in text.split(". On "))
+    assert "(inconclusive)" not in held_part
+
+
+def test_page_summary_counts_each_benchmarks_claims():
+    check_page_summary()
+    assert "nothing is judged yet" in F.page_summary([])
+    judged = [r for r in two_benchmark_claims() if r["verdict"] in (F.HELD, F.REVERSED)]
+    assert F.page_summary(judged).endswith("Nothing stays open: every claim was judged held or reversed.")
+    assert F.page_summary(judged).count(". ") + 1 == 3  # one sentence per benchmark, one for what is open
+
+
+def test_claims_table_is_split_by_benchmark():
+    rows = two_benchmark_claims()
+    text = F.claims_table(rows)
+    outfits, voc = text.split("**On PASCAL VOC 2007**")
+    assert outfits.startswith("**On Fashion outfits**\n\n| the paper's claim |")
+    assert outfits.count("| Fashion outfits claim") == 6 and "PASCAL" not in outfits
+    assert voc.count("| PASCAL VOC 2007 claim") == 3 and "Fashion outfits claim" not in voc
+    assert "**On benchmark not recorded**" in F.claims_table([dict(rows[0], benchmark="")])

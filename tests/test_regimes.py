@@ -590,3 +590,82 @@ def test_expressiveness_of_runs(regime):
     assert out["rank"] == len(CLASSES) and out["residual"] < 1e-6 and out["own_residual"] < 1e-5
     with pytest.raises(ValueError, match="not an ML-GCN run"):
         expressiveness(pick(R.GMP), pick(R.GMP))
+
+
+# --- the regimes' own knobs reach the runs ---------------------------------------------------------------
+
+LABELS_BASE = ExperimentConfig(outfits=OutfitsConfig(n_train=600, n_val=60, n_test=80))
+
+
+def regime_cells(monkeypatch, run, *args, **kwargs) -> list:
+    """The cells a regime function hands to :func:`~mlgcn_core.book.tuning.tuned_runs`, nothing trained."""
+    got = []
+    monkeypatch.setattr(R, "tuned_runs", lambda cells, *a, **k: got.extend(cells) or pd.DataFrame())
+    run(*args, **kwargs)
+    return got
+
+
+def check_every_variant_has_runs_of_its_own(monkeypatch) -> None:
+    """Within each level of the rare- and missing-label regimes, no two variants share a run key (a
+    variant whose config lost what sets it apart would silently read another's runs back): the
+    corpus graph's runs are not the re-weighted graph's, its shuffled twin's not the shuffled graph's."""
+    cells = (regime_cells(monkeypatch, R.rare_regime, LABELS_BASE, [0, 1], positives=(5,),
+                          weight_decay_factors=(1, 10), variants=R.RARE.variants)
+             + regime_cells(monkeypatch, R.missing_regime, LABELS_BASE, [0, 1], fractions=(0.3, 0.7)))
+    levels = {(c.regime, c.level) for c in cells}
+    assert len(levels) == 4
+    for regime, level in levels:
+        keys = {c.variant: c.config.replace(lr=0.02, seed=3).key() for c in cells
+                if (c.regime, c.level) == (regime, level)}
+        assert {R.CORPUS, R.RW} <= set(keys) and len(set(keys.values())) == len(keys), (regime, level, keys)
+
+
+def check_missing_regime_hides_each_fraction(monkeypatch) -> None:
+    """missing_regime's cells at 30 % and 70 % hidden carry those fractions, and a variant's runs at
+    the two levels have different keys."""
+    cells = regime_cells(monkeypatch, R.missing_regime, LABELS_BASE, [0, 1], fractions=(0.3, 0.7))
+    for c in cells:
+        f = {"30 % hidden": 0.3, "70 % hidden": 0.7}[c.level]
+        assert c.config.hide_fraction == f and c.config.hide_labels == R.FOCUS_LABELS, (c.level, c.variant)
+    for v in R.MISSING.variants:
+        keys = {c.config.key() for c in cells if c.variant == v}
+        assert len(keys) == 2, v
+
+
+def check_hidden_share_follows_the_fraction() -> None:
+    """The training targets a run gets (load_splits) hide round(f · positives) of each hidden label,
+    at two different fractions f."""
+    from mlgcn_core.data import sources
+
+    full = sources.load_splits(ExperimentConfig(outfits=TINY)).train_positives
+    for label in ("coat", "sandal"):
+        c = CLASSES.index(label)
+        n = int(full[:, c].sum())
+        for f in (0.3, 0.7):
+            cfg = ExperimentConfig(outfits=TINY, hide_labels=(label,), hide_fraction=f, seed=1)
+            assert sources.load_splits(cfg).train_targets[:, c].sum() == n - round(f * n), (label, f)
+            assert sources.hide_annotations(cfg, full)[:, c].sum() == n - round(f * n), (label, f)
+
+
+def check_graph_labels_are_keyed() -> None:
+    """Every graph whose adjacency changes with where its label sets come from (the run's scenes or
+    the label corpus) keys ``graph_labels``: two configs that differ only there have different run
+    keys — the binary and re-weighted graphs among them."""
+    from mlgcn_core.graph import GRAPHS
+
+    rare = ExperimentConfig(outfits=TINY, rare_labels=("coat",), rare_positives=3, seed=2)
+    changed = []
+    for name in GRAPHS.names():
+        own, corpus = rare.replace(graph=name), rare.replace(graph=name, graph_labels="corpus")
+        if not np.array_equal(label_graph(own, load_splits(own).train_positives),
+                              label_graph(corpus, load_splits(corpus).train_positives)):
+            changed.append(name)
+            assert own.key() != corpus.key(), name
+    assert {"binary", "reweighted", "shuffled"} <= set(changed)
+
+
+def test_the_regimes_knobs_reach_the_runs(monkeypatch):
+    check_every_variant_has_runs_of_its_own(monkeypatch)
+    check_missing_regime_hides_each_fraction(monkeypatch)
+    check_hidden_share_follows_the_fraction()
+    check_graph_labels_are_keyed()

@@ -209,14 +209,29 @@ def _relative(text, subs):
 FINDINGS = Path("book") / "_generated" / "findings.md"
 
 
+def chapter_benchmark(nb) -> str:
+    """The benchmark an executed chapter ran on (:func:`mlgcn_core.book.chapters.benchmark_name`):
+    its config's dataset, from the ``preset`` and ``config`` parameters papermill injected into it
+    (the chapters' default preset where none was)."""
+    from ..config import load_preset
+    from .chapters import benchmark_name
+
+    params = (nb.metadata.get("papermill") or {}).get("parameters") or {}
+    cfg = load_preset(params.get("preset") or "default")
+    return benchmark_name(cfg.with_overrides(dict(params["config"])) if params.get("config") else cfg)
+
+
 def write_findings(out_root: Path, names: list[str]) -> Path:
     """``book/_generated/findings.md``: the claims every executed chapter recorded
-    (``record("claims", …)``, :func:`mlgcn_core.book.findings.claim`), as one table in book order,
-    for the first page — made at build time from the chapters' results, never typed in."""
+    (``record("claims", …)``, :func:`mlgcn_core.book.findings.claim`), for the first page: a few
+    sentences on what holds, what is reversed and what stays open
+    (:func:`~mlgcn_core.book.findings.page_summary`), then one table per benchmark in book order —
+    a claim without a benchmark of its own takes its chapter's (:func:`chapter_benchmark`). Made at
+    build time from the chapters' results, never typed in."""
     import nbformat
 
     from ..io import write_text
-    from .findings import claims_table
+    from .findings import claims_table, page_summary
     from .notebook import recorded
 
     rows, missing, forest = [], [], []
@@ -225,12 +240,15 @@ def write_findings(out_root: Path, names: list[str]) -> Path:
         if not path.is_file():
             missing.append(n)
             continue
-        got = recorded(nbformat.read(path, 4))
-        rows += [dict(c, chapter=n) for c in got.get("claims", [])]
+        nb = nbformat.read(path, 4)
+        got = recorded(nb)
+        claims = got.get("claims", [])
+        bench = chapter_benchmark(nb) if any(not c.get("benchmark") for c in claims) else ""
+        rows += [dict(c, chapter=n, benchmark=c.get("benchmark") or bench) for c in claims]
         forest += got.get("forest", [])
     out = out_root / FINDINGS
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = claims_table(rows, missing)
+    text = page_summary(rows) + "\n\n" + claims_table(rows, missing)
     figure = out.with_name("forest.png")
     figure.unlink(missing_ok=True)
     if forest:  # the verdicts of "Does the graph help?", each comparison with its interval

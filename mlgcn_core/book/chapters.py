@@ -90,11 +90,17 @@ def training_labels(cfg):
     return split_labels(load_splits(cfg).train)
 
 
-def dataset_label(cfg, seeds: list) -> str:
-    """The 'ours' column label of a chapter's tables: dataset, backbone, input size, mode, seeds."""
+def benchmark_name(cfg) -> str:
+    """The name a reader knows ``cfg``'s data by ("Fashion outfits", "PASCAL VOC 2007", …): what the
+    first page groups the claims by."""
     from ..data.sources import DATASET_NAMES
 
-    return (f"ours ({DATASET_NAMES[cfg.dataset]}, {cfg.backbone} @ {cfg.image_size}, {cfg.mode} mode, "
+    return DATASET_NAMES[cfg.dataset]
+
+
+def dataset_label(cfg, seeds: list) -> str:
+    """The 'ours' column label of a chapter's tables: dataset, backbone, input size, mode, seeds."""
+    return (f"ours ({benchmark_name(cfg)}, {cfg.backbone} @ {cfg.image_size}, {cfg.mode} mode, "
             f"mean ± std over {len(seeds)} seed{'s' if len(seeds) != 1 else ''})")
 
 

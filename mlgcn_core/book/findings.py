@@ -286,29 +286,84 @@ def margin_findings(frame: pd.DataFrame, dataset: str, model: str = "ML-GCN (re-
 # --- the book's first page: each claim of the paper and this book's verdict on it --------------
 
 def claim(text: str, d: dict | None, paper: str = "", unit: str = "mAP", digits: int = 2,
-          min_seeds: int = MIN_SEEDS, why_not: str = "") -> dict:
+          min_seeds: int = MIN_SEEDS, why_not: str = "", benchmark: str = "") -> dict:
     """One row of the findings table, recorded by a chapter (``record("claims", [...])``):
     ``text`` the paper's claim, ``paper`` its number there, and the paired difference ``d``
-    (:func:`paired_interval`) that tests it here — ``None`` when it was not run (``why_not``)."""
+    (:func:`paired_interval`) that tests it here — ``None`` when it was not run (``why_not``);
+    ``benchmark`` the data it ran on (left empty, the book's build reads it off the chapter's
+    parameters: :func:`mlgcn_core.book.build.chapter_benchmark`)."""
     if d is None:
-        return {"claim": text, "paper": paper, "here": why_not or "—", "verdict": NOT_TESTED}
+        return {"claim": text, "paper": paper, "here": why_not or "—", "verdict": NOT_TESTED,
+                "benchmark": benchmark}
     return {"claim": text, "paper": paper, "here": interval_text(d, digits, unit),
-            "verdict": judge(d, min_seeds)}
+            "verdict": judge(d, min_seeds), "benchmark": benchmark}
+
+
+UNKNOWN_BENCHMARK = "benchmark not recorded"
+# what stays open on the first page, in the order it is said
+OPEN = ((INCONCLUSIVE, "inconclusive"), (NOT_CONVERGED, "not converged"), (NOT_TESTED, "not tested"),
+        (TOO_FEW, "with too few seeds to judge"))
+
+
+def by_benchmark(rows: list[dict]) -> dict[str, list[dict]]:
+    """The claims grouped by their ``benchmark``, in the order the benchmarks first appear."""
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r.get("benchmark") or UNKNOWN_BENCHMARK, []).append(r)
+    return out
+
+
+def _claim_list(rows: list[dict]) -> str:
+    return "; ".join(r["claim"] for r in rows)
+
+
+def page_summary(rows: list[dict]) -> str:
+    """The first page's opening sentences, from the claims the chapters recorded (the rows of
+    :func:`claims_table`), nothing typed in: per benchmark, how many of its claims held and which,
+    and which were reversed (significantly the other way); then, in one sentence, what stays open
+    — inconclusive, not converged, not tested, too few seeds — per benchmark. One sentence per
+    benchmark plus one: two to five for the book's builds (one or a few benchmarks each)."""
+    groups = by_benchmark(rows)
+    if not groups:
+        return "No chapter recorded a claim in this build: nothing is judged yet."
+    sentences = []
+    for bench, got in groups.items():
+        held = [r for r in got if r["verdict"] == HELD]
+        rev = [r for r in got if r["verdict"] == REVERSED]
+        n = len(got)
+        said = (f"On **{bench}**, **{len(held)}** of {n} claim{'s' if n != 1 else ''} held"
+                + (f" ({_claim_list(held)})" if held else ""))
+        said += (f"; **{len(rev)}** {'was' if len(rev) == 1 else 'were'} reversed, significantly the other way "
+                 f"({_claim_list(rev)})" if rev else "; none was reversed")
+        sentences.append(said + ".")
+    still = []
+    for bench, got in groups.items():
+        counts = [f"{sum(r['verdict'] == v for r in got)} {what}" for v, what in OPEN
+                  if any(r["verdict"] == v for r in got)]
+        if counts:
+            still.append(f"{', '.join(counts)} on {bench}")
+    sentences.append(f"Still open: {'; '.join(still)}." if still else
+                     "Nothing stays open: every claim was judged held or reversed.")
+    return " ".join(sentences)
 
 
 def claims_table(rows: list[dict], missing: list[str] = ()) -> str:
-    """The findings table (Markdown) from the claims the chapters recorded, in book order; each
-    row links its chapter (``rows[i]["chapter"]``: the executed notebook's name). ``missing``:
-    chapters not executed in this build, named under the table."""
+    """The findings tables (Markdown) from the claims the chapters recorded: one table per
+    benchmark (:func:`by_benchmark`), each in book order; each row links its chapter
+    (``rows[i]["chapter"]``: the executed notebook's name). ``missing``: chapters not executed in
+    this build, named under the tables."""
     head = ("| the paper's claim | paper | here (95 % CI over seeds) | verdict | chapter |\n"
             "|---|---|---|---|---|\n")
     if not rows:
-        body = "| *no chapter recorded a claim in this build* | | | | |\n"
+        tables = head + "| *no chapter recorded a claim in this build* | | | | |\n"
     else:
-        body = "".join(f"| {r['claim']} | {r.get('paper') or '—'} | {r['here']} | **{r['verdict']}** | "
-                       f"{{doc}}`executed/{r['chapter']}` |\n" for r in rows)
+        tables = "\n".join(
+            f"**On {bench}**\n\n" + head
+            + "".join(f"| {r['claim']} | {r.get('paper') or '—'} | {r['here']} | **{r['verdict']}** | "
+                      f"{{doc}}`executed/{r['chapter']}` |\n" for r in got)
+            for bench, got in by_benchmark(rows).items())
     note = (f"\nChapters not executed in this build: {', '.join(missing)}.\n" if missing else "")
-    return head + body + note
+    return tables + note
 
 
 # the ablation chapters' claims for the first page: (x, a, b, variant a, variant b, margin, claim, paper)
