@@ -150,3 +150,7 @@ def test_write_findings_collects_claims_in_book_order(tmp_path):
     assert "03_per_class" in text.splitlines()[-1]
     nb = nbformat.v4.new_notebook(metadata={"papermill": {"parameters": {"config": {"dataset": "coco2014"}}}})
     assert chapter_benchmark(nb) == "MS-COCO 2014"
+    # nothing injected: the chapter's own parameters cell decides (chapter 02 defaults to COCO-shaped)
+    cell = nbformat.v4.new_code_cell('preset: str = "coco_shaped"  # the preset\nseeds: list = [0]')
+    cell.metadata["tags"] = ["parameters"]
+    assert chapter_benchmark(nbformat.v4.new_notebook(cells=[cell])) == "COCO-shaped outfits"

@@ -212,11 +212,15 @@ FINDINGS = Path("book") / "_generated" / "findings.md"
 def chapter_benchmark(nb) -> str:
     """The benchmark an executed chapter ran on (:func:`mlgcn_core.book.chapters.benchmark_name`):
     its config's dataset, from the ``preset`` and ``config`` parameters papermill injected into it
-    (the chapters' default preset where none was)."""
+    over those its own parameters cell declares."""
     from ..config import load_preset
     from .chapters import benchmark_name
 
-    params = (nb.metadata.get("papermill") or {}).get("parameters") or {}
+    declared: dict = {}
+    for cell in nb.cells:  # the chapter's own defaults: its one parameters cell (typed assignments)
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            exec(cell.source, {}, declared)  # noqa: S102 — the project's own notebook
+    params = {**declared, **((nb.metadata.get("papermill") or {}).get("parameters") or {})}
     cfg = load_preset(params.get("preset") or "default")
     return benchmark_name(cfg.with_overrides(dict(params["config"])) if params.get("config") else cfg)
 
