@@ -160,7 +160,7 @@ def _cmd_prepare(args) -> int:
     from . import prepare
 
     m = PREPARERS[args.dataset](prepare, args)
-    print(f"prepared {m['dataset']} into {args.out}: classes {len(m['classes'])}, "
+    print(f"prepared {args.dataset} into {args.out}: classes {len(m['classes'])}, "
           f"images {m['counts']}")
     for f in m["files"] + [m["label_stats"]["file"], "manifest.json"]:
         print(f"  wrote {f}")

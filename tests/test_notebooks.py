@@ -79,20 +79,29 @@ def test_01_label_graph_smoke(smoke_book, tmp_path):
     coat, boot = CLASSES.index("coat"), CLASSES.index("ankle boot")
     assert P[coat, boot] > P[boot, coat]  # the outfit model's asymmetry: coat → ankle boot
     assert 0 < rec["max_asymmetry"] <= 1 and np.isclose(np.abs(P - P.T).max(), rec["max_asymmetry"])
+    # the COCO-shaped benchmark's section: its smoke settings, its fidelity to COCO, legible garments
+    fidelity = book_record(smoke_book, "01_label_graph")["label_structure"]
+    assert fidelity["drawn"]["n"] == 5000 and fidelity["train"]["n"] == 2000
+    assert fidelity["drawn"]["conditional_pearson"] > 0.97 and fidelity["drawn"]["edge_jaccard"] > 0.7
+    assert abs(fidelity["drawn"]["mean_labels"] - 2.94) < 0.15 and fidelity["drawn"]["frequency_rel_err_median"] < 0.1
+    coco = book_record(smoke_book, "01_label_graph")["coco_shaped"]
+    assert coco["n"] == {"train": 2000, "val": 400, "test": 600} and len(coco["classes"]) == 80
+    assert coco["min_positives"]["train"] >= 1  # every label seen in training (the graph needs one)
+    assert coco["visibility"]["median"] > 0.9 and coco["visibility"]["below_0.2"] < 0.01
 
 
-def smoke_chance_map(draws: int = 200, quantile: float = 99.0) -> float:
-    """Chance on the smoke benchmark's test split: the 99th percentile of the mAP of random scores
-    (33.7; their mean is 30.7, the labels' mean prevalence 28.6), so a model at chance passes an
-    assert ``mAP > smoke_chance_map()`` once in a hundred. The smoke book's runs score 39-57."""
+def smoke_chance_map(dataset: str = "outfits", draws: int = 200, quantile: float = 99.0) -> float:
+    """Chance on an embedded benchmark's smoke test split: the 99th percentile of the mAP of random
+    scores (outfits: 33.7; their mean is 30.7, the labels' mean prevalence 28.6), so a model at
+    chance passes an assert ``mAP > smoke_chance_map()`` once in a hundred."""
     import warnings
 
     import numpy as np
 
-    from mlgcn_core.data import SMOKE, load_outfits
+    from mlgcn_core.data.catalog import dataset as entry
     from mlgcn_core.metrics import evaluate
 
-    y = load_outfits(SMOKE)["test"]["labels"]  # (150, C)
+    y = entry(dataset).load(entry(dataset).smoke)["test"]["labels"]  # (n_test, C)
     rng = np.random.default_rng(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -106,7 +115,7 @@ def test_02_train_smoke(smoke_book):
     assert len(rows) == 4 * 2  # four variants × two smoke seeds
     assert {r["variant"] for r in rows} == {"baseline (GMP)", "baseline (GAP)", "ML-GCN (binary)",
                                             "ML-GCN (re-weighted)"}
-    chance = smoke_chance_map()
+    chance = smoke_chance_map("coco_shaped")  # chapter 02 runs on the COCO-shaped benchmark
     for r in rows:
         for k in metric_keys():
             assert math.isfinite(r[k]) and 0 <= r[k] <= 100, (r["variant"], k, r[k])
@@ -116,6 +125,9 @@ def test_02_train_smoke(smoke_book):
     # two seeds cannot carry a verdict: every claim on the first page says so
     assert len(rec["claims"]) == 4 and {c["verdict"] for c in rec["claims"]} == {"not enough seeds to judge"}
     # the second table: the GMP baseline and ML-GCN with the backbone's top learned (top mode)
+    # test mAP by label-frequency bin: every (variant, seed), the three bins
+    freq = rec["frequency"]
+    assert len(freq) == len(rows) and all(0 <= f[b] <= 100 for f in freq for b in ("head", "medium", "tail"))
     learned = rec["learned"]
     assert sorted({r["variant"] for r in learned}) == ["ML-GCN (re-weighted)", "baseline (GMP)"]
     assert len(learned) == 2 * 3 and all(0 <= r["mAP"] <= 100 for r in learned)
@@ -203,7 +215,7 @@ def test_tsne_retrieval_per_class_smoke(smoke_book):
     assert len(ret) == 2 * 2 + 1 and all(0 <= r["precision@k"] <= 1 for r in ret)
     assert sum(r["variant"] == "pooled features (shared)" for r in ret) == 1  # features mode: one row
     per = book_record(smoke_book, "03_per_class")["per_class"]
-    assert set(per) == {"baseline (GMP)", "ML-GCN (re-weighted)"} and all(len(v) == 10 for v in per.values())
+    assert set(per) == {"baseline (GMP)", "ML-GCN (re-weighted)"} and all(len(v) == 80 for v in per.values())
 
 
 BOOK_WIDE_WEIGHT_DECAY = 2e-4  # a book-wide training override (the preset's is 1e-4)
