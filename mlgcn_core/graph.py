@@ -1,7 +1,8 @@
 """Label co-occurrence graph of ML-GCN (Chen et al., CVPR 2019, Sec. 3.4).
 
 The data's path: training labels → counts (M, N) → conditional probabilities
-P(L_j | L_i) (Eq. 6) → binary graph A (Eq. 7) → re-weighted graph A' (Eq. 8)
+P(L_j | L_i) (Eq. 6; :mod:`mlgcn_core.data.statistics`, re-exported here) →
+binary graph A (Eq. 7) → re-weighted graph A' (Eq. 8)
 → normalized propagation matrix Â used by every GCN layer (Eq. 2 / Eq. 5).
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from .data.catalog import EMBEDDED
+from .data.statistics import conditional_probability, cooccurrence  # Eq. 6 (counted where the labels are)
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -20,54 +22,6 @@ if TYPE_CHECKING:
 
 Scheme = Literal["paper", "official"]
 Normalization = Literal["official", "symmetric"]
-
-
-def _check_binary_labels(labels: np.ndarray, name: str = "labels") -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (images × classes), got shape {labels.shape}")
-    if labels.size and not np.isin(labels, (0, 1)).all():
-        bad = np.unique(labels[~np.isin(labels, (0, 1))])[:5]
-        raise ValueError(f"{name} must contain only 0 and 1, found values such as {bad.tolist()}")
-    return labels.astype(np.int64, copy=False)
-
-
-def cooccurrence(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Count label co-occurrences in the training set (Sec. 3.4).
-
-    Args:
-        labels: {0,1} array, shape (num_images, C).
-
-    Returns:
-        ``(M, N)``: M (C, C) int64, M_ij = #images labelled with both i and j, zero
-        diagonal; N (C,) int64, N_i = #images labelled with i. The layout of the
-        official ``{'adj': M, 'nums': N}`` pickles.
-    """
-    y = _check_binary_labels(labels)  # (n, C)
-    M = y.T @ y  # (C, C); diagonal = N
-    N = np.diag(M).copy()  # (C,)
-    np.fill_diagonal(M, 0)
-    return M, N
-
-
-def conditional_probability(M: np.ndarray, N: np.ndarray) -> np.ndarray:
-    """Eq. 6: P_ij = M_ij / N_i = P(L_j | L_i). Row i conditions on label i; not symmetric.
-
-    Raises ValueError naming the classes with N_i = 0 (P would be undefined).
-    """
-    M = np.asarray(M, dtype=np.float64)
-    N = np.asarray(N, dtype=np.float64)
-    if M.ndim != 2 or M.shape[0] != M.shape[1]:
-        raise ValueError(f"M must be a square C×C matrix, got shape {M.shape}")
-    if N.shape != (M.shape[0],):
-        raise ValueError(f"N must have shape ({M.shape[0]},) to match M, got {N.shape}")
-    empty = np.flatnonzero(N <= 0)
-    if empty.size:
-        raise ValueError(
-            f"N: class index(es) {empty.tolist()} have no training images (N_i = 0); "
-            "P(L_j | L_i) is undefined — drop these classes or add images"
-        )
-    return M / N[:, None]  # (C, C)
 
 
 def binarize(P: np.ndarray, tau: float) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Datasets: the embedded default benchmark ("Fashion outfits") and prepared real datasets
+"""Datasets, declared in one registry (:data:`mlgcn_core.data.catalog.DATASETS`): the embedded
+benchmarks ("Fashion outfits", "COCO-shaped outfits"), generated here, and prepared real datasets
 (PASCAL VOC 2007, MS-COCO 2014, your own) behind one function, :func:`prepared_dataset`."""
 
 from __future__ import annotations

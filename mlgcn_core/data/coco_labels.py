@@ -43,6 +43,7 @@ import numpy as np
 
 from ..io import atomic_path, load_label_stats, load_npz, write_text
 from ..paths import cache_root
+from .statistics import conditional_probability, cooccurrence
 
 COUNTS_FILE = Path(__file__).resolve().parent / "coco_counts.json"
 N_IMAGES = 82081  # COCO 2014 train images with at least one annotation (the official counts' images)
@@ -402,7 +403,7 @@ def model_statistics(model: LabelModel, n: int = 200_000, seed: int = 0, workers
                      ) -> tuple[np.ndarray, np.ndarray]:
     """The model's own label statistics in the layout of ``graph.cooccurrence``, per label set:
     M (C, C) float64, M_ij = P(L_i and L_j), zero diagonal; N (C,), N_i = P(L_i). So
-    ``graph.conditional_probability(M, N)`` is the model's P(L_j | L_i) (Eq. 6 with infinitely many
+    ``conditional_probability(M, N)`` is the model's P(L_j | L_i) (Eq. 6 with infinitely many
     training sets): the "oracle" label graph's input. A Monte Carlo estimate from ``n`` draws
     (default 200,000; a random stream of its own, not :func:`draw_labels`'), cached on disk."""
     C = len(model.h)
@@ -414,10 +415,7 @@ def model_statistics(model: LabelModel, n: int = 200_000, seed: int = 0, workers
         return z["M"].copy(), z["N"].copy()
     if n < 1:
         raise ValueError(f"n must be ≥ 1, got {n}")
-    # graph imported here, not at the top: its registry reads the dataset catalog, which imports this module
-    from .. import graph
-
-    counts, nums = graph.cooccurrence(_draw(model, n, STATS_STREAM, seed, workers, BURN_IN))
+    counts, nums = cooccurrence(_draw(model, n, STATS_STREAM, seed, workers, BURN_IN))
     M, N = counts / n, nums / n  # (C, C), (C,)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -455,19 +453,16 @@ def label_structure(labels: np.ndarray, counts: CocoCounts | None = None, tau: f
     * ``mean_labels``: labels per set; ``n``: the number of sets.
 
     A label with no positives in ``labels`` has all its conditionals 0 (not an error)."""
-    # graph imported here, not at the top: its registry reads the dataset catalog, which imports this module
-    from .. import graph
-
     counts = _shipped_counts() if counts is None else counts
-    M, N = graph.cooccurrence(labels)  # (C, C), (C,)
+    M, N = cooccurrence(labels)  # (C, C), (C,)
     C = len(counts.names)
     if N.shape != (C,):
         raise ValueError(f"labels must have {C} columns (one per COCO label), got shape {np.shape(labels)}")
     n = int(np.shape(labels)[0])
     if n == 0:
         raise ValueError("labels is empty (0 label sets)")
-    P = graph.conditional_probability(M, np.maximum(N, 1))  # (C, C); rows of absent labels are 0
-    P_coco = graph.conditional_probability(counts.adj, counts.nums)  # (C, C)
+    P = conditional_probability(M, np.maximum(N, 1))  # (C, C); rows of absent labels are 0
+    P_coco = conditional_probability(counts.adj, counts.nums)  # (C, C)
     off = ~np.eye(C, dtype=bool)
     pairs = off & (counts.adj >= min_cooccurrences)
     a, b = P[pairs], P_coco[pairs]
