@@ -91,6 +91,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/input_pipeline.py
 	$(PY) benchmarks/sweep_executors.py
 	$(PY) benchmarks/feature_extraction.py
+	$(PY) benchmarks/coco_shaped.py
 
 # One table on a CUDA machine (one line and exit 0 without CUDA); see benchmarks/gpu_check.py.
 # PY=python3 runs it with an interpreter that already holds PyTorch (a CUDA image), without .venv.
