@@ -154,3 +154,19 @@ def test_write_findings_collects_claims_in_book_order(tmp_path):
     cell = nbformat.v4.new_code_cell('preset: str = "coco_shaped"  # the preset\nseeds: list = [0]')
     cell.metadata["tags"] = ["parameters"]
     assert chapter_benchmark(nbformat.v4.new_notebook(cells=[cell])) == "COCO-shaped outfits"
+
+
+def test_recipe_convergence_reads_the_mean_validation_curve_per_variant():
+    """Chapter 02's convergence table: a variant whose mean validation curve still rises in its last
+    quarter is "still rising", one that is flat has plateaued; best epochs listed per seed."""
+    from types import SimpleNamespace
+
+    from mlgcn_core.book.report import recipe_convergence
+
+    def run(curve, best):
+        return SimpleNamespace(history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)], best_epoch=best)
+
+    flat, rising = [10, 20, 30, 31, 31, 31, 31, 31], [10, 20, 30, 31, 32, 33, 34, 35]
+    table = recipe_convergence({"flat": [run(flat, 4), run(flat, 5)], "rising": [run(rising, 8), run(rising, 8)]})
+    assert table.loc["flat", "plateaued"] == "yes" and table.loc["rising", "plateaued"].startswith("no")
+    assert table.loc["rising", "gain in the last quarter"] == 2.0 and table.loc["flat", "best epoch"] == "4, 5"

@@ -117,3 +117,20 @@ def frequency_table(frame: pd.DataFrame, train_positives: np.ndarray) -> pd.Data
                        index=mean.index)
     out.insert(0, "seeds", g.size().astype(int))
     return out
+
+
+def recipe_convergence(runs: dict[str, list[RunResult]], tol: float = 0.2) -> pd.DataFrame:
+    """Per variant, chapter 04's plateau rule (:func:`~mlgcn_core.book.tuning.plateau`) on the mean
+    over seeds of its runs' validation mAP per epoch: did the recipe's fixed lr and length bring it
+    to a plateau? Columns ``epochs``, ``best epoch`` (per seed), ``gain in the last quarter``,
+    ``plateaued``."""
+    from .tuning import plateau
+
+    rows = []
+    for variant, rs in runs.items():
+        curve = pd.DataFrame([[h.get("val_mAP", np.nan) for h in r.history] for r in rs]).mean(axis=0)  # (E,)
+        rule = plateau(curve.tolist(), tol)
+        rows.append({"variant": variant, "epochs": len(curve), "best epoch": ", ".join(str(r.best_epoch) for r in rs),
+                     "gain in the last quarter": round(rule["gain"], 2),
+                     "plateaued": "yes" if rule["converged"] else "no — still rising"})
+    return pd.DataFrame(rows).set_index("variant")
