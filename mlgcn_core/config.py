@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .data.catalog import DATASETS, SCENE_FIELDS, dataset
+from .data.catalog import DATASETS, SCENE_FIELDS, WITH_PUBLIC, dataset
 from .data.coco_shaped import CocoShapedConfig
 from .data.outfits import OutfitsConfig
 from .embeddings import WORD_VECTORS
@@ -38,9 +38,11 @@ MODES = (Registry("mode").declare("features")
          .declare("end2end", reads=("lrp", "channels_last"), key_marks={"augment_stream": AUGMENT_STREAM})
          .declare("top", reads=("lrp", "channels_last", "trainable_blocks")))
 SELECTIONS = Registry("selection").declare("val", reads=("val_fraction",)).declare("last").declare("test")
-# which label sets a co-occurrence graph is estimated from: the run's own training annotations, or
-# the benchmark's whole training label corpus (every scene, every annotation: label sets are cheap)
-GRAPH_LABELS = ("train", "corpus")
+# which label statistics a co-occurrence graph is estimated from: the run's own training
+# annotations, the benchmark's whole training label corpus (every scene, every annotation: label
+# sets are cheap), or the public counts its dataset entry declares (``Dataset.public``: COCO 2014
+# train's for the COCO-shaped benchmark) while the images stay the run's
+GRAPH_LABELS = ("train", "corpus", "public")
 PRECISIONS = ("fp32", "bf16", "fp16")
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
@@ -98,9 +100,10 @@ class ExperimentConfig:
     graph: str = "reweighted"  # an entry of graph.GRAPHS: "reweighted" (Eq. 8), "binary" (Eq. 7 + I);
     # controls: "identity" (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the
     # generator's true P(L_j|L_i)), "shuffled_oracle"
-    graph_labels: str = field(default="train", metadata=IN_KEY_WHEN_SET)  # the label sets the graph
-    #   is estimated from: "train" (the run's training annotations, the paper) or "corpus" (the
-    #   benchmark's whole training label corpus)
+    graph_labels: str = field(default="train", metadata=IN_KEY_WHEN_SET)  # the label statistics the
+    #   graph is estimated from: "train" (the run's training annotations, the paper), "corpus" (the
+    #   benchmark's whole training label corpus) or "public" (the counts its dataset entry publishes:
+    #   COCO 2014 train's for coco_shaped)
     tau: float = 0.4  # binarization threshold τ (Eq. 7)
     p: float = 0.2  # re-weighting p (Eq. 8)
     scheme: str = "paper"  # "paper" (corrected Eq. 8) or "official" (official gen_A)
@@ -168,6 +171,9 @@ class ExperimentConfig:
         object.__setattr__(self, "rare_labels", tuple(str(n) for n in self.rare_labels))
         object.__setattr__(self, "hide_labels", tuple(str(n) for n in self.hide_labels))
         entry = dataset(self.dataset)
+        if self.graph_labels == "public" and entry.public is None:
+            raise ValueError(f"graph_labels='public': dataset {self.dataset!r} publishes no label statistics "
+                             f"(only {list(WITH_PUBLIC)} do)")
         if not entry.embedded:
             used = [f for f in ("train_scenes", "rare_labels", "rare_positives", "hide_labels") if getattr(self, f)]
             if GRAPHS[self.graph].datasets and self.dataset not in GRAPHS[self.graph].datasets:
@@ -275,6 +281,8 @@ class ExperimentConfig:
         d = {k: v for k, v in self.to_dict().items() if k in self.key_fields()}
         for entry in self.choices():
             d.update(entry.key_marks)
+        if "graph_labels" in d and self.graph_labels == "public":  # the published counts themselves
+            d["public_statistics"] = public_fingerprint(self.dataset)
         if not dataset(self.dataset).embedded:  # the data itself, not only its path (a benchmark is its config)
             from .data import prepared_fingerprint
 
@@ -285,6 +293,16 @@ class ExperimentConfig:
     def run_name(self) -> str:
         label = self.model if self.model == "baseline" else f"mlgcn-{self.graph}"
         return f"{label}-{self.key()}"
+
+
+def public_fingerprint(name: str) -> str:
+    """A hash of dataset ``name``'s public label statistics (``Dataset.public``), for the run key of
+    a graph built from them: new counts, new runs."""
+    import numpy as np
+
+    M, N = dataset(name).public()
+    blob = np.ascontiguousarray(M, dtype=np.float64).tobytes() + np.ascontiguousarray(N, dtype=np.float64).tobytes()
+    return hashlib.sha1(blob).hexdigest()[:12]
 
 
 def presets() -> list[str]:

@@ -136,7 +136,9 @@ def normalize_adjacency(A: np.ndarray, kind: Normalization = "official") -> np.n
 #
 # Each builder takes (cfg, train_positives): ``train_positives`` (n, C) are the label sets the graph
 # is estimated from (the data layer's choice, ``cfg.graph_labels``: the run's training annotations
-# or the benchmark's whole label corpus). The head normalizes the result to Â. To add a graph,
+# or the benchmark's whole label corpus) — or, with ``graph_labels="public"``, the counts the
+# dataset entry publishes stand in for them (:func:`graph_statistics`). The head normalizes the
+# result to Â. To add a graph,
 # register its builder here with the config fields it reads; the config's check, the run key and
 # ``build_model`` follow from the entry.
 GRAPHS = Registry("graph")
@@ -156,16 +158,33 @@ def reweighted_adjacency(M: np.ndarray, N: np.ndarray, cfg: ExperimentConfig) ->
     return build_adjacency(M, N, cfg.tau, cfg.p, cfg.scheme, allow_p_one=True)  # (C, C) A'
 
 
+def graph_statistics(cfg: ExperimentConfig, train_positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The counts ``(M, N)`` (Eq. 6's input) a label-estimated graph is built from: the
+    co-occurrence of the label sets ``train_positives`` (n, C) — the run's annotations or the
+    benchmark's label corpus, as the data layer chose them —, or with ``graph_labels="public"``
+    the counts ``cfg.dataset``'s entry publishes (:attr:`mlgcn_core.data.catalog.Dataset.public`),
+    whatever the images trained on."""
+    if cfg.graph_labels != "public":
+        return cooccurrence(train_positives)
+    from .data.catalog import WITH_PUBLIC, dataset
+
+    public = dataset(cfg.dataset).public
+    if public is None:
+        raise ValueError(f"graph_labels='public': dataset {cfg.dataset!r} publishes no label statistics "
+                         f"(only {list(WITH_PUBLIC)} do)")
+    return public()
+
+
 @GRAPHS.register("reweighted", reads=FROM_LABELS)
 def reweighted_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
-    """A' of Eq. 8 from the training labels' co-occurrence (Eq. 6–7)."""
-    return reweighted_adjacency(*cooccurrence(train_positives), cfg)
+    """A' of Eq. 8 from the training labels' co-occurrence (Eq. 6–7; :func:`graph_statistics`)."""
+    return reweighted_adjacency(*graph_statistics(cfg, train_positives), cfg)
 
 
 @GRAPHS.register("binary", reads=("tau", "graph_labels"))
 def binary_graph(cfg: ExperimentConfig, train_positives: np.ndarray) -> np.ndarray:
     """A + I (Eq. 7): the paper's ML-GCN (Binary)."""
-    return binary_adjacency(*cooccurrence(train_positives), cfg.tau)
+    return binary_adjacency(*graph_statistics(cfg, train_positives), cfg.tau)
 
 
 @GRAPHS.register("identity")

@@ -2,9 +2,10 @@
 fails: the engine's update doing nothing, a worker training the wrong seed, a downloader that
 ignores ``.part``, a transposed Â, GloVe rows off by one, ``report.best_setting`` reporting a best
 value that is not the highest mean, ``findings.judge`` on the old '2 standard errors' rule, the
-words chapter 04 and the first page print calling an inconclusive row held, and the regimes' own
+words chapter 04 and the first page print calling an inconclusive row held, the regimes' own
 knobs (the corpus graph's label sets, the hidden share, the binary graph's key) not reaching the
-runs. (The constant-model ``predict`` breakage sits beside its test in test_train.py.)"""
+runs, and the COCO-shaped regimes' parts (the label-frequency scores, the public graph, its refusal,
+the shuffled twins) broken. (The constant-model ``predict`` breakage sits beside its test in test_train.py.)"""
 
 from __future__ import annotations
 
@@ -23,10 +24,14 @@ from test_findings import (
 from test_models import check_mlgcn_forward
 from test_notebooks import check_best_is_highest_mean
 from test_regimes import (
+    check_coco_regimes_are_fixed_in_advance,
     check_every_variant_has_runs_of_its_own,
+    check_frequency_on_stored_runs,
     check_graph_labels_are_keyed,
     check_hidden_share_follows_the_fraction,
     check_missing_regime_hides_each_fraction,
+    check_public_graph_reaches_the_model,
+    check_public_refused,
 )
 from test_train import TINY, check_learns, check_same_runs
 
@@ -269,3 +274,83 @@ def test_graph_key_check_fires_when_the_binary_graph_does_not_key_its_label_sets
     monkeypatch.setitem(GRAPHS._entries, "binary", dataclasses.replace(GRAPHS["binary"], reads=("tau",)))
     with pytest.raises(AssertionError):
         check_graph_labels_are_keyed()
+
+
+# --- the COCO-shaped regimes' parts broken ----------------------------------------------------------------
+
+def _frequency_val_from_test(real):
+    """frequency_regime whose validation score is read off the test AP."""
+    def broken(frame, train_positives, *args, **kwargs):
+        out = real(frame, train_positives, *args, **kwargs)
+        return out.assign(val_score=out["score"])
+    return broken
+
+
+def _frequency_bins_by_index(real):
+    """frequency_regime that cuts the labels into thirds by index, not by their training positives."""
+    def broken(frame, train_positives, *args, **kwargs):
+        counts = np.asarray(train_positives).sum(0)
+        return real(frame, np.broadcast_to(np.arange(len(counts))[::-1], (1, len(counts))), *args, **kwargs)
+    return broken
+
+
+@pytest.mark.parametrize("broken", [_frequency_val_from_test, _frequency_bins_by_index],
+                         ids=["val-from-test", "bins-by-index"])
+def test_frequency_check_fires_when_the_bins_or_the_splits_are_wrong(monkeypatch, broken):
+    from mlgcn_core.book import regimes
+
+    check_frequency_on_stored_runs(monkeypatch)
+    monkeypatch.setattr(regimes, "frequency_regime", broken(regimes.frequency_regime))
+    with pytest.raises(AssertionError):
+        check_frequency_on_stored_runs(monkeypatch)
+
+
+def test_public_graph_check_fires_when_the_public_counts_do_not_reach_the_graph(monkeypatch):
+    """The graph's statistics ignoring ``graph_labels="public"`` (the run's own label sets instead)."""
+    from mlgcn_core import graph
+
+    check_public_graph_reaches_the_model()
+    monkeypatch.setattr(graph, "graph_statistics", lambda cfg, positives: graph.cooccurrence(positives))
+    with pytest.raises(AssertionError):
+        check_public_graph_reaches_the_model()
+
+
+def test_public_graph_check_fires_when_the_reweighted_graph_does_not_key_its_statistics(monkeypatch):
+    import dataclasses
+
+    from mlgcn_core.graph import GRAPHS
+
+    check_public_graph_reaches_the_model()
+    monkeypatch.setitem(GRAPHS._entries, "reweighted",
+                        dataclasses.replace(GRAPHS["reweighted"], reads=("tau", "p", "scheme")))
+    with pytest.raises(AssertionError):
+        check_public_graph_reaches_the_model()
+
+
+def test_refusal_check_fires_when_the_config_accepts_public_counts_it_lacks(monkeypatch):
+    check_public_refused()
+    monkeypatch.setattr(ExperimentConfig, "_check_subset", lambda self: None)
+    with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):  # the config made without a word
+        check_public_refused()
+
+
+def test_run_key_check_fires_when_the_public_variant_loses_its_statistics(monkeypatch):
+    from mlgcn_core.book.chapters import VARIANTS
+    from mlgcn_core.book.regimes import PUBLIC
+
+    check_every_variant_has_runs_of_its_own(monkeypatch)
+    monkeypatch.setitem(VARIANTS, PUBLIC, {k: v for k, v in VARIANTS[PUBLIC].items() if k != "graph_labels"})
+    with pytest.raises(AssertionError):
+        check_every_variant_has_runs_of_its_own(monkeypatch)
+
+
+def test_twin_check_fires_when_the_public_graph_runs_without_its_shuffled_twin(monkeypatch):
+    from mlgcn_core.book import regimes as R
+
+    check_coco_regimes_are_fixed_in_advance()
+    old = R.PUBLIC_CORPUS
+    alone = R.Regime(old.name, old.unit, old.score, tuple(v for v in old.variants if v != R.SHUFFLED_PUBLIC),
+                     tuple(c for c in old.comparisons if R.SHUFFLED_PUBLIC not in (c.a, c.b)), old.primary)
+    monkeypatch.setitem(R.COCO_REGIMES, old.name, alone)
+    with pytest.raises(AssertionError):
+        check_coco_regimes_are_fixed_in_advance()

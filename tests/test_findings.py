@@ -197,6 +197,31 @@ def test_verdict_table_three_outcomes_holm_and_not_tested():
     assert F.verdict_counts(t.reset_index())[F.HELD] == 1
 
 
+def test_holm_family_per_benchmark():
+    """``family="benchmark"``: each benchmark's rows are one Holm family — their adjusted p are
+    :func:`F.holm` of that benchmark's p alone —, the rows carry the benchmark their runs trained on,
+    and the claims for the first page carry it too."""
+    from mlgcn_core.book import prose
+    from mlgcn_core.book.regimes import GMP, RW, Comparison
+
+    c = Comparison(RW, GMP, "baseline")
+    frames = []
+    for bench, regime, diffs in (("A", "ra", [1.0, 1.2, 0.9, 1.1, 1.0]), ("A", "rb", [0.5, 0.0, 0.9, 0.2, 0.8]),
+                                 ("B", "rc", [0.6, 0.0, 1.0, 0.2, 0.7])):
+        frames.append(_scores({RW: diffs}, regime=regime).assign(benchmark=bench,
+                                                                 variant=lambda f: f.variant.replace("b", GMP)))
+    frame = pd.concat(frames, ignore_index=True)
+    regimes = [_Regime(r, (c,), c) for r in ("ra", "rb", "rc")]
+    t = F.verdict_table(frame, regimes, family="benchmark")
+    assert list(t.benchmark) == ["A", "A", "B"]
+    for _, g in t.groupby("benchmark"):
+        assert list(g.p_holm) == pytest.approx(F.holm(list(g.p)))
+    assert t.p_holm.iloc[2] == pytest.approx(t.p.iloc[2])  # alone in its family: not adjusted
+    one = F.verdict_table(frame, regimes)  # one family: all three rows adjusted together
+    assert list(one.p_holm) == pytest.approx(F.holm(list(one.p))) and one.p_holm.iloc[2] > t.p_holm.iloc[2]
+    assert [c["benchmark"] for c in prose.claims(t, "fallback")] == ["A", "A", "B"]
+
+
 def test_sentences_name_only_comparisons_that_ran_and_keep_kinds_apart():
     from mlgcn_core.book import prose
     from mlgcn_core.book.regimes import GMP, RW, Comparison

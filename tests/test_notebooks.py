@@ -135,9 +135,10 @@ def test_02_train_smoke(smoke_book):
 
 
 def test_04_does_the_graph_help_smoke(smoke_book):
-    """The chapter's regimes at tiny settings (the smoke profile): every regime's comparisons with
-    their controls, three-way verdicts from the Holm-adjusted p over the chapter's family, each
-    variant's own lr, the plateau rule, the expressiveness check on trained heads."""
+    """The chapter's regimes at tiny settings (the smoke profile), on both benchmarks: every regime's
+    comparisons with their controls, three-way verdicts from the Holm-adjusted p over each benchmark's
+    family, each variant's own lr, the plateau rule, the label-frequency bins, the expressiveness
+    check on trained heads."""
     from mlgcn_core.book import regimes
     from mlgcn_core.book.findings import holm, judge
 
@@ -155,7 +156,12 @@ def test_04_does_the_graph_help_smoke(smoke_book):
     assert all("had not plateaued" in r["interval"] and r["p_holm"] is None for r in stuck)
     judged = [r for r in rows if r["p_holm"] is not None]
     assert judged and all(r["seeds"] == 3 and r["lo"] <= r["difference"] <= r["hi"] for r in judged)
-    assert [r["p_holm"] for r in judged] == pytest.approx(holm([r["p"] for r in judged]))
+    benchmarks = {r["benchmark"] for r in rows}
+    assert benchmarks == {"COCO-shaped outfits", "Fashion outfits"}  # every row says what it ran on
+    for bench in benchmarks:  # one Holm family per benchmark
+        fam = [r for r in judged if r["benchmark"] == bench]
+        assert [r["p_holm"] for r in fam] == pytest.approx(holm([r["p"] for r in fam]))
+    assert {r["benchmark"] for r in rows if r["regime"] in regimes.COCO_REGIMES} == {"COCO-shaped outfits"}
     for r in judged:  # the verdict is the adjusted p's
         d = {"n": r["seeds"], "std": 1.0, "mean": r["difference"], "lo": r["lo"], "hi": r["hi"]}
         assert r["verdict"] == judge(d, p_adjusted=r["p_holm"])
@@ -168,14 +174,20 @@ def test_04_does_the_graph_help_smoke(smoke_book):
     assert {p["variant"] for p in picks} >= default
     conv = [c for c in rec["convergence"] if c["regime"] == "training scenes"]
     assert {c["variant"] for c in conv} == default and all(c["steps"] == 30 for c in conv)
-    assert {c["regime"] for c in rec["convergence"]} == {"training scenes", "rare labels", "missing labels"}
+    assert {c["regime"] for c in rec["convergence"]} == {"training scenes", "rare labels", "missing labels",
+                                                         regimes.COCO_SIZE.name, regimes.PUBLIC_CORPUS.name}
+    freq = rec["frequency"]  # the label-frequency bins: a partition of the 80 labels, read off the runs
+    assert [b["bin"] for b in freq["bins"]] == ["head", "medium", "tail"]
+    assert sum(b["labels"] for b in freq["bins"]) == 80
+    assert {r["regime"] for r in freq["rows"]} == {regimes.FREQUENCY.name, regimes.PUBLIC_FREQUENCY.name}
     for c in (f"{regimes.ORACLE} − {regimes.IDENTITY}", f"{regimes.RW} − {regimes.RANDOM}"):  # did not run
         assert {r["verdict"] for r in rows if r["comparison"] == c and r["regime"] == "training scenes"} == {
             "not tested"}
-    e = rec["expressiveness"]
-    assert e["rank"] == e["C"] == 10 and e["residual"] < 1e-6 and e["own_residual"] < 1e-6
+    e = rec["expressiveness"]  # on the COCO-shaped heads
+    assert e["rank"] == e["C"] == 80 and e["residual"] < 1e-6 and e["own_residual"] < 1e-6
     claims = rec["claims"]
     assert any("primary" in c["claim"] for c in claims)
+    assert {c["benchmark"] for c in claims} == benchmarks
     assert all(c["verdict"] in ("held", "reversed", "inconclusive", "not tested", "not converged") for c in claims)
 
 

@@ -21,6 +21,7 @@ from mlgcn_core.data import outfits
 from mlgcn_core.data.outfits import CLASSES, OutfitsConfig
 from mlgcn_core.data.sources import hide_annotations, keep_rare, load_splits, outfit_training_rows
 from mlgcn_core.graph import (
+    binary_adjacency,
     build_adjacency,
     conditional_probability,
     cooccurrence,
@@ -65,6 +66,8 @@ def test_existing_run_keys_unchanged():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(dataset="voc2007", graph="oracle"), "graph='oracle': only for an embedded benchmark"),
     (dict(dataset="voc2007", graph_labels="corpus"), "graph_labels='corpus': only for an embedded benchmark"),
+    (dict(graph_labels="public"), "graph_labels='public': dataset 'outfits' publishes no label statistics"),
+    (dict(dataset="voc2007", graph_labels="public"), "graph_labels='public': dataset 'voc2007' publishes no"),
     (dict(graph_labels="everything"), "graph_labels must be one of"),
     (dict(hide_labels=("coat",)), "hide_labels and hide_fraction go together"),
     (dict(hide_labels=("coat",), hide_fraction=1.0), "hide_labels and hide_fraction go together"),
@@ -321,6 +324,14 @@ def test_budget_is_chapter_02s_recipe_at_full_size():
         ours = R._head(base, 128, v, **T.budget(6000, 940, 128), train_scenes=None).replace(lr=0.02, seed=3)
         assert ours.key() == base.replace(seed=3, **VARIANTS[v]).key()
     assert T.budget(3000, 470, 128) == {"epochs": 20, "lr_steps": (15,)}  # 24 steps an epoch
+    # the COCO-shaped size regime at its full 12,000 scenes: chapter 02's recipe there (94 steps an epoch)
+    coco = load_preset("coco_shaped")
+    s = R.settings()["coco_size"]
+    assert T.budget(12000, s["steps"], 128) == {"epochs": coco.epochs, "lr_steps": coco.lr_steps}
+    assert 0.02 in s["lrs"]  # chapter 02's lr inside the grid: its runs are the tuning seed's
+    for v in (R.RW, R.GMP):
+        ours = R._head(coco, 128, v, **T.budget(12000, s["steps"], 128), train_scenes=None).replace(lr=0.02, seed=3)
+        assert ours.key() == coco.replace(seed=3, **VARIANTS[v]).key()
 
 
 def test_a_controls_lr_is_picked_on_its_own_validation_score():
@@ -595,6 +606,7 @@ def test_expressiveness_of_runs(regime):
 # --- the regimes' own knobs reach the runs ---------------------------------------------------------------
 
 LABELS_BASE = ExperimentConfig(outfits=OutfitsConfig(n_train=600, n_val=60, n_test=80))
+COCO = ExperimentConfig(dataset="coco_shaped")  # the COCO-shaped benchmark (12,000 training scenes)
 
 
 def regime_cells(monkeypatch, run, *args, **kwargs) -> list:
@@ -606,18 +618,22 @@ def regime_cells(monkeypatch, run, *args, **kwargs) -> list:
 
 
 def check_every_variant_has_runs_of_its_own(monkeypatch) -> None:
-    """Within each level of the rare- and missing-label regimes, no two variants share a run key (a
-    variant whose config lost what sets it apart would silently read another's runs back): the
-    corpus graph's runs are not the re-weighted graph's, its shuffled twin's not the shuffled graph's."""
+    """Within each level of the rare- and missing-label regimes and the COCO-shaped public-statistics
+    regime, no two variants share a run key (a variant whose config lost what sets it apart would
+    silently read another's runs back): the corpus and the public graph's runs are not the
+    re-weighted graph's, their shuffled twins' not the shuffled graph's."""
     cells = (regime_cells(monkeypatch, R.rare_regime, LABELS_BASE, [0, 1], positives=(5,),
                           weight_decay_factors=(1, 10), variants=R.RARE.variants)
              + regime_cells(monkeypatch, R.missing_regime, LABELS_BASE, [0, 1], fractions=(0.3, 0.7)))
+    public = regime_cells(monkeypatch, R.public_regime, COCO, [0, 1], sizes=(3000,),
+                          variants=R.PUBLIC_CORPUS.variants)
     levels = {(c.regime, c.level) for c in cells}
-    assert len(levels) == 4
-    for regime, level in levels:
-        keys = {c.variant: c.config.replace(lr=0.02, seed=3).key() for c in cells
+    assert len(levels) == 4 and {(c.regime, c.level) for c in public} == {(R.PUBLIC_CORPUS.name, 3000)}
+    for regime, level in levels | {(R.PUBLIC_CORPUS.name, 3000)}:
+        keys = {c.variant: c.config.replace(lr=0.02, seed=3).key() for c in cells + public
                 if (c.regime, c.level) == (regime, level)}
-        assert {R.CORPUS, R.RW} <= set(keys) and len(set(keys.values())) == len(keys), (regime, level, keys)
+        graphs = {R.PUBLIC, R.RW} if regime == R.PUBLIC_CORPUS.name else {R.CORPUS, R.RW}
+        assert graphs <= set(keys) and len(set(keys.values())) == len(keys), (regime, level, keys)
 
 
 def check_missing_regime_hides_each_fraction(monkeypatch) -> None:
@@ -669,3 +685,155 @@ def test_the_regimes_knobs_reach_the_runs(monkeypatch):
     check_missing_regime_hides_each_fraction(monkeypatch)
     check_hidden_share_follows_the_fraction()
     check_graph_labels_are_keyed()
+
+
+# --- the COCO-shaped regimes: label frequency, public label statistics ----------------------------------
+
+
+def check_frequency_scores(frame: pd.DataFrame, train_positives: np.ndarray) -> None:
+    """:func:`R.frequency_regime` on a size regime's runs: its bins partition the labels (head ≥ medium ≥
+    tail by training positives), it reads the largest level only, and each row's ``score`` /
+    ``val_score`` is :func:`map_by_bin` of its run's test / validation AP over that bin."""
+    from mlgcn_core.metrics import FREQUENCY_BINS, frequency_bins, map_by_bin
+    from mlgcn_core.runs import load_run
+
+    bins = frequency_bins(train_positives)
+    counts = np.asarray(train_positives).sum(0)  # (C,)
+    assert sorted(np.concatenate(list(bins.values())).tolist()) == list(range(len(counts)))  # a partition
+    assert counts[bins["head"]].min() >= counts[bins["medium"]].max() >= 0
+    assert counts[bins["medium"]].min() >= counts[bins["tail"]].max()
+    out = R.frequency_regime(frame, train_positives)
+    top = frame[frame["level"] == frame["level"].max()]
+    assert len(out) == len(FREQUENCY_BINS) * len(top) and set(out["run"]) == set(top["run"])
+    assert list(dict.fromkeys(out["level"])) == list(FREQUENCY_BINS) and set(out["regime"]) == {R.FREQUENCY.name}
+    for r in out.itertuples():
+        run = load_run(r.run)
+        assert r.score == pytest.approx(map_by_bin(run.metrics["AP"], bins)[r.level]), (r.level, r.variant)
+        assert r.val_score == pytest.approx(map_by_bin(run.val_metrics["AP"], bins)[r.level]), (r.level, r.variant)
+        assert r.classes == len(bins[r.level])
+
+
+def test_frequency_regime_reads_the_bins_off_the_runs(regime):
+    frame, _ = regime
+    check_frequency_scores(frame, load_splits(ExperimentConfig(outfits=TINY)).train_positives)
+
+
+def check_frequency_on_stored_runs(monkeypatch) -> None:
+    """:func:`check_frequency_scores` on a stand-in run store (two levels, two variants, three seeds,
+    80 labels with a long tail: per-label AP drawn at random per run and split), nothing trained."""
+    import types
+
+    import mlgcn_core.runs as runs
+
+    rng = np.random.default_rng(0)
+    positives = (rng.random((3000, 80)) < np.geomspace(0.5, 0.002, 80)).astype(np.int64)  # (n, C) a long tail
+    store, rows = {}, []
+    for level in (1000, 3000):
+        for v in (R.GMP, R.RW):
+            for seed in range(3):
+                name = f"/runs/{level}-{v}-{seed}"
+                store[name] = types.SimpleNamespace(metrics={"AP": rng.uniform(0, 100, 80)},
+                                                    val_metrics={"AP": rng.uniform(0, 100, 80)})
+                rows.append({"regime": R.COCO_SIZE.name, "level": level, "variant": v, "seed": seed, "lr": 0.02,
+                             "steps": 10, "mAP": 50.0, "run": name, "benchmark": "COCO-shaped outfits"})
+    monkeypatch.setattr(runs, "load_run", lambda path: store[str(path)])
+    check_frequency_scores(pd.DataFrame(rows), positives)
+
+
+def test_frequency_regime_on_a_long_tail(monkeypatch):
+    check_frequency_on_stored_runs(monkeypatch)
+
+
+def check_public_graph_reaches_the_model() -> None:
+    """``graph_labels="public"``: the graph a COCO-shaped run propagates over — the head's Â — is the
+    paper's graph (Eq. 6–8) on COCO 2014 train's shipped counts, whatever the run's own label sets
+    (binary and shuffled alike); it is in the run key (not the annotations' graph's, nor the
+    corpus graph's), and a graph that reads no label statistics ignores it."""
+    from mlgcn_core.data import coco_shaped
+    from mlgcn_core.data.coco_labels import load_counts
+    from mlgcn_core.models import build_model
+
+    counts = load_counts()
+    cfg = COCO.replace(graph_labels="public", seed=4)
+    own = (np.random.default_rng(0).random((60, 80)) < 0.1).astype(np.int64)  # a run's own label sets
+    own[0] = 1  # every label seen
+    expected = build_adjacency(counts.adj, counts.nums, cfg.tau, cfg.p, cfg.scheme)  # (80, 80) A'
+    assert np.array_equal(label_graph(cfg, own), expected)
+    assert not np.array_equal(label_graph(cfg.replace(graph_labels="train"), own), expected)
+    model = build_model(cfg, own, coco_shaped.classes(), feature_dim=16)
+    assert np.allclose(model.head.adj_hat.numpy(), normalize_adjacency(expected), atol=1e-6)
+    assert np.array_equal(label_graph(cfg.replace(graph="binary"), own),
+                          binary_adjacency(counts.adj, counts.nums, cfg.tau))
+    perm = label_permutation(80, cfg.seed)
+    assert np.array_equal(label_graph(cfg.replace(graph="shuffled"), own), expected[np.ix_(perm, perm)])
+    for graph in ("reweighted", "binary", "shuffled"):
+        keys = {COCO.replace(graph=graph, graph_labels=g).key() for g in ("train", "corpus", "public")}
+        assert len(keys) == 3, graph
+    for graph in ("identity", "oracle"):
+        assert COCO.replace(graph=graph, graph_labels="public").key() == COCO.replace(graph=graph).key()
+
+
+def test_public_graph_reaches_the_model_and_the_run_key():
+    check_public_graph_reaches_the_model()
+
+
+def check_public_refused() -> None:
+    """A dataset that publishes no label statistics refuses ``graph_labels="public"`` when the config
+    is made, in one line naming the datasets that do; the graph builder refuses it too."""
+    for fields in (dict(), dict(dataset="voc2007"), dict(dataset="custom")):
+        with pytest.raises(ValueError) as err:
+            ExperimentConfig(graph_labels="public", **fields)
+        assert "\n" not in str(err.value) and "publishes no label statistics" in str(err.value)
+        assert "(only ['coco_shaped'] do)" in str(err.value)
+    with pytest.raises(ValueError, match="publishes no label statistics"):  # the builder's own check
+        label_graph(_bypass(graph_labels="public"), _labels(50))
+
+
+def test_a_dataset_without_public_counts_refuses_them_in_one_line():
+    check_public_refused()
+
+
+def check_coco_regimes_are_fixed_in_advance() -> None:
+    """The COCO-shaped regimes are in the chapter's family with their primary comparison, each
+    variant they compare runs in them, and each graph a comparison credits meets its shuffled twin
+    there — the public graph its own (same edge weights on permuted labels)."""
+    assert list(R.COCO_REGIMES) == [R.COCO_SIZE.name, R.FREQUENCY.name, R.PUBLIC_CORPUS.name,
+                                    R.PUBLIC_FREQUENCY.name]
+    assert set(R.COCO_REGIMES) <= set(R.REGIMES)
+    for regime in R.COCO_REGIMES.values():
+        assert regime.primary in regime.comparisons
+        assert all({c.a, c.b} <= set(regime.variants) for c in regime.comparisons), regime.name
+        for g in {c.a for c in regime.comparisons if c.kind in ("graph", "corpus")}:
+            assert R.SHUFFLED_TWIN[g] in regime.variants, (regime.name, g)
+            assert R.Comparison(g, R.SHUFFLED_TWIN[g], "right") in regime.comparisons, (regime.name, g)
+        assert R.Comparison(R.RW, R.GMP, "baseline") in regime.comparisons  # ML-GCN − GMP beside every regime
+        assert R.Comparison(R.UNCOUPLED, R.GMP, "practitioner") in regime.comparisons
+    assert R.PUBLIC_CORPUS.primary == R.Comparison(R.PUBLIC, R.RW, "corpus")
+    assert R.Comparison(R.PUBLIC, R.GMP, "practitioner") in R.PUBLIC_CORPUS.comparisons
+    # the default build's variants are the regimes' own; every comparison the default runs has both
+    s = R.settings()
+    for key, regime in (("coco_size", R.COCO_SIZE), ("public", R.PUBLIC_CORPUS)):
+        assert set(s[key]["variants"]) <= set(regime.variants)
+
+
+def test_coco_regimes_are_fixed_in_advance():
+    check_coco_regimes_are_fixed_in_advance()
+
+
+def test_read_off_regimes_take_their_sources_convergence():
+    """The label-frequency bins (and the occlusion bins) read the runs of their source regime's
+    largest level, so they take its plateau verdicts."""
+    conv = pd.DataFrame([{"regime": R.COCO_SIZE.name, "level": lvl, "variant": v, "converged": ok}
+                         for lvl, v, ok in ((3000, "a", True), (12000, "a", False), (12000, "b", True))]
+                        + [{"regime": R.PUBLIC_CORPUS.name, "level": 3000, "variant": "c", "converged": False}])
+    cells = R.converged_cells(conv)
+    assert all(cells[(R.FREQUENCY.name, b, "a")] is False and cells[(R.FREQUENCY.name, b, "b")] is True
+               for b in ("head", "medium", "tail"))
+    assert all(cells[(R.PUBLIC_FREQUENCY.name, b, "c")] is False for b in ("head", "medium", "tail"))
+    assert not any(k[0] == R.OCCLUSION.name for k in cells)  # no 10-label size regime ran
+
+
+def test_empty_regimes_leave_no_rows():
+    """A regime left out of the build (no levels) trains nothing and has no rows, no convergence."""
+    out = R.size_regime(ExperimentConfig(outfits=TINY), [0, 1, 2], sizes=())
+    assert out.empty and T.lr_grid(out).empty and T.lengthened(out) == [] and T.convergence(out).empty

@@ -394,17 +394,20 @@ def ablation_claims(table: pd.DataFrame, x: str) -> list[dict]:
 
 # --- a chapter's verdict table: every comparison of every regime, one family --------------------
 
-VERDICT_COLUMNS = ["regime", "level", "comparison", "a", "b", "kind", "primary", "difference", "lo", "hi", "p",
-                   "p_holm", "seeds", "verdict", "interval"]
+VERDICT_COLUMNS = ["benchmark", "regime", "level", "comparison", "a", "b", "kind", "primary", "difference", "lo",
+                   "hi", "p", "p_holm", "seeds", "verdict", "interval"]
 
 
 def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS,
-                  converged: dict | None = None) -> pd.DataFrame:
+                  converged: dict | None = None, family: str | None = None) -> pd.DataFrame:
     """One row per (regime, level, comparison) of ``regimes`` (objects with ``name``,
     ``comparisons`` — each with ``a``, ``b``, ``kind``, ``name`` — and ``primary``), in their
-    order: the paired per-seed difference a − b of ``frame``'s ``score`` (:func:`paired_interval`),
-    its 95 % interval, the seeds, its two-sided p, the **Holm-adjusted p over the whole table**
-    (:func:`holm`: the chapter's family) and the verdict that adjusted p gives (:func:`judge`).
+    order: the benchmark its runs trained on (``frame``'s ``benchmark`` column, "" without one),
+    the paired per-seed difference a − b of ``frame``'s ``score`` (:func:`paired_interval`),
+    its 95 % interval, the seeds, its two-sided p, the **Holm-adjusted p over its family**
+    (:func:`holm`; ``family``: the column whose values split the table into families — e.g.
+    ``"benchmark"``, one family per benchmark —, None: the whole table is one family) and the
+    verdict that adjusted p gives (:func:`judge`).
     A comparison whose variants did not both run at a level is a row "not tested"; one where
     ``converged`` (``{(regime, level, variant): bool}``, the plateau rule's verdicts; the
     occlusion rows read the size regime's) says a variant had not plateaued is "not converged" —
@@ -412,11 +415,12 @@ def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS,
     rows = []
     for regime in regimes:
         g_regime = frame[frame["regime"] == regime.name]
+        bench = str(g_regime["benchmark"].iloc[0]) if "benchmark" in g_regime and len(g_regime) else ""
         for level in dict.fromkeys(g_regime["level"]):
             g = g_regime[g_regime["level"] == level]
             for c in regime.comparisons:
-                row = {"regime": regime.name, "level": level, "comparison": c.name, "a": c.a, "b": c.b,
-                       "kind": c.kind, "primary": c == regime.primary}
+                row = {"benchmark": bench, "regime": regime.name, "level": level, "comparison": c.name, "a": c.a,
+                       "b": c.b, "kind": c.kind, "primary": c == regime.primary}
                 pa = g[g.variant == c.a].set_index("seed")["score"]
                 pb = g[g.variant == c.b].set_index("seed")["score"]
                 if pa.empty or pb.empty:
@@ -435,8 +439,13 @@ def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS,
                     continue
                 rows.append({**row, "difference": d["mean"], "lo": d["lo"], "hi": d["hi"], "p": d["p"],
                              "seeds": d["n"], "_d": d})
-    adjusted = holm([r.get("p", float("nan")) if "_d" in r and judge(r["_d"], min_seeds) != TOO_FEW
-                     else float("nan") for r in rows])
+    p = [r.get("p", float("nan")) if "_d" in r and judge(r["_d"], min_seeds) != TOO_FEW else float("nan")
+         for r in rows]
+    adjusted = [float("nan")] * len(rows)
+    for name in dict.fromkeys(r[family] if family else None for r in rows):
+        members = [i for i, r in enumerate(rows) if family is None or r[family] == name]
+        for i, q in zip(members, holm([p[i] for i in members])):
+            adjusted[i] = q
     for r, q in zip(rows, adjusted):
         d = r.pop("_d", None)
         if d is not None:

@@ -137,9 +137,10 @@ def _twin_note(table: pd.DataFrame, row) -> str:
 
 def claims(table: pd.DataFrame, benchmark: str = "") -> list[dict]:
     """The chapter's rows for the book's first page (the fields of
-    :func:`mlgcn_core.book.findings.claim`, ``benchmark`` the name of the data it ran on): each
-    regime's primary comparison, ML-GCN against the GMP baseline and what a practitioner can build
-    against it, at every level, with the adjusted three-way verdict."""
+    :func:`mlgcn_core.book.findings.claim`; ``benchmark`` the name of the data it ran on — each
+    row's own, the verdict table's ``benchmark`` column, where it has one): each regime's primary
+    comparison, ML-GCN against the GMP baseline and what a practitioner can build against it, at
+    every level, with the adjusted three-way verdict."""
     out = []
     wanted = table[table["primary"] | (table["comparison"] == f"{RW} − {GMP}") | (table["kind"] == "practitioner")]
     for _, r in wanted.iterrows():
@@ -148,5 +149,6 @@ def claims(table: pd.DataFrame, benchmark: str = "") -> list[dict]:
             f"{r['interval']}, Holm p = {r['p_holm']:.3g}" if pd.notna(r["p_holm"]) else r["interval"])
         out.append({"claim": f"{r['comparison']} ({r['regime']}, {_level(r['level'])})"
                              + (" — primary" if r["primary"] else ""),
-                    "paper": paper, "here": here, "verdict": r["verdict"], "benchmark": benchmark})
+                    "paper": paper, "here": here, "verdict": r["verdict"],
+                    "benchmark": r.get("benchmark") or benchmark})
     return out

@@ -53,6 +53,9 @@ def train_runs(configs: list, jobs: int) -> list:
     return run_many(configs, jobs=jobs)
 
 
+RUN_COLUMNS = ["regime", "level", "variant", "seed", "lr", "val_score", "score", "mAP", "best_epoch", "steps", "run"]
+
+
 def run_rows(cells: list[Cell], runs: list, score: Callable) -> list[dict]:
     """One tidy row per (cell, run): the cell's regime, level and variant, the run's seed and lr, its
     validation and test score, mAP, best epoch and folder."""
@@ -89,6 +92,10 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
     its final budget, its mean validation score, the pick and whether it is still at an edge
     (:func:`lr_grid`); ``attrs["lengthened"]``: the cells that got more steps (:func:`lengthened`)."""
     seeds, lrs = list(seeds), sorted(float(x) for x in lrs)
+    if not cells:  # a regime left out of the build (no levels): no rows
+        out = pd.DataFrame(columns=RUN_COLUMNS)
+        out.attrs["lr_grid"], out.attrs["lengthened"] = [], []
+        return out
     tune, rest = seeds[:max(1, tune_seeds)], seeds[max(1, tune_seeds):]
     grid, picks, curves = _grid_search(cells, tune, lrs, score, jobs, extend)
     extra, rest_curves = _rest_runs(cells, rest, _lr_of(picks), score, jobs)
@@ -236,6 +243,8 @@ def validation_curves(frame: pd.DataFrame) -> pd.DataFrame:
     runs' histories — one row per epoch with ``step`` (optimizer steps done) and ``val_mAP``."""
     from ..runs import load_run
 
+    if not len(frame):  # a regime left out of the build
+        return pd.DataFrame(columns=["regime", "level", "variant", "epoch", "step", "val_mAP"])
     rows = []
     for r in frame.itertuples():
         run = load_run(r.run)
@@ -252,6 +261,9 @@ def convergence(frame: pd.DataFrame, tol: float = 0.2) -> pd.DataFrame:
     """The plateau rule (:func:`plateau`) on every (regime, level, variant)'s mean validation
     curve: ``steps``, ``epochs``, ``plateau_at_step``, ``gain`` and ``converged``."""
     curves = validation_curves(frame)
+    if not len(curves):
+        return pd.DataFrame(columns=["regime", "level", "variant", "epochs", "steps", "plateau_at_step",
+                                     "gain_last_quarter", "converged"])
     rows = []
     for (regime, level, variant), g in curves.groupby(["regime", "level", "variant"], sort=False):
         rule = plateau(g["val_mAP"].tolist(), tol)

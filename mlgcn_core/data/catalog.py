@@ -4,7 +4,8 @@ declaring how its data comes — the methods ask an entry, they never branch on 
 An entry (:class:`Dataset`) declares its title; for an **embedded benchmark** (generated here,
 no download: ``outfits``, ``coco_shaped``) the config field holding its generator settings, the
 generator's splits and garment visibility, its class names, the true label statistics behind its
-"oracle" graph and its tiny smoke settings; for a **prepared dataset** (``prepare`` writes its
+"oracle" graph and its tiny smoke settings (and, where the labels follow a public dataset's, its
+published label counts: ``public``); for a **prepared dataset** (``prepare`` writes its
 folder: ``voc2007``, ``coco2014``, ``custom``) the names of its splits in that folder — the data's
 identity in a run key is then the folder's fingerprint. Both name the paper's dataset whose
 published numbers are shown beside theirs (``reference``).
@@ -35,6 +36,9 @@ class Dataset:
     load: Callable | None = None  # generator settings → {split: {"images", "labels", "sources"}}
     visibility: Callable | None = None  # generator settings → {split: (n, C) visible share}
     truth: Callable | None = None  # generator settings → (M (C, C), N (C,)): P(L_i, L_j), P(L_i)
+    # () → (M (C, C), N (C,)): label counts published for the data its labels follow, read by a
+    # graph with graph_labels="public" (COCO 2014 train's for the COCO-shaped benchmark); None: none
+    public: Callable | None = None
     image_mode: str = "L"  # PIL mode of its canvases ("L" grey, "RGB")
     # prepared datasets
     splits: tuple[str, str] | None = None  # (training split, test split) in the prepared folder
@@ -57,7 +61,8 @@ DATASETS.register("outfits", reads=("outfits",))(Dataset(
 DATASETS.register("coco_shaped", reads=("coco_shaped",))(Dataset(
     "COCO-shaped outfits", scenes="coco_shaped", settings=coco_shaped.CocoShapedConfig,
     smoke=coco_shaped.SMOKE, class_names=coco_shaped.classes, load=coco_shaped.load_coco_shaped,
-    visibility=coco_shaped.load_visibility, truth=coco_shaped.label_statistics, image_mode="RGB"))
+    visibility=coco_shaped.load_visibility, truth=coco_shaped.label_statistics, image_mode="RGB",
+    public=coco_shaped.public_statistics))
 DATASETS.register("voc2007")(Dataset("PASCAL VOC 2007", reference="voc2007", splits=("trainval", "test")))
 DATASETS.register("coco2014")(Dataset("MS-COCO 2014", splits=("train", "val")))
 DATASETS.register("custom")(Dataset("custom dataset", splits=("train", "test"), carved=False))
@@ -66,6 +71,8 @@ DATASETS.register("custom")(Dataset("custom dataset", splits=("train", "test"), 
 SCENE_FIELDS = {e.build.scenes: e.build.settings for e in (DATASETS[n] for n in DATASETS.names())
                 if e.build.embedded}
 EMBEDDED = tuple(n for n in DATASETS.names() if DATASETS[n].build.embedded)
+# the datasets whose entry declares public label statistics (graph_labels="public")
+WITH_PUBLIC = tuple(n for n in DATASETS.names() if DATASETS[n].build.public is not None)
 
 
 def dataset(name: str) -> Dataset:

@@ -12,6 +12,8 @@ labels, their long tail, their co-occurrences), drawn on a laptop with real Fash
   ``outfits`` (later ones occlude earlier ones, bounded overlap); a scene with many labels draws
   its garments smaller (``crowd``), and each garment's visible share is recorded.
 * **Oracle**: the fitted model's own P(L_j | L_i) (:func:`label_statistics`).
+* **Public statistics**: COCO 2014 train's own counts (:func:`public_statistics`), the label
+  corpus a practitioner can download without its images (``graph_labels="public"``).
 
 Train/val scenes take their garments from disjoint parts of Fashion-MNIST's training set, test
 scenes from its test set. Everything is deterministic for a seed and cached on disk.
@@ -109,6 +111,16 @@ def label_statistics(cfg: CocoShapedConfig = CocoShapedConfig()) -> tuple[np.nda
     own P(L_j | L_i) — what the "oracle" graph is built from (a Monte Carlo estimate,
     :func:`~mlgcn_core.data.coco_labels.model_statistics`)."""
     return coco_labels.model_statistics(coco_labels.label_model(cfg.label_seed))
+
+
+def public_statistics() -> tuple[np.ndarray, np.ndarray]:
+    """The public label statistics behind the benchmark: COCO 2014 train's own counts (82,081
+    images; :func:`~mlgcn_core.data.coco_labels.load_counts`) as ``(M, N)`` in the layout of
+    ``graph.cooccurrence`` — M (C, C) images per pair, zero diagonal; N (C,) images per label —, so
+    ``graph.conditional_probability(M, N)`` is COCO's P(L_j | L_i). What a practitioner with few
+    images and the published label statistics can build a graph from (``graph_labels="public"``)."""
+    counts = coco_labels.load_counts()
+    return np.array(counts.adj, dtype=np.int64), np.array(counts.nums, dtype=np.int64)
 
 
 def generate(cfg: CocoShapedConfig, fmnist_path: str | None = None) -> dict[str, dict[str, np.ndarray]]:
