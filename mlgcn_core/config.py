@@ -143,8 +143,7 @@ class ExperimentConfig:
     gcn_depth: int = 2  # GCN layers (Table 3)
     gcn_hidden: int = 1024  # hidden width
     word_vectors: str = "glove6b50d"  # an entry of embeddings.WORD_VECTORS or a GloVe file path
-    # --- the successors' heads on the feature map (each field read by its own head only; the
-    # transformer widths are scaled down from the official code's for a laptop CPU)
+    # --- the successors' heads on the feature map (each field read by its own head only)
     csra_lambda: float = 0.1  # CSRA λ: weight of the class-specific attention logit (official 0.1; its
     #   COCO ResNet-101 run 0.5)
     csra_temperatures: tuple[float, ...] = (1.0,)  # CSRA softmax temperatures T, one branch each, logits
