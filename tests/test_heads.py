@@ -379,3 +379,26 @@ def test_map_head_trains_and_reads_back(tmp_path, mode):
             assert evaluate(scores, z["targets"].astype(np.int64))["mAP"] == pytest.approx(r.metrics["mAP"], abs=1e-4)
         for labels, row in zip(predicted, 1 / (1 + np.exp(-scores[:2]))):  # images vs the fp16 cache
             assert all(abs(p - row[classes.index(c)]) < 5e-3 for c, p in labels), (labels, row)
+
+
+def test_a_map_head_takes_the_backbones_map_in_end2end_and_top_modes():
+    """end2end: the whole backbone's feature map (N, 1280, h, w) goes to the head, not its pooled
+    vector; top: the trainable top's map, from the bottom's maps; features: the frozen top, its
+    parameters out of the optimizer."""
+    from mlgcn_core.optim import make_optimizer
+
+    names = [f"c{i}" for i in range(6)]
+    cfg = ExperimentConfig(model="csra", weights=None, mode="end2end")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random weights, said so
+        model = build_model(cfg, None, names)
+        top = build_model(cfg.replace(mode="top"), None, names)
+        frozen = build_model(cfg.replace(mode="features"), None, names)
+    x = torch.randn(2, 3, 64, 64)
+    assert model.takes_map and model.features(x).shape == (2, 1280, 2, 2)
+    assert model(x).shape == (2, 6)
+    assert top.features(torch.randn(2, 320, 2, 2)).shape == (2, 1280, 2, 2)
+    assert not any(p.requires_grad for p in frozen.backbone.parameters())
+    groups = make_optimizer(frozen, cfg.replace(mode="features")).param_groups
+    assert len(groups) == 1 and sum(p.numel() for p in groups[0]["params"]) == 6 * 1280
+    assert frozen(torch.randn(2, 320, 3, 3)).shape == (2, 6)
