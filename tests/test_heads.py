@@ -402,3 +402,15 @@ def test_a_map_head_takes_the_backbones_map_in_end2end_and_top_modes():
     groups = make_optimizer(frozen, cfg.replace(mode="features")).param_groups
     assert len(groups) == 1 and sum(p.numel() for p in groups[0]["params"]) == 6 * 1280
     assert frozen(torch.randn(2, 320, 3, 3)).shape == (2, 6)
+
+
+def test_parallel_runs_prepare_the_map_cache_apart_from_the_pooled_one():
+    """run_many prepares each cache once before its workers start: a map head's (features mode) is
+    another cache than the pooled heads'; in top mode every head reads the same bottom's maps."""
+    from mlgcn_core.scheduler import _feature_source
+
+    base = load_preset("coco_shaped")
+    pooled = {_feature_source(base.replace(model=m)) for m in ("mlgcn", "baseline")}
+    maps = {_feature_source(base.replace(model=m)) for m in MAP_HEADS}
+    assert len(pooled) == len(maps) == 1 and pooled != maps
+    assert len({_feature_source(base.replace(model=m, mode="top")) for m in ("mlgcn", *MAP_HEADS)}) == 1
