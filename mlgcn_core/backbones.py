@@ -11,7 +11,8 @@ One registry by name:
 Pooling: global max pooling (the paper, Eq. 1) or average pooling; adaptive, so any input
 size works (the official code's MaxPool2d(14) only works at 448×448).
 
-Split (``mode="top"``): :func:`split_backbone` cuts a trunk into a frozen *bottom* (images → maps,
+Split (``mode="top"``, and the cached map a head on the feature map reads in ``features`` mode, at
+``BackboneInfo.map_cut``): :func:`split_backbone` cuts a trunk into a frozen *bottom* (images → maps,
 run once and cached) and a trainable *top* (maps → pooled features) — the last
 ``trainable_blocks`` residual blocks (EfficientNet: MBConv blocks, plus its final 1×1 ``conv_head``
 and BN, always; ResNet: Bottleneck blocks); :func:`join_backbone` puts them back together for
@@ -47,6 +48,10 @@ class BackboneInfo:
     std: tuple[float, float, float]
     build: Callable[[str | None], tuple[nn.Module, bool]]  # weights → (trunk, pretrained?)
     split: Callable[[nn.Module, int], tuple[nn.Module, nn.Module]] | None = None  # trunk, k → (bottom, top)
+    # the cut whose frozen bottom's maps a head on the feature map reads in features mode, cached
+    # (its frozen top recomputes the map from them): a cut before a widening last layer makes that
+    # cache several times smaller than the map; None: no such cut (the map itself is the smallest)
+    map_cut: int | None = None
 
 
 class Backbone(nn.Module):
@@ -239,9 +244,10 @@ def _efficientnet_lite0(weights: str | None) -> tuple[nn.Module, bool]:
 
 BACKBONES: dict[str, BackboneInfo] = {
     "resnet101": BackboneInfo("resnet101", 2048, IMAGENET_MEAN, IMAGENET_STD, _resnet101, _split_resnet),
+    # map_cut 0: the maps before conv_head (320 channels, 1×1 → 1280): a quarter of the map's size
     "efficientnet_lite0": BackboneInfo(
         "efficientnet_lite0", 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _efficientnet_lite0,
-        _split_efficientnet,
+        _split_efficientnet, map_cut=0,
     ),
 }
 

@@ -32,8 +32,19 @@ AUGMENT_STREAM = "item-seeded/1"
 # builders (graph.GRAPHS, losses.LOSSES, embeddings.WORD_VECTORS; backbones.BACKBONES): each entry
 # names the fields it reads, and a field some entry reads is in a run's key only where it is chosen.
 # (the datasets' registry, data.catalog.DATASETS, declares each dataset beside how its data comes)
-MODELS = Registry("model").declare("mlgcn", reads=("graph", "gcn_depth", "gcn_hidden", "word_vectors")) \
-    .declare("baseline")
+# The heads: ML-GCN and its baseline on the pooled vector (Eq. 1), and its successors on the feature
+# map (``needs_map``), whose builders live in models.py (``MODELS.implement``).
+MODELS = (Registry("model")
+          .declare("mlgcn", reads=("graph", "gcn_depth", "gcn_hidden", "word_vectors", "pooling"))
+          .declare("baseline", reads=("pooling",))
+          .declare("csra", reads=("csra_lambda", "csra_temperatures"), needs_map=True)
+          .declare("query2label", reads=("q2l_d_model", "q2l_ff", "q2l_heads", "q2l_encoder_layers",
+                                         "q2l_decoder_layers", "q2l_dropout", "q2l_decoder_self_attn"),
+                   needs_map=True)
+          .declare("mldecoder", reads=("mld_d_model", "mld_ff", "mld_heads", "mld_groups", "mld_dropout"),
+                   needs_map=True)
+          .declare("mldecoder_words", reads=("mld_d_model", "mld_ff", "mld_heads", "mld_dropout", "word_vectors"),
+                   needs_map=True))
 MODES = (Registry("mode").declare("features")
          .declare("end2end", reads=("lrp", "channels_last"), key_marks={"augment_stream": AUGMENT_STREAM})
          .declare("top", reads=("lrp", "channels_last", "trainable_blocks")))
@@ -45,6 +56,28 @@ SELECTIONS = Registry("selection").declare("val", reads=("val_fraction",)).decla
 GRAPH_LABELS = ("train", "corpus", "public")
 PRECISIONS = ("fp32", "bf16", "fp16")
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
+
+# numeric fields with a range of their own: (field, test, what is expected)
+FIELD_RANGES = (
+    ("asl_gamma_neg", lambda v: v >= 0, "≥ 0"),
+    ("asl_gamma_pos", lambda v: v >= 0, "≥ 0"),
+    ("asl_clip", lambda v: 0 <= v <= 1, "in [0, 1]"),
+    ("csra_lambda", lambda v: v >= 0, "≥ 0"),
+    ("csra_temperatures", lambda v: len(v) > 0 and all(t > 0 for t in v),
+     "a non-empty list of temperatures > 0 (.inf: max)"),
+    ("q2l_d_model", lambda v: v >= 4 and v % 4 == 0,
+     "a multiple of 4 (the sine encoding's d/2 per axis in sin/cos pairs)"),
+    ("q2l_ff", lambda v: v >= 1, "≥ 1"),
+    ("q2l_heads", lambda v: v >= 1, "≥ 1"),
+    ("q2l_encoder_layers", lambda v: v >= 0, "≥ 0"),
+    ("q2l_decoder_layers", lambda v: v >= 1, "≥ 1"),
+    ("q2l_dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("mld_d_model", lambda v: v >= 1, "≥ 1"),
+    ("mld_ff", lambda v: v >= 1, "≥ 1"),
+    ("mld_heads", lambda v: v >= 1, "≥ 1"),
+    ("mld_groups", lambda v: v >= 1, "≥ 1"),
+    ("mld_dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
+)
 
 # How a field enters the run key, declared with the field (``field(metadata=...)``):
 NEVER_IN_KEY = {"key": "never"}  # cannot change a result (hardware, worker processes)
@@ -96,7 +129,10 @@ class ExperimentConfig:
     trainable_blocks: int = 0  # top mode: last residual blocks trained, EfficientNet: + its conv_head
     #   (0: conv_head + BN only, 0.41 M of 3.37 M; the cut that fits 2 CPU cores, benchmarks/top_finetune.py)
     # --- head
-    model: str = "mlgcn"  # "mlgcn" or "baseline" (linear head)
+    model: str = "mlgcn"  # an entry of config.MODELS: "mlgcn" or "baseline" (linear head) on the pooled
+    #   vector; on the feature map: "csra", "query2label", "mldecoder" (fixed random queries),
+    #   "mldecoder_words" (queries from the label word vectors) — in "features" mode these read the
+    #   cached float16 maps before the backbone's last 1×1 convolution, which runs frozen in front
     graph: str = "reweighted"  # an entry of graph.GRAPHS: "reweighted" (Eq. 8), "binary" (Eq. 7 + I);
     # controls: "identity" (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the
     # generator's true P(L_j|L_i)), "shuffled_oracle"
@@ -110,11 +146,34 @@ class ExperimentConfig:
     gcn_depth: int = 2  # GCN layers (Table 3)
     gcn_hidden: int = 1024  # hidden width
     word_vectors: str = "glove6b50d"  # an entry of embeddings.WORD_VECTORS or a GloVe file path
+    # --- the successors' heads on the feature map (each field read by its own head only)
+    csra_lambda: float = 0.1  # CSRA λ: weight of the class-specific attention logit (official 0.1; its
+    #   COCO ResNet-101 run 0.5)
+    csra_temperatures: tuple[float, ...] = (1.0,)  # CSRA softmax temperatures T, one branch each, logits
+    #   summed (official --num_heads 1: [1]; 4: [1, 2, 4, .inf]); .inf: max over positions (official T = 99)
+    q2l_d_model: int = 256  # Query2Label transformer width d (official 2048, 8× narrower here; a 1×1
+    #   projection C → d when d ≠ the map's C; d a multiple of 4 for the sine encoding)
+    q2l_ff: int = 1024  # Query2Label feed-forward width (official 8192 = 4 d; 4 d here too)
+    q2l_heads: int = 4  # Query2Label attention heads (official 4)
+    q2l_encoder_layers: int = 1  # Query2Label encoder layers over the map's positions (official 1)
+    q2l_decoder_layers: int = 2  # Query2Label decoder layers of label queries (official 2)
+    q2l_dropout: float = 0.1  # Query2Label dropout (official 0.1)
+    q2l_decoder_self_attn: bool = False  # self-attention among the label queries in every decoder layer
+    #   (official: removed)
+    mld_d_model: int = 256  # ML-Decoder width (official 768, 3× narrower here)
+    mld_ff: int = 1024  # ML-Decoder feed-forward width (official 2048 = 2.7 d; 4 d here)
+    mld_heads: int = 8  # ML-Decoder attention heads (official 8)
+    mld_groups: int = 100  # ML-Decoder queries K_q = min(groups, labels), each decoding ⌈labels / K_q⌉
+    #   labels (official 100; "mldecoder_words": one query per label)
+    mld_dropout: float = 0.1  # ML-Decoder dropout (official 0.1)
     # --- optimization (loss; SGD, as the official code)
     loss: str = "soft_margin"  # an entry of losses.LOSSES: "soft_margin" (paper), "bce", "asl"
     asl_gamma_neg: float = 4.0  # ASL focusing on negatives
     asl_gamma_pos: float = 0.0  # ASL focusing on positives
-    asl_clip: float = 0.05  # ASL probability margin for negatives
+    asl_clip: float = 0.05  # ASL probability margin for negatives, in [0, 1]
+    asl_weight_grad: bool = field(default=True, metadata=IN_KEY_WHEN_SET)  # ASL's focusing weight
+    #   (1 − p_t)^γ is differentiated (this package's ASL from the start; Query2Label's default);
+    #   false: computed without gradient, as ASL's official class and training script do
     lr: float = 0.02  # head learning rate
     lrp: float = 0.1  # backbone lr = lr · lrp (end2end mode; top mode: the trained top)
     momentum: float = 0.9
@@ -164,6 +223,14 @@ class ExperimentConfig:
                 isinstance(self.workers, int) and self.workers < 0):
             raise ValueError(f"config field workers: {self.workers!r} is not an int ≥ 0 or 'auto'")
         object.__setattr__(self, "lr_steps", tuple(int(s) for s in self.lr_steps))
+        object.__setattr__(self, "csra_temperatures", tuple(float(t) for t in self.csra_temperatures))
+        for name, ok, expected in FIELD_RANGES:
+            if not ok(getattr(self, name)):
+                raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
+        for width, heads in (("q2l_d_model", "q2l_heads"), ("mld_d_model", "mld_heads")):
+            if getattr(self, width) % getattr(self, heads):
+                raise ValueError(f"{width} must be a multiple of {heads} ({getattr(self, heads)}), "
+                                 f"got {getattr(self, width)}")
         self._check_subset()
 
     def _check_subset(self) -> None:
@@ -248,14 +315,22 @@ class ExperimentConfig:
 
     def choices(self) -> list:
         """The registry entries this run chooses: its dataset, model, mode, selection and loss, and
-        for ML-GCN its graph and its word vectors (a linear head reads neither, so e.g. random
-        vectors' "per seed" mark stays out of a baseline's key: a sweep over vectors trains its
-        baseline once)."""
-        chosen = [DATASETS[self.dataset], MODELS[self.model], MODES[self.mode], SELECTIONS[self.selection],
+        the graph and the word vectors where its model reads them (ML-GCN both, ML-Decoder's
+        word-vector queries the vectors; a linear head reads neither, so e.g. random vectors' "per
+        seed" mark stays out of a baseline's key: a sweep over vectors trains its baseline once)."""
+        model = MODELS[self.model]
+        chosen = [DATASETS[self.dataset], model, MODES[self.mode], SELECTIONS[self.selection],
                   LOSSES[self.loss]]
-        if self.model == "mlgcn":
-            chosen += [GRAPHS[self.graph], WORD_VECTORS[self.word_vectors]]
+        if "graph" in model.reads:
+            chosen.append(GRAPHS[self.graph])
+        if "word_vectors" in model.reads:
+            chosen.append(WORD_VECTORS[self.word_vectors])
         return chosen
+
+    def uses(self, name: str) -> bool:
+        """Whether an entry this run chooses reads the field ``name`` (e.g. ``"graph"``: its model
+        builds a label graph; ``"word_vectors"``: it reads the label word vectors)."""
+        return any(name in entry.reads for entry in self.choices())
 
     def key_fields(self) -> set[str]:
         """The fields that can change this run's result: every field, less those only some choice
@@ -291,7 +366,7 @@ class ExperimentConfig:
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def run_name(self) -> str:
-        label = self.model if self.model == "baseline" else f"mlgcn-{self.graph}"
+        label = f"{self.model}-{self.graph}" if self.uses("graph") else self.model
         return f"{label}-{self.key()}"
 
 

@@ -6,7 +6,13 @@ from the cache in seconds.
 Top mode (``mode="top"``): the same for the *maps* of the frozen bottom of a split backbone
 (``backbones.split_backbone``), one cache per cut (``trainable_blocks``); the trainable top and the
 head then train from them. Maps are stored float32 (N × c × h × w; they grow with the square of
-the input size, so this mode is meant for small inputs; sizes in ``benchmarks/top_finetune.py``)."""
+the input size, so this mode is meant for small inputs; sizes in ``benchmarks/top_finetune.py``).
+
+A head on the feature map (``config.MODELS``' ``needs_map``) in features mode reads the same kind of
+cache at the backbone's ``map_cut`` (EfficientNet-Lite0: the 320-channel maps before its 1×1
+``conv_head``, a quarter of the 1280-channel map), stored float16 (``-maps-top0-fp16``), with the
+frozen top in front of the head (``models.frozen_map_top``). On the COCO-shaped benchmark at 112 px
+(20,000 scenes, 3 × 3 positions) that is 115 MB, against 461 MB for the map itself in float16."""
 
 from __future__ import annotations
 
@@ -117,9 +123,10 @@ def _weights_tag(weights: str | None) -> str:
 
 
 def feature_cache_path(backbone: str, weights: str | None, image_size: int, dataset_key: str,
-                       split: str, trainable_blocks: int | None = None) -> Path:
-    """The pooled features' cache file, or (``trainable_blocks`` given) the bottom's maps' for that cut."""
-    cut = "" if trainable_blocks is None else f"-maps-top{trainable_blocks}"
+                       split: str, trainable_blocks: int | None = None, half: bool = False) -> Path:
+    """The pooled features' cache file, or (``trainable_blocks`` given) the bottom's maps' for that
+    cut (``half``: stored float16, the cache a head on the feature map reads in features mode)."""
+    cut = "" if trainable_blocks is None else f"-maps-top{trainable_blocks}{'-fp16' if half else ''}"
     name = f"{backbone}-{_weights_tag(weights)}-{image_size}px-{dataset_key}-{split}{cut}.npz"
     return cache_root() / "features" / name
 
@@ -173,20 +180,21 @@ def extract_dataset_features(cfg, datasets: dict[str, Dataset], dataset_key: str
 
 
 def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, device: str = "cpu",
-                         progress: bool = True, must_exist: bool = False
-                         ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+                         progress: bool = True, must_exist: bool = False, cut: int | None = None,
+                         half: bool = False) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """{split: (maps (n, c, h, w), targets, difficult)} of the frozen bottom of ``cfg``'s backbone cut
-    at ``cfg.trainable_blocks``, extracting only splits not cached yet. The same pass also writes
-    the pooled features' cache of a split when that is missing (the whole pretrained backbone is
-    bottom then top), so a features-mode run on the same data extracts nothing more."""
+    at ``cut`` (default ``cfg.trainable_blocks``), extracting only splits not cached yet; ``half``:
+    the maps stored and returned float16. The same pass also writes the pooled features' cache of
+    a split when that is missing (the whole pretrained backbone is bottom then top), so a
+    features-mode run on the same data extracts nothing more."""
+    cut = cfg.trainable_blocks if cut is None else cut
     keys = (cfg.backbone, cfg.weights, cfg.image_size, dataset_key)
-    paths = {s: feature_cache_path(*keys, s, cfg.trainable_blocks) for s in datasets}
+    paths = {s: feature_cache_path(*keys, s, cut, half) for s in datasets}
     missing = [s for s, p in paths.items() if not _readable(p, ("maps", "targets", "difficult"))]
     if missing and must_exist:
         raise FileNotFoundError(f"cached maps missing: {[str(paths[s]) for s in missing]}")
     if missing:
-        bottom, top = split_backbone(build_backbone(cfg.backbone, cfg.weights, cfg.pooling),
-                                     cfg.trainable_blocks)
+        bottom, top = split_backbone(build_backbone(cfg.backbone, cfg.weights, cfg.pooling), cut)
     for s in missing:
         pooled_path = feature_cache_path(*keys, s)
         arrays = extract_maps(bottom, datasets[s], device=device, workers=loader_workers(cfg.workers),
@@ -194,6 +202,8 @@ def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, de
                               top=None if _readable(pooled_path, ("max", "avg", "targets", "difficult")) else top)
         if "max" in arrays:
             _save(pooled_path, {k: arrays[k] for k in ("max", "avg", "targets", "difficult")})
+        if half:
+            arrays["maps"] = arrays["maps"].astype(np.float16)  # (n, c, h, w)
         _save(paths[s], {k: arrays[k] for k in ("maps", "targets", "difficult")})
     out = {}
     for s, p in paths.items():
@@ -203,14 +213,55 @@ def extract_dataset_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, de
     return out
 
 
+def map_cut(cfg) -> int:
+    """The cut of ``cfg``'s backbone whose frozen bottom's maps a head on the feature map reads in
+    features mode (``BackboneInfo.map_cut``); a one-line ValueError where the backbone has none."""
+    from .backbones import BACKBONES
+
+    cut = BACKBONES[cfg.backbone].map_cut if cfg.backbone in BACKBONES else None
+    if cut is None:
+        raise ValueError(f"model={cfg.model!r} reads the backbone's feature map, which mode='features' caches "
+                         f"as the frozen maps before the backbone's last widening layer; backbone "
+                         f"{cfg.backbone!r} has no such cut (its map is the smallest form, too large to "
+                         "cache): train this head with mode='top' or mode='end2end'")
+    return cut
+
+
+def extract_head_maps(cfg, datasets: dict[str, Dataset], dataset_key: str, device: str = "cpu",
+                      progress: bool = True, must_exist: bool = False):
+    """{split: (maps, targets, difficult)} a head on the feature map reads in features mode: the
+    frozen bottom's maps at :func:`map_cut`, float16 (:func:`extract_dataset_maps`)."""
+    return extract_dataset_maps(cfg, datasets, dataset_key, device, progress, must_exist, cut=map_cut(cfg),
+                                half=True)
+
+
+def check_inputs(cfg) -> None:
+    """Refuse, before any data is made, a run whose cached inputs cannot be made (:func:`map_cut`)."""
+    from .config import MODELS
+
+    if cfg.mode == "features" and MODELS[cfg.model].needs_map:
+        map_cut(cfg)
+
+
+def cached_inputs(cfg):
+    """The extraction (and cache) of ``cfg``'s cached inputs: the pooled features; in top mode the
+    frozen bottom's maps; for a head on the feature map in features mode :func:`extract_head_maps`."""
+    from .config import MODELS
+
+    if cfg.mode == "top":
+        return extract_dataset_maps
+    return extract_head_maps if MODELS[cfg.model].needs_map else extract_dataset_features
+
+
 def cached_split_features(cfg, splits, device: str, ctx, progress: bool):
     """{split: (features, targets, difficult)} of an experiment's splits (``data.sources.Splits``;
-    top mode: the frozen bottom's maps instead of the features), from the cache; the main process
-    extracts what is not cached yet while the others wait. A training subset selects its rows;
-    hidden annotations replace the training targets (the images stay)."""
+    top mode, or a head on the feature map: the frozen bottom's maps instead of the features,
+    :func:`cached_inputs`), from the cache; the main process extracts what is not cached yet while
+    the others wait. A training subset selects its rows; hidden annotations replace the training
+    targets (the images stay)."""
     plan = {"train": splits.eval_train, "val": splits.val, "test": splits.test}
     plan = {k: v for k, v in plan.items() if v is not None}
-    extract = extract_dataset_maps if cfg.mode == "top" else extract_dataset_features
+    extract = cached_inputs(cfg)
     if ctx.main:
         out = extract(cfg, plan, splits.key, device, progress)
     barrier(ctx)

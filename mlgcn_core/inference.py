@@ -46,16 +46,18 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: bool = True
                           ) -> tuple[MultiLabelModel, ExperimentConfig, list[str]]:
     """The model of a checkpoint, able to take images (a features-mode head gets its frozen
-    pretrained backbone back; a top-mode model its frozen pretrained bottom before its trained top),
-    in eval mode. ``images=False``: a features-mode checkpoint gives its head alone, on pooled
-    features (what the book's analyses of cached features need; no backbone built)."""
+    pretrained backbone back — a head on the feature map reads its map —; a top-mode model its
+    frozen pretrained bottom before its trained top), in eval mode. ``images=False``: a
+    features-mode checkpoint gives its model on the cached inputs it trained on: the head alone on
+    pooled features (what the book's analyses of cached features need; no backbone built), or a
+    map head behind its frozen top, on the cached bottom's maps (``features.extract_head_maps``)."""
     check_device(device)
     ck = read_checkpoint(path)
     cfg = ExperimentConfig.from_dict(ck["config"])
     classes, state = list(ck["classes"]), ck["model"]
     if not images and cfg.mode == "features":
         z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
-        model = build_model(cfg, None, classes, BACKBONES[cfg.backbone].out_dim, backbone=None,
+        model = build_model(cfg, None, classes, BACKBONES[cfg.backbone].out_dim,
                             word_vectors=None if z is None else z.numpy(), adj_hat=None if adj is None else adj.numpy())
         state = expand_head(state, model)
         model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
@@ -75,7 +77,7 @@ def model_from_checkpoint(path: str | os.PathLike, device: str = "cpu", images: 
         state = {k.replace("backbone.trunk.", "backbone.trunk.top.", 1): v for k, v in state.items()}
         state.update({f"backbone.trunk.bottom.{k}": v for k, v in backbone.trunk.bottom.state_dict().items()})
     z, adj = state.get("head.word_vectors"), state.get("head.adj_hat")
-    if cfg.model != "baseline" and (z is None or adj is None):
+    if cfg.uses("graph") and (z is None or adj is None):
         raise ValueError(f"checkpoint {str(path)!r}: ML-GCN state lacks head.word_vectors / head.adj_hat")
     model = build_model(cfg, None, classes, backbone=backbone, word_vectors=None if z is None else z.numpy(),
                         adj_hat=None if adj is None else adj.numpy())

@@ -1,29 +1,34 @@
-"""ML-GCN and its baseline, with one interface (Sec. 3, Fig. 2).
+"""ML-GCN, its baseline and its successors' heads, with one interface (Sec. 3, Fig. 2).
 
-Both are ``MultiLabelModel``: an optional :class:`~mlgcn_core.backbones.Backbone` (images →
-pooled features x, Eq. 1) and a head (x → logits). Without a backbone they run on
-pre-extracted pooled features (the cached-features mode).
+Each is a ``MultiLabelModel``: an optional :class:`~mlgcn_core.backbones.Backbone` in front of a
+head (features → logits). The head is an entry of :data:`~mlgcn_core.config.MODELS`, built here by
+:func:`build_model`, the one model builder; what runs in front of it is the training mode's
+(:data:`~mlgcn_core.config.MODES`): nothing on cached features, the trainable top on the frozen
+bottom's cached maps, or the whole backbone.
 
-* :class:`MLGCN`: the GCN maps the label word vectors Z (C × d) through Â to classifiers
-  W (C × D) (Eq. 2–3); logits ŷ = W x (Eq. 4).
-* :class:`Baseline`: the same backbone with a linear head (the paper's "ResNet-101" row).
+* :class:`GCNHead` (ML-GCN): the GCN maps the label word vectors Z (C × d) through Â to
+  classifiers W (C × D) (Eq. 2–3); logits ŷ = W x (Eq. 4) on the pooled vector x (Eq. 1).
+* :class:`LinearHead` (baseline): a linear layer on x (the paper's "ResNet-101" row).
+* the heads of :mod:`~mlgcn_core.heads` (CSRA, Query2Label, ML-Decoder) read the feature map
+  (N, D, h, w) instead (``needs_map``): the backbone's map in ``end2end`` and ``top`` modes, and in
+  ``features`` mode the frozen maps before the backbone's last 1×1 convolution, cached, with that
+  convolution's frozen top in front of the head (:func:`frozen_map_top`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from .backbones import Backbone, build_backbone, split_backbone
+from .config import MODELS, MODES, ExperimentConfig
 from .embeddings import make_vectors
 from .gcn import GCN, HIDDEN, gcn_widths
 from .graph import label_graph, normalize_adjacency
-
-if TYPE_CHECKING:
-    from .config import ExperimentConfig
+from .heads import CSRAHead, MLDecoderHead, Query2LabelHead
 
 
 class LinearHead(nn.Module):
@@ -66,17 +71,24 @@ class GCNHead(nn.Module):
 
 
 class MultiLabelModel(nn.Module):
-    """Optional backbone + head. forward(images (N,3,H,W) or features (N,D)) → logits (N,C)."""
+    """Optional backbone + head. forward(images (N, 3, H, W), or the cached inputs: pooled features
+    (N, D), a map (N, D, h, w) or the bottom's maps) → logits (N, C). ``takes_map``: the head reads
+    the backbone's feature map (N, D, h, w), not its pooled vector."""
 
-    def __init__(self, head: nn.Module, backbone: Backbone | None = None):
+    def __init__(self, head: nn.Module, backbone: Backbone | None = None, takes_map: bool = False):
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.takes_map = takes_map
 
     def features(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.backbone(inputs) if self.backbone is not None else inputs  # (N, D)
+        if self.backbone is None:
+            return inputs  # (N, D) or (N, D, h, w), as cached
+        return self.backbone.feature_map(inputs) if self.takes_map else self.backbone(inputs)
 
     def classifiers(self) -> torch.Tensor:
+        if not hasattr(self.head, "classifiers"):
+            raise ValueError(f"head {type(self.head).__name__} has no per-label classifier matrix W (C × D)")
         return self.head.classifiers()  # (C, D)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -112,28 +124,111 @@ class Baseline(MultiLabelModel):
         super().__init__(LinearHead(_feature_dim(backbone, feature_dim), num_classes), backbone)
 
 
+# --- the one model builder: the mode's inputs (MODES), then the model's head (MODELS) -------------
+
+@dataclass
+class HeadInputs:
+    """What a head's builder gets besides the config: the size D of the features it reads (the
+    pooled vector's, or the map's channels), the labels, and — for a head reading the label graph
+    or the word vectors — the training annotations and any stored vectors and Â."""
+
+    feature_dim: int
+    class_names: list[str]
+    train_positives: np.ndarray | None  # (n, C): the label graph is estimated from them (training)
+    word_vectors: np.ndarray | None  # (C, d) as stored (a checkpoint, prepared data); None: the provider's
+    adj_hat: np.ndarray | None  # (C, C) a checkpoint's normalized Â; None: built from train_positives
+
+    def vectors(self, cfg: ExperimentConfig) -> np.ndarray:
+        """The label word vectors (C, d): as stored, else ``cfg.word_vectors``' provider's."""
+        if self.word_vectors is not None:
+            return self.word_vectors
+        return make_vectors(self.class_names, cfg.word_vectors, seed=cfg.seed)
+
+
+@MODELS.implement("mlgcn")
+def _mlgcn_head(cfg: ExperimentConfig, inputs: HeadInputs) -> nn.Module:
+    if inputs.adj_hat is not None:  # a checkpoint: Â as stored
+        return GCNHead(inputs.word_vectors, inputs.adj_hat, inputs.feature_dim, cfg.gcn_depth, cfg.gcn_hidden,
+                       normalization=None)
+    vectors = inputs.vectors(cfg)
+    return GCNHead(vectors, label_graph(cfg, inputs.train_positives), inputs.feature_dim, cfg.gcn_depth,
+                   cfg.gcn_hidden)
+
+
+@MODELS.implement("baseline")
+def _linear_head(cfg: ExperimentConfig, inputs: HeadInputs) -> nn.Module:
+    return LinearHead(inputs.feature_dim, len(inputs.class_names))
+
+
+@MODELS.implement("csra")
+def _csra_head(cfg: ExperimentConfig, inputs: HeadInputs) -> nn.Module:
+    return CSRAHead(inputs.feature_dim, len(inputs.class_names), cfg.csra_lambda, cfg.csra_temperatures)
+
+
+@MODELS.implement("query2label")
+def _query2label_head(cfg: ExperimentConfig, inputs: HeadInputs) -> nn.Module:
+    return Query2LabelHead(inputs.feature_dim, len(inputs.class_names), cfg.q2l_d_model, cfg.q2l_ff, cfg.q2l_heads,
+                           cfg.q2l_encoder_layers, cfg.q2l_decoder_layers, cfg.q2l_dropout,
+                           cfg.q2l_decoder_self_attn)
+
+
+@MODELS.implement("mldecoder")
+def _mldecoder_head(cfg: ExperimentConfig, inputs: HeadInputs) -> nn.Module:
+    return MLDecoderHead(inputs.feature_dim, len(inputs.class_names), cfg.mld_d_model, cfg.mld_ff, cfg.mld_heads,
+                         cfg.mld_groups, cfg.mld_dropout)
+
+
+@MODELS.implement("mldecoder_words")
+def _mldecoder_words_head(cfg: ExperimentConfig, inputs: HeadInputs) -> nn.Module:
+    return MLDecoderHead(inputs.feature_dim, len(inputs.class_names), cfg.mld_d_model, cfg.mld_ff, cfg.mld_heads,
+                         dropout=cfg.mld_dropout, word_vectors=inputs.vectors(cfg))
+
+
+def frozen_map_top(cfg: ExperimentConfig) -> Backbone:
+    """What a map head reads in ``features`` mode runs in front of it: the frozen top of ``cfg``'s
+    pretrained backbone cut at its ``map_cut`` (EfficientNet-Lite0: ``conv_head`` + BN + activation,
+    320 → 1280 channels), in eval mode on the cached maps of the frozen bottom (``features``). A
+    backbone without such a cut has no compact map to cache: one line says so."""
+    from .features import map_cut
+
+    top = split_backbone(build_backbone(cfg.backbone, cfg.weights, cfg.pooling), map_cut(cfg))[1]
+    return top.requires_grad_(False).eval()
+
+
+@MODES.implement("features")
+def _cached_inputs(cfg: ExperimentConfig, needs_map: bool) -> Backbone | None:
+    return frozen_map_top(cfg) if needs_map else None
+
+
+@MODES.implement("top")
+def _trainable_top(cfg: ExperimentConfig, needs_map: bool) -> Backbone:
+    return split_backbone(build_backbone(cfg.backbone, cfg.weights, cfg.pooling), cfg.trainable_blocks)[1]
+
+
+@MODES.implement("end2end")
+def _whole_backbone(cfg: ExperimentConfig, needs_map: bool) -> Backbone:
+    return build_backbone(cfg.backbone, cfg.weights, cfg.pooling)
+
+
 def build_model(cfg: ExperimentConfig, train_positives: np.ndarray | None, class_names: list[str],
                 feature_dim: int | None = None, *, backbone: Backbone | None | str = "auto",
                 word_vectors: np.ndarray | None = None, adj_hat: np.ndarray | None = None) -> MultiLabelModel:
     """The model of ``cfg`` — the one model builder, for training and inference alike.
 
+    The head is ``cfg.model``'s entry of :data:`~mlgcn_core.config.MODELS` (its builder above);
+    ``backbone="auto"`` puts ``cfg.mode``'s inputs in front of it (:data:`~mlgcn_core.config.MODES`):
+    ``features`` nothing — the head takes pooled features of size ``feature_dim`` — or for a head on
+    the feature map the frozen top (:func:`frozen_map_top`) on the cached bottom's maps; ``end2end``
+    the backbone of ``cfg``; ``top`` the trainable top of ``cfg``'s backbone
+    (:func:`~mlgcn_core.backbones.split_backbone`; input: the bottom's maps).
     Training: the label graph is ``cfg.graph``'s entry of :data:`~mlgcn_core.graph.GRAPHS` built from
     ``train_positives`` (n, C), the word vectors ``cfg.word_vectors``' provider
-    (:data:`~mlgcn_core.embeddings.WORD_VECTORS`); ``mode='features'`` builds a head on pooled features of size
-    ``feature_dim`` (no backbone), ``end2end`` the backbone of ``cfg``, ``top`` the trainable top of
-    ``cfg``'s backbone (:func:`~mlgcn_core.backbones.split_backbone`; input: the bottom's maps).
-    Inference (a checkpoint):
-    ``word_vectors`` (C, d) and the normalized ``adj_hat`` (C, C) are given as stored, and
-    ``backbone`` is the module to put in front of the head (``"auto"``: as in training)."""
+    (:data:`~mlgcn_core.embeddings.WORD_VECTORS`). Inference (a checkpoint): ``word_vectors`` (C, d)
+    and the normalized ``adj_hat`` (C, C) are given as stored, and ``backbone`` is the module to put
+    in front of the head (a map head then reads its ``feature_map``)."""
+    entry = MODELS[cfg.model]
     if isinstance(backbone, str):
-        backbone = build_backbone(cfg.backbone, cfg.weights, cfg.pooling) if cfg.mode != "features" else None
-        if cfg.mode == "top":
-            backbone = split_backbone(backbone, cfg.trainable_blocks)[1]
-    if cfg.model == "baseline":
-        return Baseline(len(class_names), backbone, feature_dim)
-    if adj_hat is not None:
-        return MLGCN(word_vectors, adj_hat, backbone, feature_dim, depth=cfg.gcn_depth,
-                     hidden=cfg.gcn_hidden, normalization=None)
-    vectors = make_vectors(class_names, cfg.word_vectors, seed=cfg.seed) if word_vectors is None else word_vectors
-    return MLGCN(vectors, label_graph(cfg, train_positives),
-                 backbone, feature_dim, depth=cfg.gcn_depth, hidden=cfg.gcn_hidden)
+        backbone = MODES[cfg.mode].build(cfg, entry.needs_map)
+    inputs = HeadInputs(_feature_dim(backbone, feature_dim), list(class_names), train_positives, word_vectors,
+                        adj_hat)
+    return MultiLabelModel(entry.build(cfg, inputs), backbone, takes_map=entry.needs_map)

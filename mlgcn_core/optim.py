@@ -8,10 +8,12 @@ from torch import nn
 
 
 def make_optimizer(model, cfg) -> torch.optim.Optimizer:
-    """SGD with two parameter groups: head at lr, backbone at lr·lrp (official recipe)."""
-    groups = [{"params": list(model.head.parameters()), "lr": cfg.lr}]
-    if model.backbone is not None:
-        groups.append({"params": list(model.backbone.parameters()), "lr": cfg.lr * cfg.lrp})
+    """SGD with two parameter groups: head at lr, backbone at lr·lrp (official recipe); a frozen
+    backbone part (the top in front of a map head in features mode) is left out."""
+    groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": cfg.lr}]
+    trained = [p for p in model.backbone.parameters() if p.requires_grad] if model.backbone is not None else []
+    if trained:
+        groups.append({"params": trained, "lr": cfg.lr * cfg.lrp})
     # fused: one pass over each parameter per step (the GCN's hidden × D weight dominates a head step)
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                            fused=True)

@@ -338,12 +338,15 @@ class CheckpointSaver:
 def write_result(out: Path, cfg: ExperimentConfig, model, best: dict, test: dict, classes: list[str],
                  train_images: int, seconds: float) -> None:
     """A finished run's ``model.pt`` (the selected epoch; features mode: the head, and the frozen
-    backbone by name and weight hash, rebuilt on load) and, last, ``metrics.json``."""
+    backbone by name and weight hash, rebuilt on load — a map head's frozen top included) and,
+    last, ``metrics.json``."""
     from .selection import selection_label
 
     extra = {"backbone": backbone_identity(cfg)} if cfg.mode == "features" else {}
-    atomic_save(checkpoint_payload(cfg, classes, compact_head(model, best["model"]), epoch=best["epoch"],
-                                   **extra), out / "model.pt")
+    state = compact_head(model, best["model"])
+    if cfg.mode == "features":  # the head only: a frozen top in front of a map head is the named backbone's
+        state = {k: v for k, v in state.items() if not k.startswith("backbone.")}
+    atomic_save(checkpoint_payload(cfg, classes, state, epoch=best["epoch"], **extra), out / "model.pt")
     write_text(out / "metrics.json", json.dumps(
         {"test": jsonable(test), "val": best["val"], "best_epoch": best["epoch"], "classes": classes,
          "selection": selection_label(cfg.selection), "train_images": train_images,

@@ -27,14 +27,15 @@ def parallel_jobs(todo: Sequence[ExperimentConfig], jobs: int, threads: int) -> 
 
 
 def _feature_source(c: ExperimentConfig) -> tuple:
-    """What decides the cached inputs of a run (its data and frozen backbone): runs that agree on
-    it share one cache, prepared once."""
+    """What decides the cached inputs of a run (its data, frozen backbone, and whether its head reads
+    the pooled vector or the map): runs that agree on it share one cache, prepared once."""
+    from .config import MODELS
     from .data.catalog import dataset
 
     entry = dataset(c.dataset)
     data = (getattr(c, entry.scenes), None) if entry.embedded else (None, c.selection)
     return (c.dataset, c.data_root, *data, c.val_fraction, c.backbone, c.weights, c.image_size, c.mode,
-            c.trainable_blocks)
+            c.trainable_blocks, c.mode == "features" and MODELS[c.model].needs_map)
 
 
 def _train_in_worker(cfg: dict, root: str | None, threads: int) -> str:

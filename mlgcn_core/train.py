@@ -24,7 +24,7 @@ from . import distributed
 from .config import ExperimentConfig
 from .data.loaders import batches, training_batches
 from .data.sources import Splits, load_splits
-from .features import cached_split_features
+from .features import cached_split_features, check_inputs
 from .losses import make_loss
 from .metrics import evaluate
 from .models import build_model
@@ -83,8 +83,9 @@ class Engine:
         self.workers = distributed.loader_workers(cfg.workers, ctx)  # "auto": this process's share
 
     def _load_data(self, cfg: ExperimentConfig, splits: Splits) -> int | None:
-        """``self.data`` {split: dataset}: cached features (top mode: the frozen bottom's maps) or
-        the images; returns the feature size a features-mode head takes (else None)."""
+        """``self.data`` {split: dataset}: cached features (top mode, or a head on the feature map
+        in features mode: the frozen bottom's maps) or the images; returns the feature size a
+        features-mode head takes (else None; a map head's is its frozen top's)."""
         if cfg.mode in ("features", "top"):
             cached = cached_split_features(cfg, splits, self.device, self.ctx, self.progress)
             self.data = {s: TensorDataset(*cached[s]) for s in cached}
@@ -102,6 +103,8 @@ class Engine:
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
+        if x.dtype == torch.float16:  # cached float16 maps (a map head in features mode): computed on in fp32
+            x = x.float()
         if self.cfg.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
@@ -198,6 +201,7 @@ def run_experiment(cfg: ExperimentConfig, root: str | os.PathLike | None = None,
     ``fn(epoch, record)`` after each epoch (1-based epoch, the history record).
     """
     distributed.check_device(cfg.device)
+    check_inputs(cfg)
     ctx = distributed.setup(cfg.device)
     out = run_path(cfg, root)
     if (out / "metrics.json").is_file() and not force:

@@ -208,3 +208,22 @@ def test_custom_word_vectors_honoured_or_refused(tmp_path, capsys):
     capsys.readouterr()
     rc = main(["train", "--set", "dataset=custom", "--set", f"data_root={out}", "--set", "epochs=1"])
     one_error_line(capsys, rc, "--word-vectors 'onehot'", "word_vectors='glove6b50d'")
+
+
+@pytest.mark.parametrize("sets, needles", [
+    (["model=foo"], ("model must be one of", "'csra'", "'mldecoder_words'", "got 'foo'")),
+    (["model=csra", "backbone=resnet101"], ("model='csra' reads the backbone's feature map", "'resnet101'",
+                                            "mode='top' or mode='end2end'")),
+    (["loss=asl", "asl_clip=1.5"], ("asl_clip must be in [0, 1], got 1.5",)),
+    (["loss=asl", "asl_gamma_neg=-2"], ("asl_gamma_neg must be ≥ 0, got -2",)),
+])
+def test_bad_head_choices_and_asl_settings(sets, needles, capsys, tmp_path, monkeypatch):
+    """An unknown head, a head on the feature map in features mode where no map can be cached (the
+    backbone has no cut before a widening last layer), an ASL parameter out of range: one line each,
+    before any scene is generated or run folder written."""
+    monkeypatch.setenv("MLGCN_CACHE", str(tmp_path / "cache"))
+    small = ["coco_shaped.n_train=60", "coco_shaped.n_val=20", "coco_shaped.n_test=20"]
+    rc = main(["train", "--preset", "coco_shaped", *[a for s in small + sets for a in ("--set", s)]])
+    one_error_line(capsys, rc, *needles)
+    assert not runs_root().exists() or not any(runs_root().glob("*/config.json"))
+    assert not (tmp_path / "cache").exists()  # no scene drawn, no feature extracted

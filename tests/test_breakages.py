@@ -354,3 +354,103 @@ def test_twin_check_fires_when_the_public_graph_runs_without_its_shuffled_twin(m
     monkeypatch.setitem(R.COCO_REGIMES, old.name, alone)
     with pytest.raises(AssertionError):
         check_coco_regimes_are_fixed_in_advance()
+
+
+# --- the successors' heads and ASL (checks in test_heads.py) ----------------------------------------
+
+def test_csra_check_fires_without_the_weight_norm():
+    """CSRA's scores not divided by ‖m_k‖ (the paper's plain m_kᵀ x_j): the hand-computed case fails."""
+    from test_heads import check_csra
+
+    from mlgcn_core.heads import CSRABranch
+
+    class Unnormalized(CSRABranch):
+        def forward(self, x):
+            s = self.scores(x).flatten(2)  # (N, K, h·w)
+            att = s.amax(2) if self.temperature == float("inf") else (s * torch.softmax(self.temperature * s, 2)).sum(2)
+            return s.mean(2) + self.lam * att
+
+    check_csra()
+    with pytest.raises(AssertionError):
+        check_csra(Unnormalized)
+
+
+def test_csra_check_fires_when_infinity_is_not_the_max():
+    """T = ∞ taken as a large finite temperature would pass; taken as T = 1 (a softmax in place of
+    the max), the check fails."""
+    from test_heads import check_csra
+
+    from mlgcn_core.heads import CSRABranch
+
+    class NoMax(CSRABranch):
+        def __init__(self, *args, temperature=1.0, **kwargs):
+            super().__init__(*args, temperature=1.0 if temperature == float("inf") else temperature, **kwargs)
+
+    with pytest.raises(AssertionError):
+        check_csra(NoMax)
+
+
+def test_group_wise_linear_check_fires_on_a_full_linear_read_out():
+    """Every label read from every label's embedding (a full linear layer over the queries): fails."""
+    from test_heads import check_group_wise_linear
+
+    from mlgcn_core.heads import GroupWiseLinear
+
+    class FullLinear(GroupWiseLinear):
+        def forward(self, h):
+            return torch.einsum("nkd,jd->nj", h, self.weight) + self.bias  # (N, K)
+
+    check_group_wise_linear()
+    with pytest.raises(AssertionError):
+        check_group_wise_linear(FullLinear)
+
+
+def test_ml_decoder_group_check_fires_on_interleaved_labels():
+    """Query q decoding labels q, q + K_q, … (interleaved) instead of the block q·g … q·g + g − 1: fails."""
+    from test_heads import check_ml_decoder_groups
+
+    from mlgcn_core.heads import MLDecoderHead
+
+    class Interleaved(MLDecoderHead):
+        def forward(self, x):
+            tokens = torch.relu(self.embed(x.flatten(2).transpose(1, 2)))
+            h = self.layer(self.queries().unsqueeze(0).expand(x.shape[0], -1, -1), tokens)
+            out = torch.einsum("nqd,qdg->ngq", h, self.pool_weight).flatten(1)  # label j·K_q + q
+            return out[:, :self.num_classes] + self.pool_bias
+
+    check_ml_decoder_groups()
+    with pytest.raises(AssertionError):
+        check_ml_decoder_groups(Interleaved)
+
+
+def test_asl_check_fires_when_the_weight_carries_gradient():
+    """ASL's focusing weight differentiated although the gradient-free weight is asked for: the
+    values still match, the gradient does not."""
+    from test_heads import check_asl
+
+    from mlgcn_core.losses import AsymmetricLoss
+
+    class WeightGrad(AsymmetricLoss):
+        def __init__(self, *args, weight_grad=False, **kwargs):
+            super().__init__(*args, weight_grad=True, **kwargs)
+
+    check_asl()
+    with pytest.raises(AssertionError):
+        check_asl(WeightGrad)
+
+
+def test_head_key_check_fires_when_an_entry_omits_a_field(monkeypatch):
+    """CSRA's entry not declaring ``csra_temperatures``: the temperature drops out of its run key
+    (two CSRA runs at T = 1 and T = ∞ would share a folder), and the check fails."""
+    import dataclasses
+
+    from test_heads import check_head_keys
+
+    from mlgcn_core.config import MODELS
+
+    check_head_keys()
+    entries = dict(MODELS._entries)
+    entries["csra"] = dataclasses.replace(entries["csra"], reads=("csra_lambda",))
+    monkeypatch.setattr(MODELS, "_entries", entries)
+    with pytest.raises(AssertionError):
+        check_head_keys()

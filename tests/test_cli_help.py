@@ -51,3 +51,15 @@ def test_train_help_prints_the_table(capsys):
     for name, tp, default, _ in field_rows():
         line = next(ln for ln in out.splitlines() if ln.split()[:1] == [name])
         assert tp in line and default in line, line
+
+
+def test_help_names_every_head():
+    """``train --help`` lists the heads: every entry of the model registry in the ``model`` row, and
+    each head's own fields (with their official defaults in the comments)."""
+    from mlgcn_core.config import MODELS
+
+    rows = {name: note for name, _, _, note in field_rows()}
+    assert all(f'"{name}"' in rows["model"] for name in MODELS.names()), rows["model"]
+    for name in MODELS.names():
+        assert all(f in rows for f in MODELS[name].reads)
+    assert "official 2048" in rows["q2l_d_model"] and "official 768" in rows["mld_d_model"]

@@ -56,7 +56,7 @@ def test_entries_declare_what_they_read():
     assert GRAPHS["identity"].reads == ()
     assert set(GRAPHS["binary"].reads) == {"tau", "graph_labels"}
     assert GRAPHS["oracle"].datasets == ("outfits", "coco_shaped")  # the embedded benchmarks: a true label model
-    assert set(LOSSES["asl"].reads) == {"asl_gamma_neg", "asl_gamma_pos", "asl_clip"}
+    assert set(LOSSES["asl"].reads) == {"asl_gamma_neg", "asl_gamma_pos", "asl_clip", "asl_weight_grad"}
     assert WORD_VECTORS["official:voc2007"].name == "official:"
     assert WORD_VECTORS["/some/glove.txt"].name == "<GloVe file>"
     assert WORD_VECTORS["random"].key_marks == {"random_vectors": "per seed"}

@@ -192,7 +192,7 @@ def load_splits(cfg) -> Splits:
         if ds is not None and len(ds) == 0:  # (prepare refuses this; a folder made before it did not)
             raise ValueError(f"{cfg.data_root or cfg.dataset}: the {name} split is empty: prepare the data "
                              f"again with a larger --{name}-fraction (custom data) or more images")
-    if cfg.model == "mlgcn":
+    if cfg.uses("graph"):
         empty = [c for c, n in zip(splits.classes, splits.train_positives.sum(axis=0)) if n == 0]
         if empty:
             raise ValueError(f"{cfg.data_root or cfg.dataset}: class(es) {empty} have no positive image "
@@ -208,7 +208,7 @@ def _prepared_vectors(cfg, root: Path, manifest: dict) -> np.ndarray | None:
     from ..io import load_pickle
 
     info = manifest.get("word_vectors") or {}
-    if cfg.model != "mlgcn" or not info.get("file"):
+    if not cfg.uses("word_vectors") or not info.get("file"):
         return None
     if info.get("provider") != cfg.word_vectors:
         raise ValueError(f"{root} was prepared with --word-vectors {info.get('provider')!r}, but the "
