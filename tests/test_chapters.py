@@ -46,7 +46,8 @@ def test_chapter_config_on_real_data_needs_data_root():
 
 def test_sweep_setup_passes_preset_and_overrides_to_every_point():
     spec, grid, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]})
-    assert grid == spec["grid"] and fixed == spec["parameters"] and "preset" not in fixed
+    # the preset always reaches the points: chapter 02's own default is the COCO-shaped benchmark
+    assert grid == spec["grid"] and fixed == {**spec["parameters"], "preset": "default"}
     _, _, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, "paper_voc", "/d",
                                        config={"epochs": 20, "device": "cuda:1"}, seeds=[0])
     assert (fixed["preset"], fixed["data_root"], fixed["seeds"], fixed["config"]) == \

@@ -112,8 +112,8 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
                 config: dict | None = None, seeds: list | None = None,
                 grid: dict | None = None, smoke: bool = False) -> tuple[dict, dict, dict]:
     """An ablation chapter's sweep: ``(spec, grid, fixed parameters)`` from the sweep file
-    ``sweep`` (relative to the project). ``preset``/``data_root`` are passed to every point when
-    not the embedded benchmark; ``config`` (training fields, as every chapter takes them) is merged
+    ``sweep`` (relative to the project). ``preset`` is passed to every point (chapter 02's own
+    default is the COCO-shaped benchmark), ``data_root`` when given; ``config`` (training fields, as every chapter takes them) is merged
     over the sweep file's ``config`` and passed to every point; ``seeds`` replace the file's when
     given; ``grid`` replaces the file's values of the axes it names (e.g. the paper's full τ grid).
     ``smoke`` (the book's smoke profile): ``smoke_grid``, seed 0, and every point in the smoke profile."""
@@ -122,8 +122,9 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
 
     spec = load_spec(PROJECT_ROOT / sweep)
     fixed = dict(spec["parameters"])
-    if preset != "default":
-        fixed.update(preset=preset, data_root=data_root)
+    fixed["preset"] = preset  # always: the point notebook's own default may be another benchmark
+    if data_root:
+        fixed["data_root"] = data_root
     if config:
         fixed["config"] = {**fixed.get("config", {}), **config}
     if seeds is not None:
