@@ -116,7 +116,8 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
     default is the COCO-shaped benchmark), ``data_root`` when given; ``config`` (training fields,
     as every chapter takes them) is merged over the sweep file's ``config`` and passed to every
     point; ``seeds`` replace the file's when given; ``grid`` replaces the file's values of the axes
-    it names (e.g. the paper's full τ grid). ``smoke`` (the book's smoke profile): ``smoke_grid``, seed 0, and every point in the smoke profile."""
+    it names (e.g. the paper's full τ grid). ``smoke`` (the book's smoke profile): ``smoke_grid``,
+    seed 0, and every point in the smoke profile."""
     from ..paths import PROJECT_ROOT
     from .sweep import load_spec
 
