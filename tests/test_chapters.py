@@ -171,3 +171,73 @@ def test_recipe_convergence_reads_the_mean_validation_curve_per_variant():
     table = recipe_convergence({"flat": [run(flat, 4), run(flat, 5)], "rising": [run(rising, 8), run(rising, 8)]})
     assert table.loc["flat", "plateaued"] == "yes" and table.loc["rising", "plateaued"].startswith("no")
     assert table.loc["rising", "gain in the last quarter"] == 2.0 and table.loc["flat", "best epoch"] == "4, 5"
+
+
+def test_run_variants_trains_a_variant_longer_until_its_curve_plateaus(monkeypatch):
+    """``lengthen``: a variant whose mean validation curve still rises in its last quarter trains
+    twice the epochs (the lr step at the same share) and is judged again, at most ``lengthen``
+    times; a variant at its plateau keeps its runs; ``per_variant`` fields reach only that variant."""
+    from types import SimpleNamespace
+
+    import mlgcn_core.scheduler as scheduler
+
+    calls = []
+
+    def fake_run_many(configs, jobs=1):
+        calls.append(configs)
+        out = []
+        for c in configs:  # the re-weighted head rises until it has 16 epochs; GMP is flat from the start
+            rising = c.model == "mlgcn" and c.epochs < 16
+            curve = [float(e) if rising else min(e, 2.0) for e in range(1, c.epochs + 1)]
+            out.append(SimpleNamespace(config=c, history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)]))
+        return out
+
+    monkeypatch.setattr(scheduler, "run_many", fake_run_many)
+    base, _ = chapters.chapter_config("default", "", {"epochs": 4, "lr_steps": [3]})
+    runs = chapters.run_variants(base, ["baseline (GMP)", "ML-GCN (re-weighted)"], [0, 1], lengthen=3,
+                                 per_variant={"ML-GCN (re-weighted)": {"lr": 0.08}})
+    rw, gmp = runs["ML-GCN (re-weighted)"], runs["baseline (GMP)"]
+    assert [r.config.epochs for r in rw] == [16, 16] and rw[0].config.lr_steps == (12,) and rw[0].config.lr == 0.08
+    assert [r.config.epochs for r in gmp] == [4, 4] and gmp[0].config.lr == base.lr
+    assert [len(c) for c in calls] == [4, 2, 2]  # 4 → 8 → 16 epochs, the GMP runs once
+    calls.clear()
+    once = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0], lengthen=1)
+    assert once["ML-GCN (re-weighted)"][0].config.epochs == 8 and len(calls) == 2  # at most `lengthen` times
+    calls.clear()
+    assert chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0])["ML-GCN (re-weighted)"][0].config.epochs == 4
+
+
+def test_sweep_setup_sizes_every_point_and_the_users_config_wins():
+    """The sweep chapters' points train on ``scenes`` of the split for about ``steps`` steps
+    (chapter 04's budget: whole epochs, the lr step at 75 %); a given config overrides them; more
+    scenes than the split is an error naming the parameter; the smoke profile keeps its own sizes."""
+    from mlgcn_core.book.tuning import budget
+
+    spec, grid, fixed = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, "coco_shaped",
+                                             scenes=3000, steps=940)
+    assert fixed["config"]["train_scenes"] == 3000 and fixed["preset"] == "coco_shaped"
+    assert (fixed["config"]["epochs"], fixed["config"]["lr_steps"]) == (39, [29]) == \
+        (budget(3000, 940, 128)["epochs"], list(budget(3000, 940, 128)["lr_steps"]))
+    assert grid == spec["grid"]
+    _, _, whole = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {}, "coco_shaped", scenes=None, steps=1880)
+    assert "train_scenes" not in whole["config"] and whole["config"]["epochs"] == 20  # 12,000 scenes
+    _, _, mine = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {}, "coco_shaped", config={"epochs": 7},
+                                      scenes=3000, steps=940)
+    assert mine["config"]["epochs"] == 7
+    with pytest.raises(ValueError, match="sweep_scenes: 50000 > the benchmark's 12000 training scenes"):
+        chapters.sweep_setup("notebooks/sweeps/tau.yaml", {}, "coco_shaped", scenes=50000, steps=940)
+    _, smoke_grid, smoke = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {"tau": [0.2]}, "coco_shaped",
+                                                scenes=3000, steps=940, smoke=True)
+    assert "train_scenes" not in smoke["config"] and smoke["profile"] == "smoke" and smoke_grid == {"tau": [0.2]}
+
+
+def test_sweep_convergence_reads_what_each_point_recorded():
+    import pandas as pd
+
+    table = pd.DataFrame([
+        {"tau": 0.2, "variant": "A", "seed": 0, "epochs": 40, "plateaued": True, "gain_last_quarter": 0.1},
+        {"tau": 0.2, "variant": "A", "seed": 1, "epochs": 40, "plateaued": True, "gain_last_quarter": 0.1},
+        {"tau": 0.4, "variant": "A", "seed": 0, "epochs": 80, "plateaued": False, "gain_last_quarter": 0.35}])
+    out = report.sweep_convergence(table, "tau")
+    assert out.loc[0.2, "A"] == "yes, 40 epochs" and out.loc[0.4, "A"] == "no (+0.35), 80 epochs"
+    assert report.sweep_convergence(table.drop(columns=["plateaued"]), "tau").loc[0.2, "A"] == "not recorded"

@@ -209,6 +209,12 @@ def test_ablation_smoke(smoke_book, name, x, n_points, values):
         best = best["ML-GCN (re-weighted)"]
     assert best[x] in values and math.isfinite(best["mean"]) and best["seeds"] == 1
     check_best_is_highest_mean(best, rec["curve"], x)
+    # every variant picked its lr on validation at the paper's setting (the smoke grid's first two
+    # lrs at least were tried), and every point printed each variant's convergence as it recorded it
+    assert set(rec["lrs"]) == {r["variant"] for r in rec["curve"]}
+    assert all(v["lr"] in (0.005, 0.02, 0.08) and v["epochs"] >= 3 for v in rec["lrs"].values())
+    assert len(rec["convergence"]) == n_points
+    assert all(str(v).startswith(("yes, ", "no (")) for row in rec["convergence"] for k, v in row.items() if k != x)
 
 
 def check_best_is_highest_mean(best: dict, curve: list[dict], x: str,

@@ -37,14 +37,31 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1) -> dict[str, list]:
+def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1,
+                 per_variant: dict | None = None, lengthen: int = 0) -> dict[str, list]:
     """Train (or read back) each variant of :data:`VARIANTS` on ``base`` for every seed:
     ``{variant: [RunResult per seed]}``. ``jobs``: runs trained in parallel processes on the CPU
-    (see :func:`mlgcn_core.scheduler.run_many`)."""
-    from ..scheduler import run_many
+    (see :func:`mlgcn_core.scheduler.run_many`).
 
-    runs = iter(run_many([base.replace(seed=s, **VARIANTS[n]) for n in names for s in seeds], jobs=jobs))
-    return {n: [next(runs) for _ in seeds] for n in names}
+    ``per_variant`` maps a variant to training fields of its own over ``base`` (e.g. the lr it
+    picked on validation: :func:`sweep_lrs`). ``lengthen``: a variant whose mean validation curve
+    over its seeds has not reached chapter 04's plateau (:func:`~mlgcn_core.book.tuning.plateau`)
+    trains twice as many epochs, the lr step at the same share (:func:`~mlgcn_core.book.tuning.longer`),
+    at most ``lengthen`` times — the same rule and the same doubling as chapter 04's cells."""
+    from ..scheduler import run_many
+    from .tuning import longer, mean_curve, plateau
+
+    own = {n: base.replace(**VARIANTS[n], **(per_variant or {}).get(n, {})) for n in names}
+    todo, out = list(names), {}
+    for round_ in range(int(lengthen) + 1):
+        runs = iter(run_many([own[n].replace(seed=s) for n in todo for s in seeds], jobs=jobs))
+        out.update({n: [next(runs) for _ in seeds] for n in todo})
+        todo = [n for n in todo if round_ < lengthen
+                and not plateau(mean_curve([[h.get("val_mAP") for h in r.history] for r in out[n]]))["converged"]]
+        own.update({n: longer(own[n]) for n in todo})
+        if not todo:
+            break
+    return {n: out[n] for n in names}
 
 
 def chapter_config(preset: str = "default", data_root: str = "", config: dict | None = None,
@@ -110,32 +127,85 @@ def dataset_label(cfg, seeds: list) -> str:
 
 def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root: str = "",
                 config: dict | None = None, seeds: list | None = None,
-                grid: dict | None = None, smoke: bool = False) -> tuple[dict, dict, dict]:
+                grid: dict | None = None, smoke: bool = False, scenes: int | None = None,
+                steps: int | None = None) -> tuple[dict, dict, dict]:
     """An ablation chapter's sweep: ``(spec, grid, fixed parameters)`` from the sweep file
     ``sweep`` (relative to the project). ``preset`` is passed to every point (chapter 02's own
-    default is the COCO-shaped benchmark), ``data_root`` when given; ``config`` (training fields,
-    as every chapter takes them) is merged over the sweep file's ``config`` and passed to every
-    point; ``seeds`` replace the file's when given; ``grid`` replaces the file's values of the axes
-    it names (e.g. the paper's full τ grid). ``smoke`` (the book's smoke profile): ``smoke_grid``,
-    seed 0, and every point in the smoke profile."""
+    default is the COCO-shaped benchmark), ``data_root`` when given. Every point trains on
+    ``scenes`` training scenes (a seeded subset of the embedded benchmark's split, as chapter 04's
+    size regime draws it; None or the whole split: all of them) for about ``steps`` optimizer steps
+    (:func:`~mlgcn_core.book.tuning.budget`; None: the preset's epochs). ``config`` (training
+    fields, as every chapter takes them) is merged over those and the sweep file's ``config``;
+    ``seeds`` replace the file's when given; ``grid`` replaces the file's values of the axes it
+    names (e.g. the paper's full τ grid). ``smoke`` (the book's smoke profile): ``smoke_grid``,
+    seed 0, and every point in the smoke profile (its tiny benchmark and epochs)."""
     from ..paths import PROJECT_ROOT
     from .sweep import load_spec
+    from .tuning import budget
 
     spec = load_spec(PROJECT_ROOT / sweep)
     fixed = dict(spec["parameters"])
     fixed["preset"] = preset  # always: the point notebook's own default may be another benchmark
     if data_root:
         fixed["data_root"] = data_root
-    if config:
-        fixed["config"] = {**fixed.get("config", {}), **config}
-    if seeds is not None:
-        fixed["seeds"] = seeds
     unknown = sorted(set(grid or {}) - set(spec["grid"]))
     if unknown:
         raise ValueError(f"grid: {unknown} are not axes of {sweep} (its axes: {sorted(spec['grid'])})")
+    if seeds is not None:
+        fixed["seeds"] = seeds
     if smoke:
+        fixed["config"] = {**fixed.get("config", {}), **(config or {})}
         return spec, dict(smoke_grid), dict(fixed, seeds=[0], profile="smoke")
+    base, _ = chapter_config(preset, data_root, fixed.get("config"))
+    n, full = _split_size(base, scenes)
+    sized = {"train_scenes": n} if n is not None else {}
+    if steps and (n or full):
+        sized.update(budget(n or full, steps, base.batch_size))
+        sized["lr_steps"] = list(sized["lr_steps"])
+    fixed["config"] = {**fixed.get("config", {}), **sized, **(config or {})}
     return spec, {**spec["grid"], **(grid or {})}, fixed
+
+
+def _split_size(base, scenes: int | None) -> tuple[int | None, int | None]:
+    """``(train_scenes, the split's size)`` for ``scenes`` on an embedded benchmark: ``train_scenes``
+    None for its whole training split; ``(None, None)`` on prepared data (every training image)."""
+    from ..data.catalog import dataset, scene_settings
+
+    if not dataset(base.dataset).embedded:
+        return None, None
+    full = scene_settings(base).n_train
+    if scenes is None or int(scenes) == full:
+        return None, full
+    if int(scenes) > full:
+        raise ValueError(f"sweep_scenes: {scenes} > the benchmark's {full} training scenes")
+    return int(scenes), full
+
+
+def sweep_lrs(fixed: dict, lrs: list[float], jobs: int = 2, extend: int = 2, lengthen: int = 2,
+              smoke: bool = False) -> tuple[dict, pd.DataFrame]:
+    """The learning rate (and the length) each variant of an ablation sweep trains with at every
+    point: picked on the validation split at the paper's setting of that benchmark (the preset's
+    τ, p, depth and word vectors, with the sweep's fixed config), by chapter 04's protocol on the
+    first seed (:func:`~mlgcn_core.book.tuning.tuned_runs`: the grid ``lrs`` grown past an edge
+    pick at most ``extend`` times; a variant whose curve has not plateaued trains twice as long, at
+    most ``lengthen`` times). Returns ``(per_variant, lr grid)``: ``{variant: {"lr", "epochs",
+    "lr_steps"}}`` for chapter 02's ``per_variant`` parameter, and the grid laid open
+    (:func:`~mlgcn_core.book.tuning.lr_grid`). The picked run is the sweep's own run at that point
+    and seed (same run key), so nothing is trained twice."""
+    from ..runs import load_run
+    from .regimes import mean_ap
+    from .tuning import Cell, lr_grid, tuned_runs
+
+    base, seeds = chapter_config(fixed["preset"], fixed.get("data_root", ""), fixed.get("config"),
+                                 fixed["seeds"], smoke_seeds=1, smoke=smoke)
+    cells = [Cell("sweep", "paper's setting", v, base.replace(**VARIANTS[v]), base.epochs) for v in fixed["variants"]]
+    frame = tuned_runs(cells, seeds[:1], lrs, mean_ap, tune_seeds=1, jobs=jobs,
+                       extend=0 if smoke else extend, lengthen=0 if smoke else lengthen)
+    per_variant = {}
+    for r in frame.itertuples():
+        cfg = load_run(r.run).config
+        per_variant[r.variant] = {"lr": float(r.lr), "epochs": int(cfg.epochs), "lr_steps": list(cfg.lr_steps)}
+    return per_variant, lr_grid(frame)
 
 
 def run_ablation(spec: dict, grid: dict, fixed: dict, jobs: int = 1, executor: str = "local",

@@ -119,18 +119,55 @@ def frequency_table(frame: pd.DataFrame, train_positives: np.ndarray) -> pd.Data
     return out
 
 
-def recipe_convergence(runs: dict[str, list[RunResult]], tol: float = 0.2) -> pd.DataFrame:
+def variant_convergence(runs: dict[str, list[RunResult]], tol: float = 0.2) -> dict[str, dict]:
     """Per variant, chapter 04's plateau rule (:func:`~mlgcn_core.book.tuning.plateau`) on the mean
-    over seeds of its runs' validation mAP per epoch: did the recipe's fixed lr and length bring it
-    to a plateau? Columns ``epochs``, ``best epoch`` (per seed), ``gain in the last quarter``,
-    ``plateaued``."""
-    from .tuning import plateau
+    over seeds of its runs' validation mAP per epoch: ``{variant: {"epochs", "gain_last_quarter",
+    "plateaued"}}`` — what chapter 02 records beside every row, so a sweep can print it per point."""
+    from .tuning import mean_curve, plateau
 
-    rows = []
+    out = {}
     for variant, rs in runs.items():
-        curve = pd.DataFrame([[h.get("val_mAP", np.nan) for h in r.history] for r in rs]).mean(axis=0)  # (E,)
-        rule = plateau(curve.tolist(), tol)
-        rows.append({"variant": variant, "epochs": len(curve), "best epoch": ", ".join(str(r.best_epoch) for r in rs),
-                     "gain in the last quarter": round(rule["gain"], 2),
-                     "plateaued": "yes" if rule["converged"] else "no — still rising"})
+        curve = mean_curve([[h.get("val_mAP", np.nan) for h in r.history] for r in rs])  # (E,)
+        rule = plateau(curve, tol)
+        out[variant] = {"epochs": len(curve), "gain_last_quarter": round(rule["gain"], 2),
+                        "plateaued": bool(rule["converged"])}
+    return out
+
+
+def recipe_convergence(runs: dict[str, list[RunResult]], tol: float = 0.2) -> pd.DataFrame:
+    """Per variant, :func:`variant_convergence` laid out for the page: did the recipe's lr and
+    length bring it to a plateau? Columns ``epochs``, ``best epoch`` (per seed), ``gain in the last
+    quarter``, ``plateaued``."""
+    rows = [{"variant": v, "epochs": c["epochs"], "best epoch": ", ".join(str(r.best_epoch) for r in runs[v]),
+             "gain in the last quarter": c["gain_last_quarter"],
+             "plateaued": "yes" if c["plateaued"] else "no — still rising"}
+            for v, c in variant_convergence(runs, tol).items()]
     return pd.DataFrame(rows).set_index("variant")
+
+
+def sweep_convergence(table: pd.DataFrame, x: str) -> pd.DataFrame:
+    """A sweep's convergence table: per value of the axis ``x`` (rows) and variant (columns), the
+    epochs its runs trained and whether their mean validation curve reached the plateau, as
+    chapter 02 recorded them at that point ("yes, 40 epochs" / "no (+0.35), 40 epochs"). Points
+    recorded without it (an older chapter 02) read "not recorded"."""
+    if "plateaued" not in table:
+        table = table.assign(plateaued=np.nan, epochs=np.nan, gain_last_quarter=np.nan)
+    rows = table.dropna(subset=["variant"]).drop_duplicates([x, "variant"])
+
+    def cell(r) -> str:
+        if pd.isna(r.plateaued):
+            return "not recorded"
+        return (f"yes, {int(r.epochs)} epochs" if bool(r.plateaued)
+                else f"no (+{r.gain_last_quarter:.2f}), {int(r.epochs)} epochs")
+
+    return (rows.assign(converged=[cell(r) for r in rows.itertuples()])
+            .pivot(index=x, columns="variant", values="converged").rename_axis(columns=None))
+
+def lr_choice(grid: pd.DataFrame) -> pd.DataFrame:
+    """An lr grid (:func:`~mlgcn_core.book.tuning.lr_grid`) laid open: the mean validation score of
+    the tuning seeds per (level, lr) and variant, the pick marked ``*`` and a pick at the grid's
+    edge ``!``."""
+    marks = (grid["val_score"].round(2).astype(str) + grid["picked"].map({True: " *", False: ""})
+             + grid["edge"].map({True: " !", False: ""}))
+    return grid.assign(val=marks).pivot_table(index=["level", "lr"], columns="variant", values="val",
+                                              aggfunc="first")

@@ -105,7 +105,7 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
         slow = set()
         for c in cells:
             k = _key(c)
-            if not plateau(_mean_curve(curves[(k, lr_of[k])] + rest_curves.get(k, [])))["converged"]:
+            if not plateau(mean_curve(curves[(k, lr_of[k])] + rest_curves.get(k, [])))["converged"]:
                 slow.add(k)
         if not slow:
             break
@@ -169,7 +169,7 @@ def _curve(run) -> list[float]:
     return [h.get("val_mAP", np.nan) for h in run.history]
 
 
-def _mean_curve(curves: list[list[float]]) -> list[float]:
+def mean_curve(curves: list[list[float]]) -> list[float]:
     """The mean over seeds of per-epoch curves, a missing value skipped — as :func:`validation_curves`
     averages them for :func:`convergence`, so the lengthening and the page read one curve."""
     return pd.DataFrame(curves).mean(axis=0).tolist()  # (seeds, epochs) → (epochs,)
@@ -193,13 +193,16 @@ def _lr_of(picks: pd.DataFrame) -> dict:
     return {k: p.lr for k, p in zip(_keys(picks), picks.itertuples())}
 
 
+def longer(config, factor: int = 2):
+    """``config`` with ``factor`` × its epochs (so its steps), the lr step(s) at the same share of them."""
+    return config.replace(epochs=config.epochs * factor,
+                          lr_steps=tuple(max(1, round(s * factor)) for s in config.lr_steps))
+
+
 def _longer(cell: Cell, factor: int = 2) -> Cell:
-    """``cell`` with ``factor`` × its epochs (so its steps), the lr step at the same share of them."""
-    cfg = cell.config
-    epochs = cfg.epochs * factor
-    at = [max(1, round(s * factor)) for s in cfg.lr_steps]
-    return Cell(cell.regime, cell.level, cell.variant, cfg.replace(epochs=epochs, lr_steps=tuple(at)),
-                cell.steps * factor, dict(cell.extra))
+    """``cell`` with ``factor`` × its epochs (:func:`longer`)."""
+    return Cell(cell.regime, cell.level, cell.variant, longer(cell.config, factor), cell.steps * factor,
+                dict(cell.extra))
 
 
 def lengthened(frame: pd.DataFrame) -> list[str]:
