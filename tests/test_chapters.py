@@ -241,3 +241,22 @@ def test_sweep_convergence_reads_what_each_point_recorded():
     out = report.sweep_convergence(table, "tau")
     assert out.loc[0.2, "A"] == "yes, 40 epochs" and out.loc[0.4, "A"] == "no (+0.35), 80 epochs"
     assert report.sweep_convergence(table.drop(columns=["plateaued"]), "tau").loc[0.2, "A"] == "not recorded"
+
+
+def test_the_default_build_runs_the_sweep_files_book_grid_and_the_full_profile_every_level(tmp_path):
+    """``all_levels`` False (the default book): each axis at its ``book_grid`` levels; True
+    (PROFILE=full) the whole ``grid``; a ``book_grid`` level outside the grid is a one-line error."""
+    from mlgcn_core.book.sweep import load_spec
+
+    spec = load_spec("notebooks/sweeps/tau.yaml")
+    _, cut, _ = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {}, "coco_shaped", all_levels=False)
+    _, whole, _ = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {}, "coco_shaped", all_levels=True)
+    assert cut == spec["book_grid"] and set(cut["tau"]) < set(whole["tau"]) and whole == spec["grid"]
+    assert 0.4 in cut["tau"]  # the paper's setting, where each variant's lr is picked, is a level
+    for name in ("p", "depth", "embeddings"):
+        s = load_spec(f"notebooks/sweeps/{name}.yaml")
+        assert all(set(v) <= set(s["grid"][k]) for k, v in s["book_grid"].items())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("notebook: 02_train\ngrid: {tau: [0.2, 0.4]}\nbook_grid: {tau: [0.3]}\n")
+    with pytest.raises(ValueError, match="field 'book_grid' must map axes of 'grid' to non-empty lists"):
+        load_spec(bad)

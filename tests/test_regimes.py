@@ -442,7 +442,7 @@ def test_the_plateau_is_judged_on_every_seed_not_the_tuning_seed(monkeypatch):
 def test_the_lengthening_averages_curves_as_the_convergence_table_does():
     """A missing epoch value is skipped in the mean over seeds, as pandas' mean in
     validation_curves skips it: the rule that lengthens and the table that judges read one curve."""
-    assert T._mean_curve([[60.0, float("nan"), 70.0], [62.0, 66.0, 72.0]]) == [61.0, 66.0, 71.0]
+    assert T.mean_curve([[60.0, float("nan"), 70.0], [62.0, 66.0, 72.0]]) == [61.0, 66.0, 71.0]
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,7 @@ def dataset_label(cfg, seeds: list) -> str:
 def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root: str = "",
                 config: dict | None = None, seeds: list | None = None,
                 grid: dict | None = None, smoke: bool = False, scenes: int | None = None,
-                steps: int | None = None) -> tuple[dict, dict, dict]:
+                steps: int | None = None, all_levels: bool = True) -> tuple[dict, dict, dict]:
     """An ablation chapter's sweep: ``(spec, grid, fixed parameters)`` from the sweep file
     ``sweep`` (relative to the project). ``preset`` is passed to every point (chapter 02's own
     default is the COCO-shaped benchmark), ``data_root`` when given. Every point trains on
@@ -137,8 +137,9 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
     (:func:`~mlgcn_core.book.tuning.budget`; None: the preset's epochs). ``config`` (training
     fields, as every chapter takes them) is merged over those and the sweep file's ``config``;
     ``seeds`` replace the file's when given; ``grid`` replaces the file's values of the axes it
-    names (e.g. the paper's full τ grid). ``smoke`` (the book's smoke profile): ``smoke_grid``,
-    seed 0, and every point in the smoke profile (its tiny benchmark and epochs)."""
+    names (e.g. the paper's full τ grid). ``all_levels`` False: the sweep file's ``book_grid`` (the
+    default build's cut levels) over its ``grid``. ``smoke`` (the book's smoke profile):
+    ``smoke_grid``, seed 0, and every point in the smoke profile (its tiny benchmark and epochs)."""
     from ..paths import PROJECT_ROOT
     from .sweep import load_spec
     from .tuning import budget
@@ -163,7 +164,8 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
         sized.update(budget(n or full, steps, base.batch_size))
         sized["lr_steps"] = list(sized["lr_steps"])
     fixed["config"] = {**fixed.get("config", {}), **sized, **(config or {})}
-    return spec, {**spec["grid"], **(grid or {})}, fixed
+    levels = spec["grid"] if all_levels else {**spec["grid"], **spec.get("book_grid", {})}
+    return spec, {**levels, **(grid or {})}, fixed
 
 
 def _split_size(base, scenes: int | None) -> tuple[int | None, int | None]:

@@ -70,7 +70,8 @@ def parse_grid(items: list[str]) -> dict[str, list]:
 
 
 def load_spec(path: str | os.PathLike) -> dict:
-    """A sweep file: ``notebook``, ``grid`` ({name: [values]}), optional ``parameters``, ``name``."""
+    """A sweep file: ``notebook``, ``grid`` ({name: [values]}), optional ``parameters``, ``name`` and
+    ``book_grid`` (the levels of ``grid`` the default book build runs, a subset of each axis)."""
     path = Path(path)
     spec = yaml.safe_load(path.read_text()) or {}
     for field in ("notebook", "grid"):
@@ -78,6 +79,10 @@ def load_spec(path: str | os.PathLike) -> dict:
             raise ValueError(f"{path}: field {field!r} missing")
     if not isinstance(spec["grid"], dict) or not all(isinstance(v, list) and v for v in spec["grid"].values()):
         raise ValueError(f"{path}: field 'grid' must map parameter names to non-empty lists")
+    book = spec.get("book_grid", {})
+    if not isinstance(book, dict) or any(k not in spec["grid"] or not isinstance(v, list) or not v
+                                         or set(v) - set(spec["grid"][k]) for k, v in book.items()):
+        raise ValueError(f"{path}: field 'book_grid' must map axes of 'grid' to non-empty lists of their values")
     spec.setdefault("parameters", {})
     spec.setdefault("name", path.stem)
     return spec
