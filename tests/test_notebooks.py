@@ -61,6 +61,15 @@ def test_every_toc_notebook_exists_with_title_and_parameters():
         assert len(tagged) == 1, f"{n}: exactly one parameters cell"
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
             f"{n}: commit notebooks without outputs"
+        # the book passes a profile's parameter to the notebooks that declare it, as papermill reads
+        # the cell: every assigned name must be one it parses (a comment with "=" hides the line)
+        import ast
+
+        from papermill.translators import PythonTranslator
+
+        assigned = {t.target.id for t in ast.parse(tagged[0].source).body if isinstance(t, ast.AnnAssign)}
+        read = {p.name for p in PythonTranslator.inspect(tagged[0])}
+        assert assigned == read, f"{n}: papermill does not read {sorted(assigned - read)}"
 
 
 def test_01_label_graph_smoke(smoke_book, tmp_path):
