@@ -195,22 +195,15 @@ def load_run(path: str | os.PathLike) -> RunResult:
 
 @contextlib.contextmanager
 def run_lock(out: Path) -> Iterator[None]:
-    """One lock per run folder (``<runs>/.locks/<run name>.lock``, ``flock``): a second process
-    with the same run key waits here until the first one has finished, then reads its result back
-    instead of training the run again alongside it. Without ``fcntl`` (Windows) no lock is taken."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
+    """One lock per run folder (``<runs>/.locks/<run name>.lock``, ``filelock``: ``flock`` on POSIX,
+    ``msvcrt`` locking on Windows): a second process with the same run key waits here until the
+    first one has finished, then reads its result back instead of training the run again alongside it."""
+    from filelock import FileLock
+
     folder = out.parent / ".locks"
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{out.name}.lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with FileLock(folder / f"{out.name}.lock"):
+        yield
 
 
 _BACKBONE_IDS: dict[tuple, dict] = {}

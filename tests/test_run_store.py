@@ -193,3 +193,23 @@ def test_prepared_data_fingerprint_is_in_the_key(tmp_path):
     (prep / "train_adj.pkl").write_bytes(b"other stats")
     assert cfg.key() not in (key, changed)
     assert ExperimentConfig(dataset="custom", data_root=str(tmp_path / "none"), model="baseline").key() != key
+
+
+def test_the_run_lock_is_portable_and_excludes_a_second_holder(tmp_path):
+    """The run lock is ``filelock``'s (flock on POSIX, msvcrt on Windows), not ``fcntl`` directly:
+    while one holder has it, another cannot take it; released, it can."""
+    import inspect
+
+    from filelock import FileLock, Timeout
+
+    from mlgcn_core import runs
+
+    assert "fcntl" not in inspect.getsource(runs)
+    out = tmp_path / "runs" / "mlgcn-abc"
+    with runs.run_lock(out):
+        lock = tmp_path / "runs" / ".locks" / "mlgcn-abc.lock"
+        assert lock.exists()
+        with pytest.raises(Timeout):
+            FileLock(lock, timeout=0.1, thread_local=False, is_singleton=False).acquire()
+    with FileLock(lock, timeout=0.1):
+        pass
