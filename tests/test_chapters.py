@@ -260,3 +260,21 @@ def test_the_default_build_runs_the_sweep_files_book_grid_and_the_full_profile_e
     bad.write_text("notebook: 02_train\ngrid: {tau: [0.2, 0.4]}\nbook_grid: {tau: [0.3]}\n")
     with pytest.raises(ValueError, match="field 'book_grid' must map axes of 'grid' to non-empty lists"):
         load_spec(bad)
+
+
+def test_a_chapters_cache_key_follows_the_lock(tmp_path, monkeypatch):
+    """The book re-executes a chapter when the lock changes (another torch may change a number),
+    and not otherwise."""
+    from mlgcn_core import paths
+    from mlgcn_core.book import build
+
+    nb = tmp_path / "notebooks" / "01.ipynb"
+    nb.parent.mkdir()
+    nb.write_text("{}")
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("torch==2.14.1\n")
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    first = build.source_key(nb, {"profile": "default"})
+    assert build.source_key(nb, {"profile": "default"}) == first
+    lock.write_text("torch==2.15.0\n")
+    assert build.source_key(nb, {"profile": "default"}) != first

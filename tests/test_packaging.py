@@ -163,3 +163,17 @@ def test_pre_commit_runs_ruff_format_and_nbstripout():
     ruff_pin = next(ln for ln in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
                     if ln.startswith("ruff=="))
     assert ruff_pin in hooks["ruff"]["additional_dependencies"]  # the hook's ruff is the lock's
+
+
+def test_one_version_pyproject_and_citation_agree():
+    """One version: pyproject's is the one CITATION.cff (and so its BibTeX) cites."""
+    import tomllib
+
+    import yaml
+
+    from mlgcn_core.paths import PROJECT_ROOT
+
+    version = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    cff = yaml.safe_load((PROJECT_ROOT / "CITATION.cff").read_text())
+    assert str(cff["version"]) == version
+    assert (PROJECT_ROOT / "CHANGELOG.md").read_text().count(f"## {version}") == 1

@@ -104,14 +104,17 @@ def toc_notebooks(root: Path) -> list[str]:
 
 def source_key(nb_path: Path, params: dict) -> str:
     """What an executed notebook depends on: its source, its parameters, the package's code and
-    data files (presets, sweeps, shipped label counts). Unchanged → the executed copy is reused."""
-    from ..paths import PACKAGE_ROOT
+    data files (presets, sweeps, shipped label counts) and the installed environment's lock
+    (``requirements.lock`` beside the project: another torch may change a number). Unchanged → the
+    executed copy is reused."""
+    from ..paths import PACKAGE_ROOT, PROJECT_ROOT
 
     h = hashlib.sha1(nb_path.read_bytes())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     deps = sorted(PACKAGE_ROOT.rglob("*.py")) + sorted(PACKAGE_ROOT.rglob("*.yaml")) + \
         sorted(PACKAGE_ROOT.rglob("*.json")) + \
-        sorted((nb_path.parent / "sweeps").glob("*.yaml"))
+        sorted((nb_path.parent / "sweeps").glob("*.yaml")) + \
+        [f for f in (PROJECT_ROOT / "requirements.lock",) if f.is_file()]
     for f in deps:
         h.update(f.read_bytes())
     return h.hexdigest()
