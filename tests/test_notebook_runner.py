@@ -56,3 +56,30 @@ def test_a_dead_kernel_is_started_afresh_for_the_next_notebook(tmp_path):
             execute(die, tmp_path / "b.ipynb", session=s, attempts=1)
         second = _text(execute(pid, tmp_path / "c.ipynb", session=s))
     assert first.strip() and second.strip() and first != second
+
+
+def test_a_hung_cell_ends_the_book_with_one_line_naming_its_chapter(tmp_path, capsys):
+    """A chapter whose cell never returns: ``python -m mlgcn_core.book`` stops within the profile's
+    ``cell_timeout`` with one line ``error: chapter …`` and exit status 2 — no traceback."""
+    import time
+
+    from mlgcn_core.__main__ import one_line_errors
+    from mlgcn_core.book import build
+
+    (tmp_path / "notebooks").mkdir()
+    nb = _notebook(tmp_path / "notebooks" / "01_hangs.ipynb", "import time\nwhile True:\n    time.sleep(1)")
+    nb_obj = nbformat.read(nb, 4)
+    nb_obj.cells[0].source = 'profile = "default"'
+    nbformat.write(nb_obj, nb)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n- file: book/executed/01_hangs\n")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "profiles.yaml").write_text("default:\n  parameters: {}\n  cell_timeout: 5\n")
+    t0 = time.time()
+    rc = one_line_errors(build.main, ["--root", str(tmp_path), "--no-build", "--kernel", "python3"])
+    took = time.time() - t0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1] == ("error: chapter 01_hangs: a cell ran past the profile's cell_timeout of 5 s "
+                                   "(book/profiles.yaml); the build stopped there"), err
+    assert took < 60, took  # within the timeout (plus a kernel's start and shutdown)
+    assert not (tmp_path / "book" / "executed" / "01_hangs.ipynb").exists()
+    assert (tmp_path / "book" / "executed" / "01_hangs.failed.ipynb").exists()

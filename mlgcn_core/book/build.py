@@ -35,8 +35,13 @@ EXECUTED = Path("book") / "executed"
 PROFILES = Path("book") / "profiles.yaml"
 
 
+# seconds one cell of a chapter may run before the build calls it hung (a profile's ``cell_timeout``)
+CELL_TIMEOUT = 3600
+
+
 def load_profile(root: Path, name: str) -> dict:
-    """A profile of ``book/profiles.yaml``: ``parameters``, ``chapters`` (None: all), ``dataset``."""
+    """A profile of ``book/profiles.yaml``: ``parameters``, ``chapters`` (None: all), ``dataset``,
+    ``cell_timeout`` (seconds a cell may run: :data:`CELL_TIMEOUT`)."""
     profiles = yaml.safe_load((root / PROFILES).read_text()) or {}
     if name not in profiles:
         raise ValueError(f"profile {name!r} not in {root / PROFILES}; have {sorted(profiles)}")
@@ -44,7 +49,8 @@ def load_profile(root: Path, name: str) -> dict:
     prof.setdefault("parameters", {})
     prof.setdefault("chapters", None)
     prof.setdefault("dataset", None)
-    unknown = sorted(set(prof) - {"description", "parameters", "chapters", "dataset"})
+    prof.setdefault("cell_timeout", CELL_TIMEOUT)
+    unknown = sorted(set(prof) - {"description", "parameters", "chapters", "dataset", "cell_timeout"})
     if unknown:
         raise ValueError(f"{root / PROFILES}: profile {name!r}: unknown field(s) {unknown}")
     return prof
@@ -128,10 +134,11 @@ def _executed_key(path: Path) -> str | None:
 
 
 def execute(root: Path, names: list[str], params: dict, kernel: str | None = None,
-            force: bool = False, out_root: Path | None = None) -> None:
+            force: bool = False, out_root: Path | None = None, cell_timeout: float | None = None) -> None:
     """Run notebooks/<name>.ipynb → <out_root>/book/executed/<name>.ipynb (``out_root``: ``root``)
     in ``root``, with the parameters each declares; an executed copy whose sources and parameters
-    are unchanged is reused (``force`` re-runs)."""
+    are unchanged is reused (``force`` re-runs). A cell running past ``cell_timeout`` seconds ends
+    the build with one line naming its chapter (a ``ValueError``)."""
     import papermill as pm
 
     from .notebook import KernelSession, default_kernel
@@ -145,11 +152,11 @@ def execute(root: Path, names: list[str], params: dict, kernel: str | None = Non
     (out_root / EXECUTED).mkdir(parents=True, exist_ok=True)
     with KernelSession(kernel, root) as session:  # one warm kernel for the chapters, cleared between them
         for n in names:
-            _execute_chapter(root, n, params, declared[n], force, out_root, session)
+            _execute_chapter(root, n, params, declared[n], force, out_root, session, cell_timeout)
 
 
 def _execute_chapter(root: Path, n: str, params: dict, declared: set, force: bool, out_root: Path,
-                     session) -> None:
+                     session, cell_timeout: float | None = None) -> None:
     """One chapter into ``out_root/book/executed`` in the warm kernel ``session`` (reused when
     unchanged: see :func:`source_key`)."""
     import nbformat
@@ -166,12 +173,15 @@ def _execute_chapter(root: Path, n: str, params: dict, declared: set, force: boo
     t0 = time.time()
     print(f"[book] executing notebooks/{n}.ipynb {own or ''}", flush=True)
     try:
-        execute_notebook(root / "notebooks" / f"{n}.ipynb", tmp, own, session=session)
-    except BaseException:
+        execute_notebook(root / "notebooks" / f"{n}.ipynb", tmp, own, session=session, cell_timeout=cell_timeout)
+    except BaseException as exc:
         failed = out.with_name(f"{n}.failed.ipynb")
         if tmp.exists():
             os.replace(tmp, failed)
             print(f"[book] {n} failed; executed copy with the error: {failed}", file=sys.stderr)
+        if isinstance(exc, TimeoutError):  # nbclient's CellTimeoutError: a hung cell
+            raise ValueError(f"chapter {n}: a cell ran past the profile's cell_timeout of {cell_timeout:g} s "
+                             f"(book/profiles.yaml); the build stopped there") from None
         raise
     nb = publishable(nbformat.read(tmp, 4), root)
     nb.metadata["mlgcn_book"] = {"source_key": key, "seconds": round(time.time() - t0, 1)}
@@ -344,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--only: {missing} are not in the book (have {names})")
         names = [n for n in names if n in args.only]
     if not args.no_execute:
-        execute(root, names, params, args.kernel, args.force, out_root)
+        execute(root, names, params, args.kernel, args.force, out_root, prof["cell_timeout"])
     if not args.no_build:
         from .environment import write_environment
 

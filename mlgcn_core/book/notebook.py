@@ -176,7 +176,8 @@ class KernelSession:
 
 def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: dict | None = None,
             *, kernel: str | None = None, cwd: str | os.PathLike | None = None,
-            attempts: int = KERNEL_START_ATTEMPTS, log=None, session: KernelSession | None = None):
+            attempts: int = KERNEL_START_ATTEMPTS, log=None, session: KernelSession | None = None,
+            cell_timeout: float | None = None):
     """Run ``notebook`` with papermill into ``output`` and return the executed notebook.
 
     The kernel talks over Unix sockets (see :func:`_kernel_config`); a kernel that dies or hangs
@@ -184,6 +185,8 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: 
     by a cell are never retried: papermill's ``PapermillExecutionError`` goes to the caller.
     With a ``session`` the notebook runs in that session's warm kernel (cleared first; its
     ``kernel`` and ``cwd`` apply); without, in a kernel of its own, shut down afterwards.
+    ``cell_timeout``: seconds one cell may run (None: no limit); a cell past it raises nbclient's
+    ``CellTimeoutError``, never retried.
     """
     import papermill as pm
 
@@ -199,15 +202,16 @@ def execute(notebook: str | os.PathLike, output: str | os.PathLike, parameters: 
                 session.reset()
                 nb = pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
                                          kernel_name=session.kernel, cwd=session.cwd, progress_bar=False,
-                                         km=session.manager())
+                                         km=session.manager(), execution_timeout=cell_timeout)
                 session.runs += 1
                 return nb
             return pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
                                        kernel_name=kernel or default_kernel(),
                                        cwd=str(cwd or PROJECT_ROOT), progress_bar=False,
-                                       config=_kernel_config(socket_dir))
+                                       config=_kernel_config(socket_dir), execution_timeout=cell_timeout)
         except Exception as exc:
-            if hasattr(exc, "ename") or attempt == attempts or not _nothing_ran(output):
+            if hasattr(exc, "ename") or isinstance(exc, TimeoutError) or attempt == attempts \
+                    or not _nothing_ran(output):
                 raise
             log(f"[kernel] {Path(notebook).name}: the kernel did not start ({type(exc).__name__}: "
                 f"{str(exc).strip()[:200]}); attempt {attempt + 1} of {attempts}")
