@@ -205,6 +205,22 @@ def test_run_variants_trains_a_variant_longer_until_its_curve_plateaus(monkeypat
     assert once["ML-GCN (re-weighted)"][0].config.epochs == 8 and len(calls) == 2  # at most `lengthen` times
     calls.clear()
     assert chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0])["ML-GCN (re-weighted)"][0].config.epochs == 4
+    # no validation curve (the paper presets' selection "last"): nothing to judge, nothing lengthened
+    monkeypatch.setattr(scheduler, "run_many", lambda configs, jobs=1: [
+        SimpleNamespace(config=c, history=[{"epoch": e + 1} for e in range(c.epochs)], best_epoch=c.epochs)
+        for c in configs])
+    blind = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0, 1], lengthen=2)
+    assert blind["ML-GCN (re-weighted)"][0].config.epochs == 4
+    assert report.variant_convergence(blind)["ML-GCN (re-weighted)"]["plateaued"] is None
+    assert report.recipe_convergence(blind).loc["ML-GCN (re-weighted)", "plateaued"] == "no validation curve"
+
+
+def test_a_sweep_on_a_preset_without_validation_keeps_the_presets_lr(tmp_path):
+    """The paper presets select the last epoch (no validation split): the sweep picks no lr and
+    says so; the points keep the preset's lr."""
+    fixed = {"preset": "paper_voc", "data_root": str(tmp_path), "seeds": [0], "variants": ["baseline (GMP)"]}
+    per_variant, grid = chapters.sweep_lrs(fixed, [0.005, 0.02, 0.08])
+    assert per_variant == {} and len(grid) == 0 and report.lr_choice(grid).empty
 
 
 def test_sweep_setup_sizes_every_point_and_the_users_config_wins():

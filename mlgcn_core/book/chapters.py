@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import report
@@ -56,8 +57,9 @@ def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1,
     for round_ in range(int(lengthen) + 1):
         runs = iter(run_many([own[n].replace(seed=s) for n in todo for s in seeds], jobs=jobs))
         out.update({n: [next(runs) for _ in seeds] for n in todo})
-        todo = [n for n in todo if round_ < lengthen
-                and not plateau(mean_curve([[h.get("val_mAP") for h in r.history] for r in out[n]]))["converged"]]
+        curves = {n: mean_curve([[h.get("val_mAP") for h in r.history] for r in out[n]]) for n in todo}
+        todo = [n for n in todo if round_ < lengthen and np.isfinite(curves[n]).any()  # a validation curve
+                and not plateau(curves[n])["converged"]]
         own.update({n: longer(own[n]) for n in todo})
         if not todo:
             break
@@ -193,13 +195,18 @@ def sweep_lrs(fixed: dict, lrs: list[float], jobs: int = 2, extend: int = 2, len
     most ``lengthen`` times). Returns ``(per_variant, lr grid)``: ``{variant: {"lr", "epochs",
     "lr_steps"}}`` for chapter 02's ``per_variant`` parameter, and the grid laid open
     (:func:`~mlgcn_core.book.tuning.lr_grid`). The picked run is the sweep's own run at that point
-    and seed (same run key), so nothing is trained twice."""
+    and seed (same run key), so nothing is trained twice. A preset that keeps no validation split
+    (the paper presets' selection "last") has nothing to pick on: ``({}, empty grid)``, the preset's lr."""
     from ..runs import load_run
     from .regimes import mean_ap
     from .tuning import Cell, lr_grid, tuned_runs
 
     base, seeds = chapter_config(fixed["preset"], fixed.get("data_root", ""), fixed.get("config"),
                                  fixed["seeds"], smoke_seeds=1, smoke=smoke)
+    if base.selection != "val":  # the paper presets' protocol (selection "last"): no validation split
+        print(f"preset {fixed['preset']!r} keeps no validation split (selection {base.selection!r}): every "
+              f"variant trains at the preset's lr {base.lr:g} for its {base.epochs} epochs, as in the paper")
+        return {}, lr_grid(pd.DataFrame())
     cells = [Cell("sweep", "paper's setting", v, base.replace(**VARIANTS[v]), base.epochs) for v in fixed["variants"]]
     frame = tuned_runs(cells, seeds[:1], lrs, mean_ap, tune_seeds=1, jobs=jobs,
                        extend=0 if smoke else extend, lengthen=0 if smoke else lengthen)

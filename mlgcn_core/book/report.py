@@ -129,8 +129,9 @@ def variant_convergence(runs: dict[str, list[RunResult]], tol: float = 0.2) -> d
     for variant, rs in runs.items():
         curve = mean_curve([[h.get("val_mAP", np.nan) for h in r.history] for r in rs])  # (E,)
         rule = plateau(curve, tol)
+        seen = bool(np.isfinite(curve).any())  # no validation curve (selection "last"): not judged
         out[variant] = {"epochs": len(curve), "gain_last_quarter": round(rule["gain"], 2),
-                        "plateaued": bool(rule["converged"])}
+                        "plateaued": bool(rule["converged"]) if seen else None}
     return out
 
 
@@ -140,7 +141,7 @@ def recipe_convergence(runs: dict[str, list[RunResult]], tol: float = 0.2) -> pd
     quarter``, ``plateaued``."""
     rows = [{"variant": v, "epochs": c["epochs"], "best epoch": ", ".join(str(r.best_epoch) for r in runs[v]),
              "gain in the last quarter": c["gain_last_quarter"],
-             "plateaued": "yes" if c["plateaued"] else "no — still rising"}
+             "plateaued": {True: "yes", False: "no — still rising", None: "no validation curve"}[c["plateaued"]]}
             for v, c in variant_convergence(runs, tol).items()]
     return pd.DataFrame(rows).set_index("variant")
 
@@ -156,7 +157,7 @@ def sweep_convergence(table: pd.DataFrame, x: str) -> pd.DataFrame:
 
     def cell(r) -> str:
         if pd.isna(r.plateaued):
-            return "not recorded"
+            return "not recorded" if pd.isna(r.epochs) else "no validation curve"
         return (f"yes, {int(r.epochs)} epochs" if bool(r.plateaued)
                 else f"no (+{r.gain_last_quarter:.2f}), {int(r.epochs)} epochs")
 
@@ -167,6 +168,8 @@ def lr_choice(grid: pd.DataFrame) -> pd.DataFrame:
     """An lr grid (:func:`~mlgcn_core.book.tuning.lr_grid`) laid open: the mean validation score of
     the tuning seeds per (level, lr) and variant, the pick marked ``*`` and a pick at the grid's
     edge ``!``."""
+    if not len(grid):  # nothing was tuned (a preset without a validation split)
+        return pd.DataFrame()
     marks = (grid["val_score"].round(2).astype(str) + grid["picked"].map({True: " *", False: ""})
              + grid["edge"].map({True: " !", False: ""}))
     return grid.assign(val=marks).pivot_table(index=["level", "lr"], columns="variant", values="val",
