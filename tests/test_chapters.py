@@ -269,6 +269,8 @@ def test_the_default_build_runs_the_sweep_files_book_grid_and_the_full_profile_e
     _, whole, _ = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {}, "coco_shaped", all_levels=True)
     assert cut == spec["book_grid"] and set(cut["tau"]) < set(whole["tau"]) and whole == spec["grid"]
     assert 0.4 in cut["tau"]  # the paper's setting, where each variant's lr is picked, is a level
+    _, voc, _ = chapters.sweep_setup("notebooks/sweeps/tau.yaml", {}, "paper_voc", "/d", all_levels=False)
+    assert voc == spec["grid"]  # prepared real data (a GPU's book): every level
     for name in ("p", "depth", "embeddings"):
         s = load_spec(f"notebooks/sweeps/{name}.yaml")
         assert all(set(v) <= set(s["grid"][k]) for k, v in s["book_grid"].items())

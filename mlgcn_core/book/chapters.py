@@ -140,8 +140,10 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
     fields, as every chapter takes them) is merged over those and the sweep file's ``config``;
     ``seeds`` replace the file's when given; ``grid`` replaces the file's values of the axes it
     names (e.g. the paper's full τ grid). ``all_levels`` False: the sweep file's ``book_grid`` (the
-    default build's cut levels) over its ``grid``. ``smoke`` (the book's smoke profile):
+    default build's cut levels) over its ``grid`` on an embedded benchmark (prepared real data, on
+    a GPU, runs every level). ``smoke`` (the book's smoke profile):
     ``smoke_grid``, seed 0, and every point in the smoke profile (its tiny benchmark and epochs)."""
+    from ..data.catalog import dataset
     from ..paths import PROJECT_ROOT
     from .sweep import load_spec
     from .tuning import budget
@@ -166,7 +168,8 @@ def sweep_setup(sweep: str, smoke_grid: dict, preset: str = "default", data_root
         sized.update(budget(n or full, steps, base.batch_size))
         sized["lr_steps"] = list(sized["lr_steps"])
     fixed["config"] = {**fixed.get("config", {}), **sized, **(config or {})}
-    levels = spec["grid"] if all_levels else {**spec["grid"], **spec.get("book_grid", {})}
+    cut = not all_levels and dataset(base.dataset).embedded  # book_grid: the laptop's embedded benchmarks
+    levels = {**spec["grid"], **spec.get("book_grid", {})} if cut else spec["grid"]
     return spec, {**levels, **(grid or {})}, fixed
 
 
