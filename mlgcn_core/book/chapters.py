@@ -201,8 +201,7 @@ def sweep_lrs(fixed: dict, lrs: list[float], jobs: int = 2, extend: int = 2, len
     and seed (same run key), so nothing is trained twice. A preset that keeps no validation split
     (the paper presets' selection "last") has nothing to pick on: ``({}, empty grid)``, the preset's lr."""
     from ..runs import load_run
-    from .regimes import mean_ap
-    from .tuning import Cell, lr_grid, tuned_runs
+    from .tuning import Cell, lr_grid, mean_ap, tuned_runs
 
     base, seeds = chapter_config(fixed["preset"], fixed.get("data_root", ""), fixed.get("config"),
                                  fixed["seeds"], smoke_seeds=1, smoke=smoke)

@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..metrics import FREQUENCY_BINS
 from .chapters import VARIANTS
-from .tuning import Cell, budget, steps_per_epoch, tuned_runs
+from .tuning import Cell, budget, mean_ap, steps_per_epoch, tuned_runs
 
 GMP, RW = "baseline (GMP)", "ML-GCN (re-weighted)"
 CORPUS, IDENTITY = "ML-GCN (corpus graph)", "ML-GCN (identity graph)"
@@ -263,11 +263,6 @@ def converged_cells(*tables: pd.DataFrame, read_off: dict | None = None) -> dict
 
 
 # --- scores ------------------------------------------------------------------------------------------
-
-def mean_ap(run, split: str) -> float:
-    """Test (or validation) mAP of a run."""
-    return float((run.metrics if split == "test" else run.val_metrics)["mAP"])
-
 
 def labels_ap(labels: Sequence[str]) -> Callable:
     """A score: the mean AP over ``labels`` (class names) of a run on a split."""

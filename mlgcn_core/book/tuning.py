@@ -53,6 +53,11 @@ def train_runs(configs: list, jobs: int) -> list:
     return run_many(configs, jobs=jobs)
 
 
+def mean_ap(run, split: str) -> float:
+    """A score: the test (or validation) mAP of a run."""
+    return float((run.metrics if split == "test" else run.val_metrics)["mAP"])
+
+
 RUN_COLUMNS = ["regime", "level", "variant", "seed", "lr", "val_score", "score", "mAP", "best_epoch", "steps", "run"]
 
 
