@@ -95,13 +95,12 @@ def _cmd_import_official(args) -> int:
 def _cmd_presets(args) -> int:
     import textwrap
 
-    import yaml as _yaml
-
+    from .cli_args import load_yaml
     from .config import PRESET_DIR, load_preset, presets
     from .selection import selection_label
 
     for name in presets():
-        d = _yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text())
+        d = load_yaml((PRESET_DIR / f"{name}.yaml").read_text())
         c = load_preset(name)
         print(f"{name}  ({c.dataset}, {c.backbone} @ {c.image_size}, {c.mode}; {c.epochs} epochs, lr {c.lr}, "
               f"scheme {c.scheme} p {c.p}; epoch: {selection_label(c.selection)})")

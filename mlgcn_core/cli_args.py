@@ -3,7 +3,26 @@ parsed here, outside the config, which takes the resulting dicts."""
 
 from __future__ import annotations
 
+import re
+
 import yaml
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's safe loader, reading ``1e-3`` as a float as YAML 1.2 and Python do (1.1 wants
+    ``1.0e-3``; ``--set lr=1e-3`` would be the string "1e-3")."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str):
+    """The one YAML reader of the project's own files and arguments (presets, profiles, sweep
+    files, ``NAME=VALUE``): safe, and ``1e-3`` is a float."""
+    return yaml.load(text, Loader=_Loader)
 
 
 def parse_assignments(items: list[str], what: str = "parameter", raw: bool = False) -> dict:
@@ -17,7 +36,7 @@ def parse_assignments(items: list[str], what: str = "parameter", raw: bool = Fal
         if not sep or not ok:
             raise ValueError(f"{what} {item!r}: expected NAME=VALUE")
         try:
-            out[name] = value if raw else yaml.safe_load(value)
+            out[name] = value if raw else load_yaml(value)
         except yaml.YAMLError as exc:
             raise ValueError(f"{what} {item!r}: the value is not valid YAML ({exc.problem})") from None
     return out

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from .cli_args import load_yaml
 from .data.catalog import DATASETS, SCENE_FIELDS, WITH_PUBLIC, dataset
 from .data.coco_shaped import CocoShapedConfig
 from .data.outfits import OutfitsConfig
@@ -77,11 +78,14 @@ FIELD_RANGES = (
     ("mld_heads", lambda v: v >= 1, "≥ 1"),
     ("mld_groups", lambda v: v >= 1, "≥ 1"),
     ("mld_dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("grad_floor", lambda v: 0 <= v <= 1e-20, "in [0, 1e-20]"),
 )
 
 # How a field enters the run key, declared with the field (``field(metadata=...)``):
 NEVER_IN_KEY = {"key": "never"}  # cannot change a result (hardware, worker processes)
 IN_KEY_WHEN_SET = {"key": "when set"}  # an option that is off at its default: in the key when set
+IN_KEY_UNLESS_OFF = {"key": "unless off", "off": 0.0}  # a change of method whose "off" value is how
+#   every earlier run was computed: out of the key when off (those runs keep their names), in it otherwise
 
 
 def is_config_field(name: str) -> bool:
@@ -184,6 +188,9 @@ class ExperimentConfig:
     warmup_epochs: int = 0  # linear warm-up from lr/warmup_epochs·(1/steps) to lr, per step
     batch_size: int = 128  # global batch (split evenly across DDP processes)
     clip_grad_norm: float | None = 10.0
+    grad_floor: float = field(default=1e-30, metadata=IN_KEY_UNLESS_OFF)  # logit gradients below this
+    #   magnitude become 0 before the head's backward pass (optim.floor_gradient): no subnormal floats there, which x86 CPUs compute
+    #   ~5× slower; far below float32's resolution of any gradient that counts; 0: off
     seed: int = 0
     # --- hardware (device, workers and sync_bn cannot change a result: never in the run key)
     device: str = field(default="cpu", metadata=NEVER_IN_KEY)  # "cpu", "cuda", "cuda:1", …
@@ -334,8 +341,8 @@ class ExperimentConfig:
 
     def key_fields(self) -> set[str]:
         """The fields that can change this run's result: every field, less those only some choice
-        reads (unless this run makes it), those declared never in the key, and options at their
-        default that are in the key only when set."""
+        reads (unless this run makes it), those declared never in the key, options at their
+        default that are in the key only when set, and a change of method at its "off" value."""
         registries = (DATASETS, MODELS, MODES, SELECTIONS, LOSSES, GRAPHS, WORD_VECTORS)
         conditional = set().union(*(r.fields_read() for r in registries))
         used = {f for entry in self.choices() for f in entry.reads}
@@ -345,6 +352,8 @@ class ExperimentConfig:
             if when == "never" or (f.name in conditional and f.name not in used):
                 continue
             if when == "when set" and getattr(self, f.name) == f.default:
+                continue
+            if when == "unless off" and getattr(self, f.name) == f.metadata["off"]:
                 continue
             out.add(f.name)
         return out
@@ -391,7 +400,7 @@ def load_preset(name: str, overrides: list[str] | dict | None = None) -> Experim
     if not path.is_file():
         raise ValueError(f"preset {name!r} not found; have {presets()} or a path to a .yaml file")
     try:
-        d = yaml.safe_load(path.read_text()) or {}
+        d = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""

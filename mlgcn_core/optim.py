@@ -19,6 +19,34 @@ def make_optimizer(model, cfg) -> torch.optim.Optimizer:
                            fused=True)
 
 
+class _FloorGradient(torch.autograd.Function):
+    """Identity forward; backward sets gradient entries with ``|g| < floor`` to 0."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, floor: float) -> torch.Tensor:
+        ctx.floor = floor
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        return g.masked_fill(g.abs() < ctx.floor, 0.0), None
+
+
+def floor_gradient(logits: torch.Tensor, floor: float) -> torch.Tensor:
+    """``logits`` unchanged; in the backward pass, gradient entries smaller than ``floor`` in
+    magnitude become 0 before they reach the head. A saturated sigmoid (a logit of −100 has
+    σ ≈ 4e-44) gives the loss subnormal gradients; every matrix product they enter then runs on
+    the CPU's slow subnormal path (about 5× slower for the GCN head on cached features,
+    ``benchmarks/head_step.py``). With a floor of 1e-30 nothing that counts is lost (float32's
+    24-bit mantissa drops a 1e-30 term from any sum holding a term above 1e-22): it changes the
+    last bits of a run, not its course, and
+    unlike the CPU's flush-to-zero mode it is the same on every thread and machine.
+    ``floor`` 0: the gradient as it is."""
+    if floor <= 0 or not logits.requires_grad:
+        return logits
+    return _FloorGradient.apply(logits, float(floor))  # (N, C)
+
+
 def lr_factor(cfg, epoch: int, step: int, steps_per_epoch: int) -> float:
     """Multiplier of the base lr at (0-based) ``epoch`` and ``step``: a linear warm-up over the
     first ``warmup_epochs`` (per step), then × lr_gamma at each epoch in ``lr_steps`` (1-based)."""

@@ -28,7 +28,7 @@ from .features import cached_split_features, check_inputs
 from .losses import make_loss
 from .metrics import evaluate
 from .models import build_model
-from .optim import clip_gradients, lr_factor, make_optimizer
+from .optim import clip_gradients, floor_gradient, lr_factor, make_optimizer
 from .runs import CheckpointSaver, RunResult, load_run, resume_state, run_lock, run_path, write_result
 from .selection import EpochSelection
 
@@ -137,7 +137,7 @@ class Engine:
         x, y = self._to_device(x), y.to(self.device, non_blocking=True)
         with self._autocast():
             logits = self.net(x)
-        loss = self.criterion(logits.float(), y)
+        loss = self.criterion(floor_gradient(logits.float(), self.cfg.grad_floor), y)
         if distributed.any_flag(self.ctx, not bool(torch.isfinite(loss))):
             raise FloatingPointError(
                 f"training stopped: the loss became {loss.item()} at epoch {epoch + 1}, step "

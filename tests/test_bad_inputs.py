@@ -216,6 +216,7 @@ def test_custom_word_vectors_honoured_or_refused(tmp_path, capsys):
                                             "mode='top' or mode='end2end'")),
     (["loss=asl", "asl_clip=1.5"], ("asl_clip must be in [0, 1], got 1.5",)),
     (["loss=asl", "asl_gamma_neg=-2"], ("asl_gamma_neg must be ≥ 0, got -2",)),
+    (["grad_floor=1e-3"], ("grad_floor must be in [0, 1e-20], got 0.001",)),
 ])
 def test_bad_head_choices_and_asl_settings(sets, needles, capsys, tmp_path, monkeypatch):
     """An unknown head, a head on the feature map in features mode where no map can be cached (the

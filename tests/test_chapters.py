@@ -9,7 +9,7 @@ from fixtures import write_jpeg
 from torch.utils.data import Subset
 
 from mlgcn_core.book import chapters, findings, reference, report
-from mlgcn_core.config import load_preset
+from mlgcn_core.config import ExperimentConfig, load_preset
 from mlgcn_core.data.images import MultiLabelImages
 from mlgcn_core.data.outfits import OutfitsConfig
 from mlgcn_core.data.sources import OutfitScenes, picture, split_labels
@@ -157,26 +157,30 @@ def test_write_findings_collects_claims_in_book_order(tmp_path):
     assert chapter_benchmark(nbformat.v4.new_notebook(cells=[cell])) == "COCO-shaped outfits"
 
 
-def test_recipe_convergence_reads_the_mean_validation_curve_per_variant():
+def test_recipe_convergence_reads_the_mean_validation_curve_per_variant(tmp_path):
     """Chapter 02's convergence table: a variant whose mean validation curve still rises in its last
-    quarter is "still rising", one that is flat has plateaued; best epochs listed per seed."""
+    quarter is "still rising", one that is flat has plateaued; best epochs listed per seed; the
+    doubling test read from the run store, "not tested" where its run is not there."""
     from types import SimpleNamespace
 
     from mlgcn_core.book.report import recipe_convergence
 
     def run(curve, best):
-        return SimpleNamespace(history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)], best_epoch=best)
+        return SimpleNamespace(history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)], best_epoch=best,
+                               config=ExperimentConfig(), path=tmp_path / "run", val_metrics={"mAP": max(curve)})
 
     flat, rising = [10, 20, 30, 31, 31, 31, 31, 31], [10, 20, 30, 31, 32, 33, 34, 35]
     table = recipe_convergence({"flat": [run(flat, 4), run(flat, 5)], "rising": [run(rising, 8), run(rising, 8)]})
     assert table.loc["flat", "plateaued"] == "yes" and table.loc["rising", "plateaued"].startswith("no")
     assert table.loc["rising", "gain in the last quarter"] == 2.0 and table.loc["flat", "best epoch"] == "4, 5"
+    assert set(table["gain when doubled"]) == {"not tested"}
 
 
-def test_run_variants_trains_a_variant_longer_until_its_curve_plateaus(monkeypatch):
-    """``lengthen``: a variant whose mean validation curve still rises in its last quarter trains
-    twice the epochs (the lr step at the same share) and is judged again, at most ``lengthen``
-    times; a variant at its plateau keeps its runs; ``per_variant`` fields reach only that variant."""
+def test_run_variants_trains_a_variant_longer_while_doubling_gains(monkeypatch):
+    """``lengthen``: the doubling test on the first seed — a variant whose run at twice the epochs
+    (the lr step at the same share) gains more than 0.2 validation mAP moves to that budget for
+    every seed and is tested again, at most ``lengthen`` times; a variant that gains nothing keeps
+    its runs; ``per_variant`` fields reach only that variant."""
     from types import SimpleNamespace
 
     import mlgcn_core.scheduler as scheduler
@@ -186,10 +190,10 @@ def test_run_variants_trains_a_variant_longer_until_its_curve_plateaus(monkeypat
     def fake_run_many(configs, jobs=1):
         calls.append(configs)
         out = []
-        for c in configs:  # the re-weighted head rises until it has 16 epochs; GMP is flat from the start
-            rising = c.model == "mlgcn" and c.epochs < 16
-            curve = [float(e) if rising else min(e, 2.0) for e in range(1, c.epochs + 1)]
-            out.append(SimpleNamespace(config=c, history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)]))
+        for c in configs:  # the re-weighted head gains until it has 16 epochs; GMP is flat from 2
+            curve = [float(min(e, 16 if c.model == "mlgcn" else 2)) for e in range(1, c.epochs + 1)]
+            out.append(SimpleNamespace(config=c, history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)],
+                                       val_metrics={"mAP": max(curve)}))
         return out
 
     monkeypatch.setattr(scheduler, "run_many", fake_run_many)
@@ -199,20 +203,41 @@ def test_run_variants_trains_a_variant_longer_until_its_curve_plateaus(monkeypat
     rw, gmp = runs["ML-GCN (re-weighted)"], runs["baseline (GMP)"]
     assert [r.config.epochs for r in rw] == [16, 16] and rw[0].config.lr_steps == (12,) and rw[0].config.lr == 0.08
     assert [r.config.epochs for r in gmp] == [4, 4] and gmp[0].config.lr == base.lr
-    assert [len(c) for c in calls] == [4, 2, 2]  # 4 → 8 → 16 epochs, the GMP runs once
+    # 4 epochs (2 variants × 2 seeds), both tested at 8 on seed 0; the GCN head at 8, tested at 16; at 16, tested at 32
+    assert [len(c) for c in calls] == [4, 2, 2, 1, 2, 1]
+    assert [c.seed for c in calls[1]] == [0, 0] and [c.epochs for c in calls[1]] == [8, 8]
     calls.clear()
     once = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0], lengthen=1)
-    assert once["ML-GCN (re-weighted)"][0].config.epochs == 8 and len(calls) == 2  # at most `lengthen` times
+    assert once["ML-GCN (re-weighted)"][0].config.epochs == 8 and len(calls) == 4  # at most `lengthen` times
     calls.clear()
     assert chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0])["ML-GCN (re-weighted)"][0].config.epochs == 4
+    assert len(calls) == 1  # lengthen 0: no test
     # no validation curve (the paper presets' selection "last"): nothing to judge, nothing lengthened
     monkeypatch.setattr(scheduler, "run_many", lambda configs, jobs=1: [
-        SimpleNamespace(config=c, history=[{"epoch": e + 1} for e in range(c.epochs)], best_epoch=c.epochs)
-        for c in configs])
+        SimpleNamespace(config=c, history=[{"epoch": e + 1} for e in range(c.epochs)], best_epoch=c.epochs,
+                        val_metrics={}) for c in configs])
     blind = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0, 1], lengthen=2)
     assert blind["ML-GCN (re-weighted)"][0].config.epochs == 4
     assert report.variant_convergence(blind)["ML-GCN (re-weighted)"]["plateaued"] is None
+    assert report.variant_convergence(blind)["ML-GCN (re-weighted)"]["converged"] is None
     assert report.recipe_convergence(blind).loc["ML-GCN (re-weighted)", "plateaued"] == "no validation curve"
+
+
+def test_variant_convergence_reads_the_doubled_run_from_the_store(tmp_path):
+    """The doubling test of a point: the first seed's run at twice the epochs, trained by
+    run_variants, read back from the run store; its gain decides ``converged``."""
+    from mlgcn_core.book.tuning import longer
+    from mlgcn_core.scheduler import run_many
+
+    tiny = {"n_train": 60, "n_val": 30, "n_test": 30}
+    cfg = ExperimentConfig(outfits=tiny, model="baseline", epochs=2, lr_steps=(1,))
+    short, = run_many([cfg], root=tmp_path)
+    out = report.variant_convergence({"GMP": [short]})["GMP"]
+    assert out["gain_when_doubled"] is None and out["converged"] is None  # not trained yet
+    twice, = run_many([longer(cfg)], root=tmp_path)
+    out = report.variant_convergence({"GMP": [short]})["GMP"]
+    gain = twice.val_metrics["mAP"] - short.val_metrics["mAP"]
+    assert out["gain_when_doubled"] == round(gain, 2) and out["converged"] == (gain <= 0.2)
 
 
 def test_a_sweep_on_a_preset_without_validation_keeps_the_presets_lr(tmp_path):
@@ -251,11 +276,17 @@ def test_sweep_convergence_reads_what_each_point_recorded():
     import pandas as pd
 
     table = pd.DataFrame([
-        {"tau": 0.2, "variant": "A", "seed": 0, "epochs": 40, "plateaued": True, "gain_last_quarter": 0.1},
-        {"tau": 0.2, "variant": "A", "seed": 1, "epochs": 40, "plateaued": True, "gain_last_quarter": 0.1},
-        {"tau": 0.4, "variant": "A", "seed": 0, "epochs": 80, "plateaued": False, "gain_last_quarter": 0.35}])
+        {"tau": 0.2, "variant": "A", "seed": 0, "epochs": 40, "plateaued": True, "gain_last_quarter": 0.1,
+         "gain_when_doubled": 0.05, "converged": True},
+        {"tau": 0.2, "variant": "A", "seed": 1, "epochs": 40, "plateaued": True, "gain_last_quarter": 0.1,
+         "gain_when_doubled": 0.05, "converged": True},
+        {"tau": 0.4, "variant": "A", "seed": 0, "epochs": 80, "plateaued": True, "gain_last_quarter": 0.1,
+         "gain_when_doubled": 1.52, "converged": False}])
     out = report.sweep_convergence(table, "tau")
-    assert out.loc[0.2, "A"] == "yes, 40 epochs" and out.loc[0.4, "A"] == "no (+0.35), 80 epochs"
+    assert out.loc[0.2, "A"] == "yes, 40 epochs (+0.05 when doubled)"
+    assert out.loc[0.4, "A"] == "no: +1.52 when doubled, 80 epochs"  # the plateau rule passed: the test decides
+    untested = report.sweep_convergence(table.drop(columns=["converged", "gain_when_doubled"]), "tau")
+    assert untested.loc[0.2, "A"] == "not tested; plateau rule: yes, 40 epochs"
     assert report.sweep_convergence(table.drop(columns=["plateaued"]), "tau").loc[0.2, "A"] == "not recorded"
 
 

@@ -42,7 +42,7 @@ def _labels(n=4000, seed=3):
 
 def test_existing_run_keys_unchanged():
     """The new fields and graph choices leave every earlier run's key (and folder) as it was."""
-    base = load_preset("default")
+    base = load_preset("default").replace(grad_floor=0)  # (the floor's default gives new keys)
     assert base.key() == "34826744c82d"
     assert base.replace(model="baseline").key() == "6ebf615a740e"
     assert base.replace(model="baseline", pooling="avg").key() == "5df0dcf4e286"
@@ -379,27 +379,35 @@ def test_the_grid_grows_past_an_edge_pick(monkeypatch):
         f"{R.IDENTITY} at 1: lr 0.005"]
 
 
-def test_a_cell_that_has_not_plateaued_trains_longer(monkeypatch):
-    """A cell whose mean validation curve at its pick still rises trains twice as many epochs (the
-    lr step at the same share) and is tuned and run again, until it plateaus or ``lengthen`` runs
-    out; a cell that has plateaued keeps its budget and its runs."""
+def _saturating(full_epochs):
+    """A fake ``train_runs``: a run's validation mAP rises linearly to 70 at ``full_epochs(config)``
+    epochs and stays there (less a penalty away from lr 0.02); every config trained is kept."""
     import types
 
     trained = []
 
-    def fake_train(configs, jobs):  # the GMP head needs 8 epochs to plateau, the identity head 1
+    def fake_train(configs, jobs):
         trained.extend(configs)
         out = []
         for c in configs:
-            full = 8 if c.model == "baseline" else 1
-            curve = [70 * min(1.0, e / full) for e in range(1, c.epochs + 1)]
+            curve = [70 * min(1.0, e / full_epochs(c)) for e in range(1, c.epochs + 1)]
             out.append(types.SimpleNamespace(
                 config=c, best_epoch=c.epochs, path=f"/runs/{c.model}-{c.epochs}-{c.lr}-{c.seed}",
                 metrics={"mAP": 50.0}, val_metrics={"mAP": curve[-1] - abs(np.log(c.lr / 0.02))},
                 history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)]))
         return out
 
-    monkeypatch.setattr(T, "train_runs", fake_train)
+    return fake_train, trained
+
+
+def test_a_cell_still_gaining_when_doubled_trains_longer(monkeypatch):
+    """The doubling test: the pick trains twice the epochs (the lr step at the same share) on the
+    tuning seed; a cell that gains more than 0.2 mAP from it moves to the doubled budget, is tuned
+    again there (its doubled run reused) and tested again, until doubling no longer gains or
+    ``lengthen`` runs out; a cell that gains nothing keeps its budget. The other seeds train once,
+    at the final budget."""
+    fake, trained = _saturating(lambda c: 8 if c.model == "baseline" else 1)  # GMP needs 8 epochs
+    monkeypatch.setattr(T, "train_runs", fake)
     base = ExperimentConfig(outfits=TINY)
     cells = [T.Cell("r", 1, v, R._head(base, 30, v, epochs=2, lr_steps=(1,)), 20) for v in (R.GMP, R.IDENTITY)]
     out = T.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=2)
@@ -407,36 +415,41 @@ def test_a_cell_that_has_not_plateaued_trains_longer(monkeypatch):
     assert set(gmp.steps) == {80} and set(ident.steps) == {20}  # 2 → 4 → 8 epochs; the other unchanged
     assert T.lengthened(out) == [f"{R.GMP} at 1: 40 steps", f"{R.GMP} at 1: 80 steps"]
     epochs = sorted({(c.epochs, c.lr_steps) for c in trained if c.model == "baseline"})
-    assert epochs == [(2, (1,)), (4, (2,)), (8, (4,))]  # the lr step keeps its share
-    # the other seeds run at each budget's pick: the rule reads the mean curve of every seed, as the page does
-    assert sorted({c.epochs for c in trained if c.model == "baseline" and c.seed == 1}) == [2, 4, 8]
-    assert sorted({c.epochs for c in trained if c.model != "baseline"}) == [2]
+    assert epochs == [(2, (1,)), (4, (2,)), (8, (4,)), (16, (8,))]  # the lr step keeps its share
+    assert sorted({c.epochs for c in trained if c.model == "baseline" and c.seed == 1}) == [8]  # final budget only
+    assert sorted({c.epochs for c in trained if c.model != "baseline"}) == [2, 4]  # its budget and its test
+    tests = T.doubling(out)
+    assert [(t.steps, round(t.gain, 1)) for t in tests[tests.variant == R.GMP].itertuples()] == [
+        (20, 17.5), (40, 35.0), (80, 0.0)]
+    assert tests[tests.variant == R.IDENTITY].gain.tolist() == [0.0]
     grid = T.lr_grid(out)  # the grid of the final budget only
     assert len(grid[grid.variant == R.GMP]) == 3 and grid.picked.sum() == 2
     short = T.tuned_runs(cells, [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=1)
-    assert set(short[short.variant == R.GMP].steps) == {40}  # still rising at 4 epochs: left to the plateau rule
+    assert set(short[short.variant == R.GMP].steps) == {40}  # the cap: still gaining at 4 epochs
+    last = T.doubling(short).query("variant == @R.GMP").iloc[-1]
+    assert last.steps == 40 and last.gain > 0.2  # recorded, so convergence() calls it not converged
 
 
-def test_the_plateau_is_judged_on_every_seed_not_the_tuning_seed(monkeypatch):
-    """The tuning seed's curve is flat but another seed's still rises: the mean curve of all seeds
-    (the one the page's convergence table reads) decides, so the cell trains longer."""
+def test_the_doubling_test_catches_a_curve_the_plateau_rule_passes(monkeypatch):
+    """A run that rises slowly and steadily passes the plateau rule (its last quarter gains < 0.2
+    mAP) yet gains far more when trained twice as long: the doubling test lengthens it."""
     import types
 
     def fake_train(configs, jobs):
         out = []
         for c in configs:
-            full = 1 if c.seed == 0 else 8
-            curve = [70 * min(1.0, e / full) for e in range(1, c.epochs + 1)]
+            curve = [60 + 0.05 * e for e in range(1, c.epochs + 1)]  # +0.05 an epoch, whatever the budget
             out.append(types.SimpleNamespace(
                 config=c, best_epoch=c.epochs, path=f"/runs/{c.epochs}-{c.lr}-{c.seed}", metrics={"mAP": 50.0},
-                val_metrics={"mAP": 70 - abs(np.log(c.lr / 0.02))},
+                val_metrics={"mAP": curve[-1] - abs(np.log(c.lr / 0.02))},
                 history=[{"epoch": e + 1, "val_mAP": v} for e, v in enumerate(curve)]))
         return out
 
     monkeypatch.setattr(T, "train_runs", fake_train)
-    cell = T.Cell("r", 1, R.GMP, R._head(ExperimentConfig(outfits=TINY), 30, R.GMP, epochs=2, lr_steps=(1,)), 20)
-    out = T.tuned_runs([cell], [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=2)
-    assert set(out.steps) == {80} and len(T.lengthened(out)) == 2
+    assert T.plateau([60 + 0.05 * e for e in range(1, 9)])["converged"]  # 8 epochs: gains 0.1 in its last quarter
+    cell = T.Cell("r", 1, R.GMP, R._head(ExperimentConfig(outfits=TINY), 30, R.GMP, epochs=8, lr_steps=(6,)), 80)
+    out = T.tuned_runs([cell], [0, 1], (0.005, 0.02, 0.08), R.mean_ap, tune_seeds=1, jobs=1, extend=0, lengthen=1)
+    assert set(out.steps) == {160} and T.doubling(out).gain.round(2).tolist() == [0.4, 0.8]
 
 
 def test_the_lengthening_averages_curves_as_the_convergence_table_does():
@@ -479,8 +492,10 @@ def regime(tmp_path_factory):
 
 def test_size_regime_tunes_each_variant_then_runs_the_other_seeds(regime):
     frame, steps = regime
-    # per (size, variant): 3 lrs × 1 tuning seed, then 2 more seeds at the pick; 20 steps each
-    assert len(steps) == 2 * 2 * (3 + 2) and set(steps.values()) == {20}
+    # per (size, variant): 3 lrs × 1 tuning seed, the pick's doubling test (40 steps; measured even
+    # where nothing may lengthen: convergence is judged in every regime), then 2 more seeds at the pick
+    assert len(steps) == 2 * 2 * (3 + 1 + 2) and sorted(steps.values()).count(40) == 4
+    assert set(steps.values()) == {20, 40}
     assert len(frame) == 2 * 2 * 3 and set(frame["steps"]) == {20}
     assert frame.groupby(["level", "variant"])["lr"].nunique().eq(1).all()
     assert all(sorted(g) == [0, 1, 2] for _, g in frame.groupby(["level", "variant"])["seed"])
@@ -509,8 +524,14 @@ def test_plateau_rule():
 def test_convergence_table_from_the_runs(regime):
     frame, _ = regime
     conv = T.convergence(frame)
-    assert len(conv) == 4 and set(conv.columns) >= {"steps", "plateau_at_step", "gain_last_quarter", "converged"}
+    assert len(conv) == 4 and set(conv.columns) >= {"steps", "plateau_at_step", "gain_last_quarter",
+                                                    "gain_when_doubled", "converged"}
     assert set(conv["steps"]) == {20} and (conv["plateau_at_step"] <= 20).all()
+    tests = T.doubling(frame)
+    assert len(tests) == 4 and set(tests["steps"]) == {20}  # one test per cell, at its budget
+    gain = {(t.level, t.variant): t.gain for t in tests.itertuples()}
+    assert all(r.gain_when_doubled == round(gain[(r.level, r.variant)], 2) for r in conv.itertuples())
+    assert all(r.converged == (gain[(r.level, r.variant)] <= 0.2) for r in conv.itertuples())  # the test decides
     curves = T.validation_curves(frame[frame.level == 120])
     assert set(curves["variant"]) == {R.GMP, R.IDENTITY} and curves["step"].max() == 20
 

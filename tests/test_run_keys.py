@@ -1,5 +1,7 @@
 """Run keys are names of results on disk: every config's key is pinned, so that a refactor of how
-the key is computed (the registries' declared fields) renames no existing run."""
+the key is computed (the registries' declared fields) renames no existing run. The pins are the
+keys at ``grad_floor=0`` (how every run before the gradient floor was computed); the floor itself,
+on by default, changes the numbers, so it gives every run a new key."""
 
 from __future__ import annotations
 
@@ -77,7 +79,7 @@ PINNED_PRESETS = {
 @pytest.mark.parametrize("name", sorted(PINNED_PRESETS))
 def test_run_key_pinned_on_presets_and_real_data(name):
     preset, changes, key = PINNED_PRESETS[name]
-    assert load_preset(preset, changes).key() == key
+    assert load_preset(preset, {**changes, "grad_floor": 0}).key() == key
 
 
 def test_the_prepared_data_is_in_the_key(tmp_path):
@@ -95,13 +97,22 @@ def test_the_prepared_data_is_in_the_key(tmp_path):
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_run_key_pinned(name):
     changes, key = PINNED[name]
-    base = load_preset("default")
+    base = load_preset("default").replace(grad_floor=0)
     cfg = base.with_overrides(changes) if "outfits" in changes else base.replace(**changes)
     assert cfg.key() == key
 
 
+def test_the_gradient_floor_is_in_the_key_unless_off():
+    """Runs with the floor (the default) are new results under new names; at 0 the floor is how every
+    earlier run was computed, and those keep their names; two floors, two keys."""
+    base = load_preset("default")
+    assert base.grad_floor == 1e-30 and base.key() == "5c8efd1834d7"
+    assert base.replace(grad_floor=0).key() == PINNED["default"][1]
+    assert len({base.key(), base.replace(grad_floor=1e-25).key(), base.replace(grad_floor=0.0).key()}) == 3
+
+
 def test_new_field_at_default_is_out_of_key():
     """A field the run does not use, or one at its default that was added later, changes no key."""
-    base = load_preset("default")
+    base = load_preset("default").replace(grad_floor=0)
     assert base.replace(graph="identity", tau=0.9, p=0.5).key() == PINNED["identity"][1]
     assert base.replace(model="baseline", gcn_depth=3, graph_labels="corpus").key() == PINNED["baseline_max"][1]

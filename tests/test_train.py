@@ -529,3 +529,35 @@ def test_clip_gradients_is_the_library_clip_bit_for_bit(scale):
     nb = clip_gradients(b, 10.0)
     assert torch.equal(na, nb) and all(torch.equal(p.grad, q.grad) for p, q in zip(a, b))
     assert (scale > 1) == (float(b[0].grad.norm()) < float(grads[0].norm()))  # clipped only when large
+
+
+def test_the_gradient_floor_zeroes_only_subnormal_scale_gradients():
+    """``floor_gradient``: the logits pass unchanged; in the backward pass entries below the floor
+    become 0 and the rest keep their bits. A saturated logit gives the soft-margin loss a subnormal
+    gradient (the slow path of x86 CPUs); with the default floor none reaches the head."""
+    from torch import nn
+
+    from mlgcn_core.optim import floor_gradient
+
+    logits = torch.tensor([[-95.0, 3.0, -0.5, 40.0]], requires_grad=True)  # (N, C)
+    y = torch.tensor([[0.0, 1.0, 0.0, 1.0]])
+    loss = nn.MultiLabelSoftMarginLoss()
+    plain = torch.autograd.grad(loss(logits, y), logits)[0]
+    tiny = torch.finfo(torch.float32).tiny
+    assert ((plain != 0) & (plain.abs() < tiny)).any()  # the saturated negative: subnormal
+    floored = torch.autograd.grad(loss(floor_gradient(logits, 1e-30), y), logits)[0]
+    assert torch.equal(floor_gradient(logits, 1e-30), logits)
+    assert floored[0, 0] == 0 and not ((floored != 0) & (floored.abs() < 1e-30)).any()
+    keep = plain.abs() >= 1e-30
+    assert torch.equal(floored[keep], plain[keep])  # every other entry bit for bit
+    assert floor_gradient(logits, 0.0) is logits  # 0: off
+
+
+def test_assignments_read_exponent_floats():
+    """``--set lr=1e-3`` is a float (YAML 1.1 alone would read the string "1e-3")."""
+    from mlgcn_core.cli_args import parse_assignments
+
+    got = parse_assignments(["lr=1e-3", "a=2E+5", "b=-1.5e-30", "c=1.0e-3", "d=abc", "e=3", "f=e5"])
+    assert got == {"lr": 0.001, "a": 200000.0, "b": -1.5e-30, "c": 0.001, "d": "abc", "e": 3, "f": "e5"}
+    assert isinstance(got["a"], float) and isinstance(got["e"], int)
+    assert config_from_overrides(["lr=1e-3", "grad_floor=0"]).lr == 0.001

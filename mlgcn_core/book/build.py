@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from ..cli_args import group_dotted, parse_assignments
+from ..cli_args import group_dotted, load_yaml, parse_assignments
 from ..paths import PROJECT_ROOT
 
 EXECUTED = Path("book") / "executed"
@@ -42,7 +42,7 @@ CELL_TIMEOUT = 3600
 def load_profile(root: Path, name: str) -> dict:
     """A profile of ``book/profiles.yaml``: ``parameters``, ``chapters`` (None: all), ``dataset``,
     ``cell_timeout`` (seconds a cell may run: :data:`CELL_TIMEOUT`)."""
-    profiles = yaml.safe_load((root / PROFILES).read_text()) or {}
+    profiles = load_yaml((root / PROFILES).read_text()) or {}
     if name not in profiles:
         raise ValueError(f"profile {name!r} not in {root / PROFILES}; have {sorted(profiles)}")
     prof = dict(profiles[name])

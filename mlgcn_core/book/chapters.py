@@ -39,27 +39,30 @@ VARIANTS: dict[str, dict] = {
 
 
 def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1,
-                 per_variant: dict | None = None, lengthen: int = 0) -> dict[str, list]:
+                 per_variant: dict | None = None, lengthen: int = 0, tol: float = 0.2) -> dict[str, list]:
     """Train (or read back) each variant of :data:`VARIANTS` on ``base`` for every seed:
     ``{variant: [RunResult per seed]}``. ``jobs``: runs trained in parallel processes on the CPU
     (see :func:`mlgcn_core.scheduler.run_many`).
 
     ``per_variant`` maps a variant to training fields of its own over ``base`` (e.g. the lr it
-    picked on validation: :func:`sweep_lrs`). ``lengthen``: a variant whose mean validation curve
-    over its seeds has not reached chapter 04's plateau (:func:`~mlgcn_core.book.tuning.plateau`)
-    trains twice as many epochs, the lr step at the same share (:func:`~mlgcn_core.book.tuning.longer`),
-    at most ``lengthen`` times — the same rule and the same doubling as chapter 04's cells."""
+    picked on validation: :func:`sweep_lrs`). ``lengthen``: chapter 04's doubling test
+    (:func:`~mlgcn_core.book.tuning.doubling_gain`) on the first seed — it trains twice as many
+    epochs, the lr step at the same share (:func:`~mlgcn_core.book.tuning.longer`); where that gains
+    more than ``tol`` validation mAP, the variant moves to the doubled budget for every seed and is
+    tested again, at most ``lengthen`` times (:func:`~mlgcn_core.book.report.variant_convergence`
+    reads the test back). 0: no test, the runs as configured."""
     from ..scheduler import run_many
-    from .tuning import longer, mean_curve, plateau
+    from .tuning import doubling_gain, longer, mean_ap
 
     own = {n: base.replace(**VARIANTS[n], **(per_variant or {}).get(n, {})) for n in names}
     todo, out = list(names), {}
     for round_ in range(int(lengthen) + 1):
         runs = iter(run_many([own[n].replace(seed=s) for n in todo for s in seeds], jobs=jobs))
         out.update({n: [next(runs) for _ in seeds] for n in todo})
-        curves = {n: mean_curve([[h.get("val_mAP") for h in r.history] for r in out[n]]) for n in todo}
-        todo = [n for n in todo if round_ < lengthen and np.isfinite(curves[n]).any()  # a validation curve
-                and not plateau(curves[n])["converged"]]
+        todo = [n for n in todo if lengthen and out[n][0].val_metrics]  # a validation split to test on
+        doubled = run_many([longer(own[n]).replace(seed=seeds[0]) for n in todo], jobs=jobs) if todo else []
+        gains = {n: doubling_gain([mean_ap(out[n][0], "val")], [mean_ap(r, "val")]) for n, r in zip(todo, doubled)}
+        todo = [n for n in todo if round_ < lengthen and gains[n] > tol]
         own.update({n: longer(own[n]) for n in todo})
         if not todo:
             break

@@ -120,49 +120,67 @@ def frequency_table(frame: pd.DataFrame, train_positives: np.ndarray) -> pd.Data
 
 
 def variant_convergence(runs: dict[str, list[RunResult]], tol: float = 0.2) -> dict[str, dict]:
-    """Per variant, chapter 04's plateau rule (:func:`~mlgcn_core.book.tuning.plateau`) on the mean
-    over seeds of its runs' validation mAP per epoch: ``{variant: {"epochs", "gain_last_quarter",
-    "plateaued"}}`` — what chapter 02 records beside every row, so a sweep can print it per point."""
-    from .tuning import mean_curve, plateau
+    """Per variant: ``{"epochs", "gain_last_quarter", "plateaued", "gain_when_doubled", "converged"}``
+    — what chapter 02 records beside every row, so a sweep can print it per point. The doubling
+    test (:func:`~mlgcn_core.book.tuning.doubling_gain`): the first seed's run at twice the epochs,
+    read from the run store where :func:`~mlgcn_core.book.chapters.run_variants` trained it
+    (``converged``: its validation gain ≤ ``tol``; None where it was not run). The plateau rule
+    (:func:`~mlgcn_core.book.tuning.plateau`) reads the mean validation curve over the seeds
+    (``plateaued``; None without a validation curve)."""
+    from ..runs import load_run, run_path
+    from .tuning import doubling_gain, longer, mean_ap, mean_curve, plateau
 
     out = {}
     for variant, rs in runs.items():
         curve = mean_curve([[h.get("val_mAP", np.nan) for h in r.history] for r in rs])  # (E,)
         rule = plateau(curve, tol)
         seen = bool(np.isfinite(curve).any())  # no validation curve (selection "last"): not judged
+        twice = run_path(longer(rs[0].config), rs[0].path.parent) if seen else None
+        gain = (doubling_gain([mean_ap(rs[0], "val")], [mean_ap(load_run(twice), "val")])
+                if twice is not None and (twice / "metrics.json").is_file() else None)
         out[variant] = {"epochs": len(curve), "gain_last_quarter": round(rule["gain"], 2),
-                        "plateaued": bool(rule["converged"]) if seen else None}
+                        "plateaued": bool(rule["converged"]) if seen else None,
+                        "gain_when_doubled": None if gain is None else round(gain, 2),
+                        "converged": None if gain is None else bool(gain <= tol)}
     return out
 
 
 def recipe_convergence(runs: dict[str, list[RunResult]], tol: float = 0.2) -> pd.DataFrame:
     """Per variant, :func:`variant_convergence` laid out for the page: did the recipe's lr and
-    length bring it to a plateau? Columns ``epochs``, ``best epoch`` (per seed), ``gain in the last
-    quarter``, ``plateaued``."""
+    length bring it to a plateau, and does twice the training still gain? Columns ``epochs``,
+    ``best epoch`` (per seed), ``gain in the last quarter``, ``plateaued``, ``gain when doubled``."""
     rows = [{"variant": v, "epochs": c["epochs"], "best epoch": ", ".join(str(r.best_epoch) for r in runs[v]),
              "gain in the last quarter": c["gain_last_quarter"],
-             "plateaued": {True: "yes", False: "no — still rising", None: "no validation curve"}[c["plateaued"]]}
+             "plateaued": {True: "yes", False: "no — still rising", None: "no validation curve"}[c["plateaued"]],
+             "gain when doubled": "not tested" if c["gain_when_doubled"] is None else f"{c['gain_when_doubled']:+.2f}"}
             for v, c in variant_convergence(runs, tol).items()]
     return pd.DataFrame(rows).set_index("variant")
 
 
 def sweep_convergence(table: pd.DataFrame, x: str) -> pd.DataFrame:
     """A sweep's convergence table: per value of the axis ``x`` (rows) and variant (columns), the
-    epochs its runs trained and whether their mean validation curve reached the plateau, as
-    chapter 02 recorded them at that point ("yes, 40 epochs" / "no (+0.35), 40 epochs"). Points
-    recorded without it (an older chapter 02) read "not recorded"."""
-    if "plateaued" not in table:
+    epochs its runs trained and the doubling test chapter 02 recorded at that point ("yes, 78
+    epochs (+0.05 when doubled)" / "no: +1.52 when doubled, 78 epochs"); a point without the test,
+    the plateau rule ("not tested; plateau rule: yes, 39 epochs"). Points recorded without either (an
+    older chapter 02) read "not recorded"."""
+    if "plateaued" not in table:  # recorded by an older chapter 02: nothing to read
         table = table.assign(plateaued=np.nan, epochs=np.nan, gain_last_quarter=np.nan)
+    for col in ("converged", "gain_when_doubled"):  # recorded without the doubling test
+        if col not in table:
+            table = table.assign(**{col: np.nan})
     rows = table.dropna(subset=["variant"]).drop_duplicates([x, "variant"])
 
     def cell(r) -> str:
         if pd.isna(r.plateaued):
             return "not recorded" if pd.isna(r.epochs) else "no validation curve"
-        return (f"yes, {int(r.epochs)} epochs" if bool(r.plateaued)
-                else f"no (+{r.gain_last_quarter:.2f}), {int(r.epochs)} epochs")
+        if pd.isna(r.converged):
+            return f"not tested; plateau rule: {'yes' if bool(r.plateaued) else 'no'}, {int(r.epochs)} epochs"
+        return (f"yes, {int(r.epochs)} epochs ({r.gain_when_doubled:+.2f} when doubled)" if bool(r.converged)
+                else f"no: {r.gain_when_doubled:+.2f} when doubled, {int(r.epochs)} epochs")
 
     return (rows.assign(converged=[cell(r) for r in rows.itertuples()])
             .pivot(index=x, columns="variant", values="converged").rename_axis(columns=None))
+
 
 def lr_choice(grid: pd.DataFrame) -> pd.DataFrame:
     """An lr grid (:func:`~mlgcn_core.book.tuning.lr_grid`) laid open: the mean validation score of

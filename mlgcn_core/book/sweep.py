@@ -41,7 +41,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..cli_args import group_dotted, parse_assignments
+from ..cli_args import group_dotted, load_yaml, parse_assignments
 from ..io import atomic_path, write_text
 from ..paths import PROJECT_ROOT, display_path, runs_root
 
@@ -63,7 +63,7 @@ def parse_grid(items: list[str]) -> dict[str, list]:
             n = int(round((stop - start) / step)) + 1
             grid[name] = [round(start + i * step, 10) for i in range(n)]
         else:
-            grid[name] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+            grid[name] = [load_yaml(v) for v in values.split(",") if v.strip()]
         if not grid[name]:
             raise ValueError(f"--grid {item!r}: no values")
     return grid
@@ -73,7 +73,7 @@ def load_spec(path: str | os.PathLike) -> dict:
     """A sweep file: ``notebook``, ``grid`` ({name: [values]}), optional ``parameters``, ``name`` and
     ``book_grid`` (the levels of ``grid`` the default book build runs, a subset of each axis)."""
     path = Path(path)
-    spec = yaml.safe_load(path.read_text()) or {}
+    spec = load_yaml(path.read_text()) or {}
     for field in ("notebook", "grid"):
         if field not in spec:
             raise ValueError(f"{path}: field {field!r} missing")
