@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
 QUIET_PIP := sed "/^WARNING: Location '/d"
 
-.PHONY: book test test-ray test-fast lint lab data chromium venv bench gpu-check sweeps clean help
+.PHONY: book test test-ray test-fast lint lab data chromium venv bench gpu-check sweeps clean help lock
 .DEFAULT_GOAL := help
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make test-fast - unit + reference tests only (no notebooks, DDP, browser or slow runs): the edit loop"
 	@echo "make lint   - ruff check (also run by make test, tests/test_packaging.py)"
 	@echo "make lab    - start JupyterLab on notebooks/ with the project's kernel"
+	@echo "make lock   - re-resolve requirements.lock (universal: Linux x86_64 / aarch64, macOS arm64)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make gpu-check - on a CUDA machine (<= 8 min): paper-setting speed, bf16, MFU, input pipeline, DDP"
 	@echo "make data   - obtain Fashion-MNIST (Debian package when root, else checksummed download)"
@@ -41,6 +42,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name mlgcn --display-name "Python (mlgcn)"
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# requirements.lock from pyproject.toml: one universal lock (platform markers: CUDA wheels on Linux
+# only), the versions already in it kept unless pyproject needs others (tests/test_packaging.py
+# resolves it for Linux x86_64, Linux aarch64 and macOS arm64)
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11.5 --all-extras --no-annotate \
+	  --custom-compile-command "make lock" pyproject.toml -o requirements.lock
 
 # Fashion-MNIST: a verified local copy, else Debian's dataset-fashion-mnist (as root), else download.
 data: $(STAMP)

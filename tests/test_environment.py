@@ -40,7 +40,7 @@ def test_the_page_lists_commit_lock_hash_and_versions(tmp_path):
 def test_locked_pins_of_the_project_lock():
     assert locked_pins(LOCK) == [("alpha", "1.0"), ("Beta_Pkg", "2.0"), ("gamma", "3")]
     pins = dict(locked_pins((PROJECT_ROOT / "requirements.lock").read_text()))
-    assert pins["torch"] and pins["PyYAML"] and len(pins) > 100
+    assert pins["torch"] and pins["pyyaml"] and len(pins) > 100
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

@@ -279,10 +279,10 @@ def test_a_variant_that_had_not_plateaued_is_not_judged():
     frame = _scores({"up": [1.0, 1.2, 0.9, 1.1, 1.0], "down": [-2.1, -2.3, -1.9, -2.2, -2.0]})
     t = F.verdict_table(frame, [regime], converged={("r", 1, "up"): False, ("r", 1, "b"): True}).set_index("comparison")
     assert t.loc["up − b", "verdict"] == F.NOT_CONVERGED and pd.isna(t.loc["up − b", "p_holm"])
-    assert "(up had not plateaued)" in t.loc["up − b", "interval"]
+    assert "(up still gaining at its last budget)" in t.loc["up − b", "interval"]
     # the family holds the judged row only: Holm over one p is the p itself
     assert t.loc["down − b", "p_holm"] == pytest.approx(t.loc["down − b", "p"])
-    assert "up − b: **not converged** (up had not plateaued)" in prose.regime_sentences(t.reset_index())
+    assert "up − b: **not converged** (up still gaining at its last budget)" in prose.regime_sentences(t.reset_index())
 
 
 def test_converged_cells_carry_the_size_regimes_verdicts_to_the_occlusion_bins():
@@ -437,7 +437,8 @@ def two_benchmark_claims() -> list[dict]:
         for i, v in enumerate(verdicts):
             text = f"{bench} claim {i} ({v})"
             c = (F.claim(text, None, benchmark=bench) if v == F.NOT_TESTED else
-                 {"claim": text, "paper": "", "here": "(x had not plateaued)", "verdict": v, "benchmark": bench}
+                 {"claim": text, "paper": "", "here": "(x still gaining at its last budget)", "verdict": v,
+                  "benchmark": bench}
                  if v == F.NOT_CONVERGED else F.claim(text, d[v], benchmark=bench))
             assert c["verdict"] == v
             rows.append(dict(c, chapter="04_does_the_graph_help"))

@@ -162,7 +162,7 @@ def test_04_does_the_graph_help_smoke(smoke_book):
     ran = [r for r in rows if r["verdict"] != "not tested"]
     assert len(ran) >= 15
     stuck = [r for r in ran if r["verdict"] == "not converged"]  # tiny runs often still rise: not judged
-    assert all("had not plateaued" in r["interval"] and r["p_holm"] is None for r in stuck)
+    assert all("still gaining at its last budget" in r["interval"] and r["p_holm"] is None for r in stuck)
     judged = [r for r in rows if r["p_holm"] is not None]
     assert judged and all(r["seeds"] == 3 and r["lo"] <= r["difference"] <= r["hi"] for r in judged)
     benchmarks = {r["benchmark"] for r in rows}
@@ -223,7 +223,11 @@ def test_ablation_smoke(smoke_book, name, x, n_points, values):
     assert set(rec["lrs"]) == {r["variant"] for r in rec["curve"]}
     assert all(v["lr"] in (0.005, 0.02, 0.08) and v["epochs"] >= 3 for v in rec["lrs"].values())
     assert len(rec["convergence"]) == n_points
-    assert all(str(v).startswith(("yes, ", "no (")) for row in rec["convergence"] for k, v in row.items() if k != x)
+    # (the smoke profile runs no doubling test at the points, lengthen 0: the plateau rule's reading,
+    # unless chapter 04's smoke regime trained the doubled run of a shared point, as GMP's)
+    cells = [str(v) for row in rec["convergence"] for k, v in row.items() if k != x]
+    assert all(v.startswith(("not tested; plateau rule: ", "yes, ", "no: ")) for v in cells), cells
+    assert any(v.startswith("not tested; plateau rule: ") for v in cells)
 
 
 def check_best_is_highest_mean(best: dict, curve: list[dict], x: str,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from email.parser import Parser
 from importlib import metadata
@@ -177,3 +179,36 @@ def test_one_version_pyproject_and_citation_agree():
     cff = yaml.safe_load((PROJECT_ROOT / "CITATION.cff").read_text())
     assert str(cff["version"]) == version
     assert (PROJECT_ROOT / "CHANGELOG.md").read_text().count(f"## {version}") == 1
+
+
+@pytest.mark.parametrize("platform, cuda", [("x86_64-manylinux_2_28", True), ("aarch64-manylinux_2_28", True),
+                                            ("aarch64-apple-darwin", False)])
+def test_the_lock_resolves_on_linux_and_macos(platform, cuda, tmp_path):
+    """One universal lock (``make lock``): ``uv pip install --dry-run`` resolves it for Linux x86_64,
+    Linux aarch64 and macOS arm64 (14+: torch's wheels) at the Python floor, with CUDA packages on
+    Linux only. Reads PyPI's metadata (the index CI may reach), installs nothing."""
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.exists():
+        pytest.fail("uv is not installed in this venv (requirements.lock pins it)")
+    env = {**os.environ, "MACOSX_DEPLOYMENT_TARGET": "14.0"}
+    proc = subprocess.run([str(uv), "pip", "install", "--dry-run", "--python-platform", platform, "--python-version",
+                           "3.11.5", "--target", str(tmp_path / "t"), "-r", str(PROJECT_ROOT / "requirements.lock")],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    plan = proc.stderr + proc.stdout
+    assert re.search(r"^ \+ torch==", plan, re.M) and re.search(r"^ \+ torchvision==", plan, re.M)
+    assert bool(re.search(r"^ \+ (nvidia-|triton==|cuda-bindings==)", plan, re.M)) == cuda
+
+
+def test_the_core_torch_dependency_is_a_range_the_lock_pins_inside():
+    """``pip install .`` keeps a torch already installed within the range (Colab's); the lock pins
+    one version inside it."""
+    meta = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    reqs = {Requirement(r).name: Requirement(r) for r in meta}
+    pins = {ln.split("==")[0]: ln.split("==")[1].split(";")[0].strip()
+            for ln in (PROJECT_ROOT / "requirements.lock").read_text().splitlines() if "==" in ln}
+    for name in ("torch", "torchvision"):
+        spec = reqs[name].specifier
+        assert len(spec) == 2 and not any(s.operator == "==" for s in spec), spec  # a range, not a pin
+        assert spec.contains(pins[name]), (name, pins[name], spec)
+    assert reqs["torch"].specifier.contains("2.5.1") and not reqs["torch"].specifier.contains("2.4.1")

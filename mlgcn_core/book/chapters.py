@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import report
@@ -197,8 +196,8 @@ def sweep_lrs(fixed: dict, lrs: list[float], jobs: int = 2, extend: int = 2, len
     point: picked on the validation split at the paper's setting of that benchmark (the preset's
     τ, p, depth and word vectors, with the sweep's fixed config), by chapter 04's protocol on the
     first seed (:func:`~mlgcn_core.book.tuning.tuned_runs`: the grid ``lrs`` grown past an edge
-    pick at most ``extend`` times; a variant whose curve has not plateaued trains twice as long, at
-    most ``lengthen`` times). Returns ``(per_variant, lr grid)``: ``{variant: {"lr", "epochs",
+    pick at most ``extend`` times; a variant that still gains when trained twice as long moves to
+    that budget, at most ``lengthen`` times). Returns ``(per_variant, lr grid)``: ``{variant: {"lr", "epochs",
     "lr_steps"}}`` for chapter 02's ``per_variant`` parameter, and the grid laid open
     (:func:`~mlgcn_core.book.tuning.lr_grid`). The picked run is the sweep's own run at that point
     and seed (same run key), so nothing is trained twice. A preset that keeps no validation split

@@ -14,7 +14,7 @@ CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE  # a verdict's level: an (adjusted) two-sided p below it decides the sign
 HELD, REVERSED, INCONCLUSIVE = "held", "reversed", "inconclusive"
 TOO_FEW, NOT_TESTED = "not enough seeds to judge", "not tested"
-NOT_CONVERGED = "not converged"  # a compared variant's validation curve had not plateaued: not judged
+NOT_CONVERGED = "not converged"  # a compared variant still gained when trained twice as long: not judged
 OUTCOMES = (HELD, REVERSED, INCONCLUSIVE, TOO_FEW, NOT_TESTED, NOT_CONVERGED)
 
 
@@ -409,8 +409,9 @@ def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS,
     ``"benchmark"``, one family per benchmark —, None: the whole table is one family) and the
     verdict that adjusted p gives (:func:`judge`).
     A comparison whose variants did not both run at a level is a row "not tested"; one where
-    ``converged`` (``{(regime, level, variant): bool}``, the plateau rule's verdicts; the
-    occlusion rows read the size regime's) says a variant had not plateaued is "not converged" —
+    ``converged`` (``{(regime, level, variant): bool}``, the doubling test's verdicts,
+    :func:`~mlgcn_core.book.tuning.convergence`; the occlusion rows read the size regime's) says a
+    variant was still gaining at its last budget is "not converged" —
     compared only once converged, so it stays out of the family too."""
     rows = []
     for regime in regimes:
@@ -430,7 +431,7 @@ def verdict_table(frame: pd.DataFrame, regimes, min_seeds: int = MIN_SEEDS,
                 stuck = [v for v in (c.a, c.b) if (converged or {}).get((regime.name, level, v)) is False]
                 if stuck:
                     rows.append({**row, "seeds": 0, "verdict": NOT_CONVERGED,
-                                 "interval": f"({', '.join(stuck)} had not plateaued)"})
+                                 "interval": f"({', '.join(stuck)} still gaining at its last budget)"})
                     continue
                 d = paired_interval((pa - pb).dropna().tolist())
                 if d["n"] == 0:  # e.g. a visibility bin with too few garments to score

@@ -24,7 +24,7 @@ paper's comparison, Table 1 and the official README): a graph's gain over anothe
 nothing of whether either is worth building.
 
 How each regime is trained — its lr picked on validation per variant, controls included, and
-trained until it plateaus — is :mod:`mlgcn_core.book.tuning`.
+trained until twice the training no longer gains — is :mod:`mlgcn_core.book.tuning`.
 """
 
 from __future__ import annotations
@@ -207,13 +207,13 @@ def settings(sizes=(6000,), recipe_steps: int = 940, steps: int = 470, batch_siz
     * ``missing``: :func:`missing_regime`'s — ``recipe_steps`` too (its 6,000 scenes did not
       plateau in half of them);
     * ``rare``: :func:`rare_regime`'s — ``steps`` (its ≈ 2,900 scenes plateau within them); all
-      budgets are checked by :func:`~mlgcn_core.book.tuning.convergence` on the regime's own curves;
+      budgets are checked by the doubling test (:func:`~mlgcn_core.book.tuning.convergence`);
     * ``lrs`` / ``label_lrs``: the size regime's grid and the rare- and missing-label regimes'
       (≥ 3 values, ≥ 16× apart); ``tune_seeds``: the seeds a grid is searched on — every lr of a
       cell trains on the same scenes at a seed, so the lr ranking varies far less between seeds
-      than the score itself; ``lengthen``: how often a cell that has not plateaued may train
-      twice as long (:func:`~mlgcn_core.book.tuning.tuned_runs`; none in the smoke profile, whose tiny runs show the
-      "not converged" path);
+      than the score itself; ``lengthen``: how often a cell still gaining when doubled may move
+      to twice the steps (:func:`~mlgcn_core.book.tuning.tuned_runs`; none in the smoke profile,
+      whose tiny runs show the "not converged" path);
     * ``occlusion``: the fewest garments of a class in a visibility bin for its AP to count;
     * ``size_variants`` / ``rare_variants``: the variants that run (the others' comparisons are
       "not tested"; the occlusion regime reads the size regime's runs)."""

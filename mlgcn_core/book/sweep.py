@@ -39,7 +39,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from ..cli_args import group_dotted, load_yaml, parse_assignments
 from ..io import atomic_path, write_text
