@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # pip's machine-wide config may list file:// indexes that do not exist; keep the log readable
 QUIET_PIP := sed "/^WARNING: Location '/d"
 
-.PHONY: book test test-ray test-fast lint lab data chromium venv bench gpu-check sweeps clean help lock
+.PHONY: book test test-ray test-fast lint lab data chromium venv bench gpu-check sweeps clean help lock publish
 .DEFAULT_GOAL := help
 
 help:
@@ -24,6 +24,7 @@ help:
 	@echo "make lint   - ruff check (also run by make test, tests/test_packaging.py)"
 	@echo "make lab    - start JupyterLab on notebooks/ with the project's kernel"
 	@echo "make lock   - re-resolve requirements.lock (universal: Linux x86_64 / aarch64, macOS arm64)"
+	@echo "make publish - the built book onto gh-pages, pushed (PUSH=0: commit only, a dry run)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make gpu-check - on a CUDA machine (<= 8 min): paper-setting speed, bf16, MFU, input pipeline, DDP"
 	@echo "make data   - obtain Fashion-MNIST (Debian package when root, else checksummed download)"
@@ -105,6 +106,14 @@ bench: $(STAMP)
 # PY=python3 runs it with an interpreter that already holds PyTorch (a CUDA image), without .venv.
 gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),$(STAMP))
 	PYTHONPATH=$(CURDIR) $(PY) benchmarks/gpu_check.py
+
+# The built book onto the gh-pages branch (ghp-import; -n: .nojekyll) and pushed to origin;
+# PUSH=0 commits the branch here without pushing (a dry run). CI publishes through
+# .github/workflows/book.yml instead.
+PUSH ?= 1
+publish: book
+	$(VENV)/bin/ghp-import -n -m "The book at $$(git rev-parse --short HEAD)" $(if $(filter 1,$(PUSH)),-p) _build/html
+	@git log -1 --format="gh-pages: %h %s" gh-pages
 
 sweeps: data
 	for f in notebooks/sweeps/*.yaml; do $(PY) -m mlgcn_core sweep $$f --jobs 2; done

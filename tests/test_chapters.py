@@ -327,3 +327,14 @@ def test_a_chapters_cache_key_follows_the_lock(tmp_path, monkeypatch):
     assert build.source_key(nb, {"profile": "default"}) == first
     lock.write_text("torch==2.15.0\n")
     assert build.source_key(nb, {"profile": "default"}) != first
+
+
+def test_settings_go_on_the_page_as_a_table_in_words():
+    """Chapter 04's regimes' settings and a sweep's grid: one row per setting, one column per group,
+    lists joined, booleans in words, an empty level list "none"; a named index, never a dict's repr."""
+    table = report.settings_table({"public": {"sizes": (3000,), "lrs": (0.005, 0.02, 0.08), "all_levels": False},
+                                   "size": {"sizes": (), "steps": 940}})
+    assert table.index.name == "setting" and list(table.columns) == ["public", "size"]
+    assert table.loc["lrs", "public"] == "0.005, 0.02, 0.08" and table.loc["all levels", "public"] == "no"
+    assert table.loc["sizes", "size"] == "none" and table.loc["steps", "public"] == ""
+    assert not any("{" in v or "(" in v for v in table.to_numpy().ravel())

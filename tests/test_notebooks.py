@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -264,7 +265,8 @@ def smoke_book(tmp_path_factory):
     shutil.copytree(PROJECT_ROOT / "book", root / "book", ignore=shutil.ignore_patterns("executed"))
     proc = subprocess.run([sys.executable, "-m", "mlgcn_core.book", "--root", str(root), "--profile", "smoke",
                            "-p", f"config.weight_decay={BOOK_WIDE_WEIGHT_DECAY}"],
-                          capture_output=True, text=True, timeout=1800)
+                          capture_output=True, text=True, timeout=1800,
+                          env=dict(os.environ, BOOK_REPOSITORY=SMOKE_REPOSITORY))  # as GitHub Actions would
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return root / "_build" / "profiles" / "smoke" / "_build" / "html"
 
@@ -291,6 +293,46 @@ MIN_IMAGES = {"book/executed/01_label_graph.html": 5, "book/executed/02_train.ht
               "book/intro.html": 1}  # the forest plot of chapter 04's verdicts
 
 
+SMOKE_REPOSITORY = "mlgcn-book/mlgcn"  # the smoke build's repository, as GITHUB_REPOSITORY names one
+
+
+def test_launch_buttons_open_the_chapters_source_notebooks(smoke_book):
+    """Built with a repository (GitHub Actions names it), every chapter page has Binder and Colab
+    buttons, and every launch, edit and view-source link names a tracked file — a chapter's source
+    notebook, never the executed copy (the downloads are files of the build: the link check)."""
+    from mlgcn_core.book.publish import launch_links
+
+    tracked = set(subprocess.run(["git", "-C", str(PROJECT_ROOT), "ls-files"], capture_output=True, text=True,
+                                 check=True).stdout.split())
+    links = launch_links(smoke_book)
+    binder = {p for u, p in links if "mybinder.org" in u}
+    colab = {p for u, p in links if "colab.research.google.com" in u}
+    chapters = {f"notebooks/{Path(p).stem}.ipynb" for p in PAGES if "executed" in p}
+    assert binder == colab == chapters, (binder ^ chapters, colab ^ chapters)
+    assert all(p in tracked for _, p in links), sorted({p for _, p in links if p not in tracked})
+    assert all(f"github.com/{SMOKE_REPOSITORY}/" in u or SMOKE_REPOSITORY in u for u, _ in links)
+    assert len(links) >= 3 * len(chapters)
+    index = (smoke_book / "book" / "intro.html").read_text()
+    assert f"https://github.com/{SMOKE_REPOSITORY}" in index  # the repository button
+
+
+# the named figures each chapter page must show with a numbered caption (smoke profile)
+FIGURES = {
+    "book/executed/01_label_graph.html": ["fig-01-examples", "fig-01-frequencies", "fig-01-counts",
+                                          "fig-01-conditional", "fig-01-graphs", "fig-01-adjacency",
+                                          "fig-01-coco-classes", "fig-01-coco-conditionals"],
+    "book/executed/02_train.html": ["fig-02-curves"],
+    "book/executed/03_per_class.html": ["fig-03-per-class", "fig-03-predictions"],
+    "book/executed/04_does_the_graph_help.html": ["fig-04-forest"],
+    "book/executed/05_ablation_tau.html": ["fig-05-tau"],
+    "book/executed/06_ablation_p.html": ["fig-06-p"],
+    "book/executed/07_ablation_depth.html": ["fig-07-depth"],
+    "book/executed/08_word_embeddings.html": ["fig-08-words"],
+    "book/executed/09_retrieval.html": ["fig-09-retrieval"],
+    "book/executed/10_tsne_classifiers.html": ["fig-10-tsne"],
+}
+
+
 def test_book_smoke_build(smoke_book):
     html = smoke_book
     for page, title in PAGES.items():
@@ -302,6 +344,23 @@ def test_book_smoke_build(smoke_book):
         for s in srcs:
             assert (html / page).parent.joinpath(s).resolve().is_file(), f"{page}: broken image {s}"
     assert "Chen" in (html / "book/references.html").read_text()
+    # the offline link check: every link and source of every page names a file of the build (and
+    # an id there when it has a #fragment)
+    from mlgcn_core.book.browser import internal_links
+
+    checked, broken = internal_links(html)
+    assert checked > 500 and not broken, broken[:10]
+    # numbered figures with captions, referenced from the text; glossary terms linked
+    for page, names in FIGURES.items():
+        text = (html / page).read_text()
+        numbers = re.findall(r'<span class="caption-number">Fig\. (\d+) </span>', text)
+        assert len(numbers) >= len(names), (page, numbers)
+        for name in names:
+            assert f'id="{name}"' in text, (page, name)
+    ch02 = (html / "book/executed/02_train.html").read_text()
+    assert 'href="../glossary.html#term-mAP"' in ch02 and 'href="../glossary.html#term-OF1"' in ch02
+    assert re.search(r'<a class="reference internal" href="#fig-02-curves"><span class="std std-numref">Fig\. 1',
+                     ch02), "chapter 02 refers to its figure by number"
 
 
 def test_book_wide_override_reaches_every_training_chapter(smoke_book):

@@ -71,3 +71,22 @@ def test_retrieval_grid_heatmaps_graphs_and_regime_curve():
     fig = plots.regime_curve(frame, "scenes")
     assert [line.get_label() for line in fig.axes[0].lines] == ["x", "y"]
     assert list(fig.axes[0].lines[0].get_ydata()) == pytest.approx([71.0, 72.0])
+
+
+def test_multi_series_figures_use_the_colour_blind_safe_palette():
+    """Lines and bars take Okabe & Ito's colours, in order; matplotlib's own cycle is back after;
+    the forest plot's held and reversed rows are blue and vermillion, not green and red."""
+    from matplotlib.colors import to_hex
+
+    before = matplotlib.rcParams["axes.prop_cycle"]
+    hist = [[{"epoch": e, "val_mAP": 50.0 + e + k} for e in range(1, 4)] for k in range(2)]
+    fig = plots.training_curves({"A": hist, "B": hist, "C": hist})
+    colours = [to_hex(line.get_color()).lower() for line in fig.axes[0].get_lines()]
+    assert [c for c in colours if c in [x.lower() for x in plots.OKABE_ITO]][:3] == [
+        x.lower() for x in plots.OKABE_ITO[:3]]
+    ap = {"GMP": RNG.random((2, 10)), "ML-GCN": RNG.random((2, 10))}
+    bars = plots.per_class_bars(ap, CLASSES)
+    faces = {to_hex(p.get_facecolor()).lower() for p in bars.axes[0].patches}
+    assert faces == {plots.OKABE_ITO[0].lower(), plots.OKABE_ITO[1].lower()}
+    assert matplotlib.rcParams["axes.prop_cycle"] == before
+    assert plots.VERDICT_COLOURS["held"] == plots.OKABE_ITO[0] and plots.VERDICT_COLOURS["reversed"] == plots.OKABE_ITO[3]

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import urllib.parse
 from pathlib import Path
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -139,6 +140,38 @@ def screenshots(html: Path, pages: list[str], out: Path, size: str = "1280,2400"
             if target.is_file():
                 shots.append(target)
     return shots
+
+
+_LINK = re.compile(r"""(?:href|src)=["']([^"'#]*)(?:#([^"']*))?["']""")
+
+
+def internal_links(html: Path) -> tuple[int, list[str]]:
+    """The offline link check of a built book: every ``href`` / ``src`` of every page that names a
+    file of the book (not ``http(s):``, ``mailto:``, ``data:`` or ``javascript:``) and the ``id`` its
+    ``#fragment`` names. Returns (how many links were checked, the broken ones as "page → target")."""
+    html = Path(html)
+    ids: dict[Path, set[str]] = {}
+    checked, broken = 0, []
+    for page in sorted(html.rglob("*.html")):
+        if page.relative_to(html).parts[0] == "_static":  # the theme's Jinja templates, not pages
+            continue
+        text = page.read_text(errors="replace")
+        for target, fragment in _LINK.findall(text):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("//"):
+                continue  # another site, a mail address, inline data
+            checked += 1
+            target = urllib.parse.unquote(target.split("?", 1)[0])  # a cache-busting ?v=… names the same file
+            path = (page.parent / target).resolve() if target else page.resolve()
+            if path.is_dir():
+                path = path / "index.html"
+            if not path.is_file():
+                broken.append(f"{page.relative_to(html)} → {target}")
+            elif fragment and path.suffix == ".html":
+                if path not in ids:
+                    ids[path] = set(re.findall(r"""\bid=["']([^"']+)["']""", path.read_text(errors="replace")))
+                if fragment not in ids[path]:
+                    broken.append(f"{page.relative_to(html)} → {target}#{fragment}")
+    return checked, broken
 
 
 def html_pages(html: Path) -> list[str]:

@@ -293,13 +293,25 @@ def write_forest(rows: list[dict], path: Path) -> None:
     plots.plt.close(fig)
 
 
-def build_html(root: Path) -> Path:
-    """jupyter-book build with -W (warnings are errors); returns the HTML folder."""
+def build_html(root: Path, source: Path = PROJECT_ROOT) -> Path:
+    """jupyter-book build with -W (warnings are errors) of the book in ``root``, with the
+    repository, its Pages address and the launch buttons where the repository of the checkout
+    ``source`` is known (:mod:`~mlgcn_core.book.publish`); every launch button then opens the
+    chapter's source notebook. Returns the HTML folder."""
+    from .publish import point_launch_buttons_at_sources, repository, site_config
+
+    config = site_config(yaml.safe_load((root / "_config.yml").read_text()), repository(source))
+    resolved = root / "_build" / "_config.resolved.yml"
+    resolved.parent.mkdir(parents=True, exist_ok=True)
+    resolved.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "-W", "--keep-going"]
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--config", str(resolved), "-W",
+           "--keep-going"]
     print("[book]", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
-    return root / "_build" / "html"
+    html = root / "_build" / "html"
+    point_launch_buttons_at_sources(html)
+    return html
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
 
         write_findings(out_root, toc_notebooks(out_root))
         write_environment(out_root, root)  # the Environment page: commit, lock hash, versions
-        html = build_html(out_root)
+        html = build_html(out_root, root)
         print(f"[book] HTML: {html / 'index.html'}", flush=True)
     print(f"[book] total {time.time() - t0:.0f} s", flush=True)
     return 0

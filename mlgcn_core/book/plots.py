@@ -6,6 +6,8 @@ Sizes are chosen for the book's page (about 7.5 in wide at 100 dpi): figures are
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
@@ -15,6 +17,23 @@ from .report import curve
 
 PAGE_WIDTH = 7.5  # inches: the book's content width at 100 dpi; wider figures get scaled down
 SMALL = 8  # pt: the smallest text drawn (tick labels, annotations)
+
+
+# Okabe & Ito's colour-blind-safe palette (black left out: it is the axes' colour): the lines and
+# bars of every multi-series figure take their colours from it, in this order
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442"]
+
+
+def _palette(fn):
+    """Draw ``fn``'s figure with :data:`OKABE_ITO` as the colour cycle (matplotlib's own is not safe
+    for colour-blind readers); nothing outside the figure changes."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with plt.rc_context({"axes.prop_cycle": plt.cycler(color=OKABE_ITO)}):
+            return fn(*args, **kwargs)
+
+    return wrapped
 
 
 def _width(want: float) -> float:
@@ -53,6 +72,7 @@ def show_examples(pictures, labels: np.ndarray, classes: list[str], n: int = 12,
     return fig
 
 
+@_palette
 def label_frequencies(labels_by_split: dict[str, np.ndarray], classes: list[str]):
     """Bar chart: fraction of images carrying each label, per split (``None``: a split the run
     does not have, e.g. no validation split under selection "last"; left out)."""
@@ -116,6 +136,7 @@ def draw_graph(A: np.ndarray, classes: list[str], title: str, ax=None, eps: floa
     return ax
 
 
+@_palette
 def training_curves(histories: dict[str, list[list[dict]]], key: str | None = None):
     """Mean ± std over seeds of a per-epoch quantity, one line per variant. ``key``: by default
     the selection split's mAP — ``val_mAP``, ``test_mAP`` (selection "test") — or the training
@@ -137,6 +158,7 @@ def training_curves(histories: dict[str, list[list[dict]]], key: str | None = No
     return fig
 
 
+@_palette
 def plot_curves(table: pd.DataFrame, x: str, variants: list[str], metrics=("mAP", "CF1", "OF1"),
                 mark: float | None = None, mark_label: str = "paper's choice", reference: str | None = None):
     """One panel per metric: mean ± std over seeds vs ``x``; a dashed line for ``reference``
@@ -166,6 +188,7 @@ def plot_curves(table: pd.DataFrame, x: str, variants: list[str], metrics=("mAP"
     return fig
 
 
+@_palette
 def plot_bars(table: pd.DataFrame, x: str, variants: list[str], metric: str = "mAP",
               reference: str | None = None):
     """Mean ± std over seeds of ``metric`` for each (categorical) ``x``, one bar group per value;
@@ -233,6 +256,7 @@ def tsne_panels(panels: dict[str, np.ndarray], classes: list[str], perplexity: f
     return fig
 
 
+@_palette
 def per_class_bars(ap: dict[str, np.ndarray], classes: list[str]):
     """Per-class test AP, mean ± std over seeds, one bar per model (``ap``: name → (seeds, C))."""
     fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.4))
@@ -290,6 +314,7 @@ def retrieval_grid(pictures, queries: np.ndarray, neighbours: dict[str, np.ndarr
     return fig
 
 
+@_palette
 def regime_curve(frame: pd.DataFrame, xlabel: str, ylabel: str = "test mAP (%)", log_x: bool = True):
     """A regime's headline score (``score``) against its level, one line per variant: mean over
     seeds with its 95 % t-interval (:func:`~mlgcn_core.book.findings.paired_interval` of the
@@ -314,6 +339,7 @@ def regime_curve(frame: pd.DataFrame, xlabel: str, ylabel: str = "test mAP (%)",
     return fig
 
 
+@_palette
 def validation_curves(curves: pd.DataFrame, title: str = ""):
     """Each variant's mean validation mAP against optimizer steps (``curves``: rows of
     ``variant``, ``step``, ``val_mAP``, :func:`mlgcn_core.book.tuning.validation_curves`), with
@@ -332,8 +358,8 @@ def validation_curves(curves: pd.DataFrame, title: str = ""):
     return fig
 
 
-VERDICT_COLOURS = {"held": "#1a7f37", "reversed": "#cf222e", "inconclusive": "#6e7781",
-                   "not enough seeds to judge": "#d0d7de"}
+VERDICT_COLOURS = {"held": OKABE_ITO[0], "reversed": OKABE_ITO[3], "inconclusive": "#6e7781",
+                   "not enough seeds to judge": "#d0d7de"}  # blue / vermillion: apart for colour-blind readers
 
 
 def forest(table: pd.DataFrame):
@@ -383,6 +409,7 @@ def class_gallery(grid: np.ndarray, garments: list[str], hues: int, names: list[
     return fig
 
 
+@_palette
 def conditional_scatter(ours: dict[str, np.ndarray], reference: np.ndarray, mask: np.ndarray, tau: float):
     """P(L_j | L_i) of each label set in ``ours`` ({name: (C, C)}) against ``reference`` (C, C) over
     the ordered pairs in ``mask``, with the τ lines of the binarized graph (Eq. 7)."""

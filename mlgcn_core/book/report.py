@@ -182,6 +182,32 @@ def sweep_convergence(table: pd.DataFrame, x: str) -> pd.DataFrame:
             .pivot(index=x, columns="variant", values="converged").rename_axis(columns=None))
 
 
+def setting_text(value) -> str:
+    """One setting as a page prints it: lists joined by commas, booleans in words, an empty list
+    "none", None "—", a dict as "key: value" pairs; numbers as Python writes them short."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {setting_text(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(setting_text(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def settings_table(groups: dict[str, dict], group: str = "regime") -> pd.DataFrame:
+    """Settings laid out for the page, not printed as a dict: one row per setting (the index,
+    named ``setting``), one column per group (``groups``: group → {setting: value}), each value in
+    words (:func:`setting_text`); "" where a group has no such setting."""
+    names = list(dict.fromkeys(k for g in groups.values() for k in g))
+    table = pd.DataFrame({g: [setting_text(v[k]) if k in v else "" for k in names] for g, v in groups.items()},
+                         index=pd.Index([n.replace("_", " ") for n in names], name="setting"))
+    return table.rename_axis(columns=group)
+
+
 def lr_choice(grid: pd.DataFrame) -> pd.DataFrame:
     """An lr grid (:func:`~mlgcn_core.book.tuning.lr_grid`) laid open: the mean validation score of
     the tuning seeds per (level, lr) and variant, the pick marked ``*`` and a pick at the grid's
