@@ -191,7 +191,7 @@ class ExperimentConfig:
     grad_floor: float = field(default=1e-30, metadata=IN_KEY_UNLESS_OFF)  # logit gradients below this
     #   magnitude become 0 before the head's backward pass (optim.floor_gradient): no subnormal
     #   floats there, which x86 CPUs compute several times slower; far below float32's resolution
-    #   of any gradient that counts; 0: off
+    #   of any gradient that counts (it changes the last bits of some steps); 0: off
     seed: int = 0
     # --- hardware (device, workers and sync_bn cannot change a result: never in the run key)
     device: str = field(default="cpu", metadata=NEVER_IN_KEY)  # "cpu", "cuda", "cuda:1", …

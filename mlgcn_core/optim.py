@@ -36,11 +36,12 @@ def floor_gradient(logits: torch.Tensor, floor: float) -> torch.Tensor:
     """``logits`` unchanged; in the backward pass, gradient entries smaller than ``floor`` in
     magnitude become 0 before they reach the head. A saturated sigmoid (a logit of −100 has
     σ ≈ 4e-44) gives the loss subnormal gradients; every matrix product they enter then runs on
-    the CPU's slow subnormal path (about 5× slower for the GCN head on cached features,
-    ``benchmarks/head_step.py``). With a floor of 1e-30 nothing that counts is lost (float32's
-    24-bit mantissa drops a 1e-30 term from any sum holding a term above 1e-22): it changes the
-    last bits of a run, not its course, and
-    unlike the CPU's flush-to-zero mode it is the same on every thread and machine.
+    the CPU's slow subnormal path (a COCO-shaped GCN head's training epochs several times
+    slower: ``benchmarks/grad_floor.py``). With a floor of 1e-30 nothing that counts is lost (float32's
+    24-bit mantissa drops a 1e-30 term from any sum holding a term above 1e-22), but the last bits
+    of the steps it touches change — and at a high lr, where training is chaotic, a run then drifts
+    from its floor-0 twin as a run of another seed would: the floor is in the run key. Unlike the
+    CPU's flush-to-zero mode it is the same on every thread and machine.
     ``floor`` 0: the gradient as it is."""
     if floor <= 0 or not logits.requires_grad:
         return logits

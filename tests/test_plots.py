@@ -89,4 +89,5 @@ def test_multi_series_figures_use_the_colour_blind_safe_palette():
     faces = {to_hex(p.get_facecolor()).lower() for p in bars.axes[0].patches}
     assert faces == {plots.OKABE_ITO[0].lower(), plots.OKABE_ITO[1].lower()}
     assert matplotlib.rcParams["axes.prop_cycle"] == before
-    assert plots.VERDICT_COLOURS["held"] == plots.OKABE_ITO[0] and plots.VERDICT_COLOURS["reversed"] == plots.OKABE_ITO[3]
+    assert plots.VERDICT_COLOURS["held"] == plots.OKABE_ITO[0]
+    assert plots.VERDICT_COLOURS["reversed"] == plots.OKABE_ITO[3]
