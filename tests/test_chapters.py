@@ -3,6 +3,8 @@ table per dataset, and pictures / labels of any split (embedded benchmark or fil
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from fixtures import write_jpeg
@@ -338,3 +340,20 @@ def test_settings_go_on_the_page_as_a_table_in_words():
     assert table.loc["lrs", "public"] == "0.005, 0.02, 0.08" and table.loc["all levels", "public"] == "no"
     assert table.loc["sizes", "size"] == "none" and table.loc["steps", "public"] == ""
     assert not any("{" in v or "(" in v for v in table.to_numpy().ravel())
+
+
+def test_tables_on_the_page_say_yes_and_no_and_hide_a_bare_index():
+    """``report.page_html`` (every chapter's DataFrames, through ``report.page_tables``): booleans
+    in words, a default 0…n index left out, a meaningful index kept; the config as its key fields."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"variant": ["a", "b"], "converged": [True, False], "gain": [0.1, 1.5],
+                          "plateaued": [True, None]})
+    html = report.page_html(frame)
+    assert "<td>yes</td>" in html and "<td>no</td>" in html and "True" not in html and "False" not in html
+    assert not re.search(r"<tbody>\s*<tr>\s*<th>0</th>", html)  # no bare index
+    kept = report.page_html(frame.set_index("variant"))
+    assert re.search(r"<th>a</th>", kept)
+    table = report.config_table(load_preset("coco_shaped"))
+    assert table.index.name == "setting" and table.loc["dataset", "value"] == "coco_shaped"
+    assert "device" not in table.index  # never in the key: not a setting of the result

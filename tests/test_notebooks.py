@@ -357,6 +357,10 @@ def test_book_smoke_build(smoke_book):
         assert len(numbers) >= len(names), (page, numbers)
         for name in names:
             assert f'id="{name}"' in text, (page, name)
+    for page in FIGURES:  # tables in words: no True/False cells, no bare 0…n index (report.page_tables)
+        text = (html / page).read_text()
+        assert not re.search(r"<td>(True|False)</td>", text), page
+        assert not re.search(r"<tbody>\s*<tr>\s*<th>0</th>", text), page
     ch02 = (html / "book/executed/02_train.html").read_text()
     assert 'href="../glossary.html#term-mAP"' in ch02 and 'href="../glossary.html#term-OF1"' in ch02
     assert re.search(r'<a class="reference internal" href="#fig-02-curves"><span class="std std-numref">Fig\. 1',

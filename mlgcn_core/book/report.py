@@ -182,6 +182,45 @@ def sweep_convergence(table: pd.DataFrame, x: str) -> pd.DataFrame:
             .pivot(index=x, columns="variant", values="converged").rename_axis(columns=None))
 
 
+def page_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as a page shows it: booleans (and booleans in object columns) in words."""
+    words = {True: "yes", False: "no"}
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if values.dtype == bool or (values.dtype == object and len(values)
+                                    and all(isinstance(v, (bool, np.bool_)) for v in values.dropna())):
+            out[col] = values.map(lambda v: words.get(bool(v), v) if isinstance(v, (bool, np.bool_)) else v)
+    return out
+
+
+def page_html(frame: pd.DataFrame) -> str:
+    """The HTML of ``frame`` on a page: :func:`page_frame`, and no bare 0…n row index (a default
+    RangeIndex is left out; a named or meaningful index stays)."""
+    shown = page_frame(frame)
+    bare = isinstance(shown.index, pd.RangeIndex) and shown.index.name is None
+    return shown.to_html(index=not bare, classes="dataframe", border=0, max_rows=pd.get_option("display.max_rows"))
+
+
+def page_tables() -> None:
+    """Show every DataFrame of the running notebook as :func:`page_html` does (the published pages
+    print no True/False and no bare index); outside IPython, nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - the book wing installs IPython
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, page_html)
+
+
+def config_table(cfg) -> pd.DataFrame:
+    """A run config on the page: the fields that can change its result (its run key's), one row each,
+    in words (:func:`setting_text`) — not the dataclass's repr."""
+    fields = sorted(cfg.key_fields())
+    return settings_table({"value": {f: getattr(cfg, f) for f in fields}}, group="config")
+
+
 def setting_text(value) -> str:
     """One setting as a page prints it: lists joined by commas, booleans in words, an empty list
     "none", None "—", a dict as "key: value" pairs; numbers as Python writes them short."""
