@@ -212,6 +212,15 @@ def test_run_variants_trains_a_variant_longer_while_doubling_gains(monkeypatch):
     once = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0], lengthen=1)
     assert once["ML-GCN (re-weighted)"][0].config.epochs == 8 and len(calls) == 4  # at most `lengthen` times
     calls.clear()
+    # a budget per_variant already doubled counts: 8 epochs (one doubling) + one more = lengthen 2 in all
+    given = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0], lengthen=2,
+                                  per_variant={"ML-GCN (re-weighted)": {"epochs": 8, "lr_steps": [6]}})
+    assert given["ML-GCN (re-weighted)"][0].config.epochs == 16 and [c[0].epochs for c in calls] == [8, 16, 16, 32]
+    calls.clear()
+    capped = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0], lengthen=1,
+                                   per_variant={"ML-GCN (re-weighted)": {"epochs": 8, "lr_steps": [6]}})
+    assert capped["ML-GCN (re-weighted)"][0].config.epochs == 8 and [c[0].epochs for c in calls] == [8, 16]
+    calls.clear()
     assert chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0])["ML-GCN (re-weighted)"][0].config.epochs == 4
     assert len(calls) == 1  # lengthen 0: no test
     # no validation curve (the paper presets' selection "last"): nothing to judge, nothing lengthened

@@ -4,6 +4,7 @@ starts from (:func:`chapter_config`), and the ablation chapters' sweep set-up.""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -48,12 +49,16 @@ def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1,
     (:func:`~mlgcn_core.book.tuning.doubling_gain`) on the first seed — it trains twice as many
     epochs, the lr step at the same share (:func:`~mlgcn_core.book.tuning.longer`); where that gains
     more than ``tol`` validation mAP, the variant moves to the doubled budget for every seed and is
-    tested again, at most ``lengthen`` times (:func:`~mlgcn_core.book.report.variant_convergence`
-    reads the test back). 0: no test, the runs as configured."""
+    tested again — ``lengthen`` doublings over ``base``'s epochs in all, those a ``per_variant``
+    budget already made included (a variant :func:`sweep_lrs` lengthened twice at the paper's
+    setting is only tested at a point; still gaining, it reads "not converged" there:
+    :func:`~mlgcn_core.book.report.variant_convergence` reads the test back). 0: no test, the
+    runs as configured."""
     from ..scheduler import run_many
     from .tuning import doubling_gain, longer, mean_ap
 
     own = {n: base.replace(**VARIANTS[n], **(per_variant or {}).get(n, {})) for n in names}
+    made = {n: max(0, round(math.log2(own[n].epochs / base.epochs))) for n in names}  # doublings given
     todo, out = list(names), {}
     for round_ in range(int(lengthen) + 1):
         runs = iter(run_many([own[n].replace(seed=s) for n in todo for s in seeds], jobs=jobs))
@@ -61,7 +66,7 @@ def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1,
         todo = [n for n in todo if lengthen and out[n][0].val_metrics]  # a validation split to test on
         doubled = run_many([longer(own[n]).replace(seed=seeds[0]) for n in todo], jobs=jobs) if todo else []
         gains = {n: doubling_gain([mean_ap(out[n][0], "val")], [mean_ap(r, "val")]) for n, r in zip(todo, doubled)}
-        todo = [n for n in todo if round_ < lengthen and gains[n] > tol]
+        todo = [n for n in todo if round_ + made[n] < lengthen and gains[n] > tol]
         own.update({n: longer(own[n]) for n in todo})
         if not todo:
             break
