@@ -476,3 +476,16 @@ def test_claims_table_is_split_by_benchmark():
     assert outfits.count("| Fashion outfits claim") == 6 and "PASCAL" not in outfits
     assert voc.count("| PASCAL VOC 2007 claim") == 3 and "Fashion outfits claim" not in voc
     assert "**On benchmark not recorded**" in F.claims_table([dict(rows[0], benchmark="")])
+
+
+def test_an_ablation_claim_on_a_point_still_gaining_is_not_judged():
+    """A sweep point whose variant still gained when its budget was doubled (chapter 02's
+    ``converged`` False) makes the first page's claim "not converged", naming it — never "held"."""
+    rows = [{"tau": 0.4, "variant": v, "seed": s, "mAP": m + s * (1 + 0.1 * (v == "ML-GCN (binary)")),
+             "converged": c}
+            for v, m, c in (("ML-GCN (re-weighted)", 37.0, True), ("ML-GCN (binary)", 31.0, False)) for s in range(3)]
+    (c,) = F.ablation_claims(pd.DataFrame(rows), "tau")
+    assert c["verdict"] == F.NOT_CONVERGED and "ML-GCN (binary) at tau = 0.4 still gaining" in c["here"]
+    judged = pd.DataFrame([dict(r, converged=True) for r in rows])
+    assert F.ablation_claims(judged, "tau")[0]["verdict"] == F.HELD
+    assert F.ablation_claims(judged.drop(columns=["converged"]), "tau")[0]["verdict"] == F.HELD  # older records

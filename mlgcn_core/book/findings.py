@@ -382,13 +382,21 @@ ABLATION_CLAIMS = {
 def ablation_claims(table: pd.DataFrame, x: str) -> list[dict]:
     """An ablation chapter's row for the first page's findings table (:func:`claim`): the paper's
     claim on the sweep over ``x`` as a paired difference of two grid levels (:func:`level_difference`),
-    "not tested" when a level it needs was not run."""
+    "not tested" when a level it needs was not run, "not converged" when a point it compares was
+    still gaining at its last budget (the doubling test chapter 02 recorded in ``converged``)."""
     a, b, va, vb, margin, text, paper = ABLATION_CLAIMS[x]
     ok = table[table["error"].isna()] if "error" in table else table
     ran = {(v, lvl) for v, lvl in zip(ok["variant"], ok[x])}
-    missing = [f"{x} = {lvl} ({v})" for v, lvl in ((va, a), (vb or va, b)) if (v, lvl) not in ran]
+    needed = ((va, a), (vb or va, b))
+    missing = [f"{x} = {lvl} ({v})" for v, lvl in needed if (v, lvl) not in ran]
     if missing:
         return [claim(text, None, paper, why_not=f"not run: {', '.join(missing)}")]
+    if "converged" in ok:
+        stuck = [f"{v} at {x} = {lvl}" for v, lvl in dict.fromkeys(needed)
+                 if (ok.loc[(ok["variant"] == v) & (ok[x] == lvl), "converged"] == False).any()]  # noqa: E712
+        if stuck:
+            return [{**claim(text, None, paper), "here": f"({', '.join(stuck)} still gaining at its last budget)",
+                     "verdict": NOT_CONVERGED}]
     return [claim(text, level_difference(table, x, a, b, va, vb, margin=margin), paper)]
 
 
