@@ -211,9 +211,12 @@ def test_ablation_smoke(smoke_book, name, x, n_points, values):
     rec = recs["ablation"]
     assert rec["failed"] == 0 and rec["rows"] >= n_points * 2
     # one seed at smoke size: the chapter's claim on the first page cannot be judged (or its levels
-    # are not in the smoke grid)
+    # are not in the smoke grid, or a point it compares is still gaining: 3-epoch runs whose doubled
+    # run the lr pick at the paper's setting left in the store)
     (c,) = recs["claims"]
-    assert c["verdict"] in ("not enough seeds to judge", "not tested"), c
+    assert c["verdict"] in ("not enough seeds to judge", "not tested", "not converged"), c
+    if c["verdict"] == "not converged":
+        assert "still gaining at its last budget" in c["here"], c
     best = rec["best"]
     if "ML-GCN (re-weighted)" in best:
         best = best["ML-GCN (re-weighted)"]
