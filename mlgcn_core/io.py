@@ -12,7 +12,7 @@ import errno
 import os
 import pickle
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -110,21 +110,96 @@ def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
         pickle.dump(np.asarray(array, dtype=np.float32), f, protocol=3)
 
 
-_NPZ: dict[str, tuple[int, dict]] = {}  # path → (mtime_ns, arrays): the cache files one process reads
+class NpzArrays(Mapping):
+    """The arrays of one ``.npz`` file, each read (and decompressed) on first access and then kept:
+    a run on cached features reads one pooling of the feature cache, and never the scene cache's
+    images (hundreds of MB compressed: seconds of zlib per process) unless features are extracted.
+    Opening checks the zip's directory, so a truncated file fails here, not on first access."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        with np.load(path) as z:  # the directory only
+            self._names = list(z.files)
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._arrays:
+            if key not in self._names:
+                raise KeyError(key)
+            with np.load(self.path) as z:
+                self._arrays[key] = z[key]
+        return self._arrays[key]
+
+    def __contains__(self, key) -> bool:  # the directory only (Mapping's default reads the array)
+        return key in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def lazy(self, key: str) -> LazyArray:
+        """``self[key]`` as an array-like read on first use (indexing, ``len``, ``np.asarray``)."""
+        if key not in self._names:
+            raise KeyError(key)
+        return LazyArray(self, key)
+
+
+class LazyArray:
+    """One array of an :class:`NpzArrays`, read when first indexed, iterated or converted; its
+    length is read from the array's header alone."""
+
+    def __init__(self, arrays: NpzArrays, key: str):
+        self._arrays, self._key, self._len = arrays, key, None
+
+    def _array(self) -> np.ndarray:
+        return self._arrays[self._key]
+
+    def __len__(self) -> int:
+        if self._len is None:
+            import zipfile
+
+            with zipfile.ZipFile(self._arrays.path) as zf, zf.open(f"{self._key}.npy") as f:
+                version = np.lib.format.read_magic(f)
+                shape = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                         else np.lib.format.read_array_header_2_0(f))[0]
+            self._len = int(shape[0])
+        return self._len
+
+    def __getitem__(self, index):
+        return self._array()[index]
+
+    def __iter__(self):
+        return iter(self._array())
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._array()
+        return a if dtype is None else a.astype(dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._array().shape
+
+    @property
+    def dtype(self):
+        return self._array().dtype
+
+
+_NPZ: dict[str, tuple[int, NpzArrays]] = {}  # path → (mtime_ns, arrays): the cache files one process reads
 _NPZ_KEEP = 8
 
 
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` cache file (scenes, features, maps), read once per process and
-    kept while the file is unchanged: a process that trains many runs (a worker of
-    ``scheduler.run_many``, a warm kernel running sweep points) reads each file once, not once a
-    run. The arrays are shared: callers must not modify them in place."""
+def load_npz(path: str | os.PathLike) -> NpzArrays:
+    """The arrays of an ``.npz`` cache file (scenes, features, maps), each read once per process
+    when first used and kept while the file is unchanged: a process that trains many runs (a
+    worker of ``scheduler.run_many``, a warm kernel running sweep points) reads each array once,
+    not once a run. The arrays are shared: callers must not modify them in place."""
     path = Path(path)
     stamp = path.stat().st_mtime_ns
     hit = _NPZ.get(str(path))
     if hit is None or hit[0] != stamp:
-        with np.load(path) as z:
-            hit = (stamp, {k: z[k] for k in z.files})
+        hit = (stamp, NpzArrays(path))
         _NPZ[str(path)] = hit
         while len(_NPZ) > _NPZ_KEEP:
             _NPZ.pop(next(iter(_NPZ)))

@@ -38,6 +38,29 @@ def _feature_source(c: ExperimentConfig) -> tuple:
             c.trainable_blocks, c.mode == "features" and MODELS[c.model].needs_map)
 
 
+_POOL: tuple[str, object] | None = None  # (what the workers were started with, the executor)
+
+
+def _workers(jobs: int):
+    """This process's pool of ``jobs`` spawned training processes, kept between calls: a worker
+    imports torch and reads each cache file once (``io.load_npz``), not once per call of
+    :func:`run_many` (a tuned cell calls it once per stage). A pool started under another
+    environment or working directory (what its workers read their caches and data by), with another
+    size, or broken (a worker killed) is shut down and started again."""
+    import hashlib
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _POOL
+    key = hashlib.sha256(repr((jobs, os.getcwd(), sorted(os.environ.items()))).encode()).hexdigest()
+    if _POOL is not None and (_POOL[0] != key or getattr(_POOL[1], "_broken", False)):
+        _POOL[1].shutdown(cancel_futures=True)
+        _POOL = None
+    if _POOL is None:
+        _POOL = (key, ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")))
+    return _POOL[1]
+
+
 def _train_in_worker(cfg: dict, root: str | None, threads: int) -> str:
     torch.set_num_threads(threads)
     return str(run_experiment(ExperimentConfig.from_dict(cfg), root, progress=False).path)
@@ -47,8 +70,8 @@ def run_many(configs: Sequence[ExperimentConfig], root: str | os.PathLike | None
              jobs: int = 1) -> list[RunResult]:
     """:func:`run_experiment` for each config (in order; finished runs are read back).
 
-    ``jobs`` > 1 trains the runs not done yet in that many spawned processes, each with an equal
-    share of this process's torch threads — only when all of them are CPU runs in features mode
+    ``jobs`` > 1 trains the runs not done yet in that many spawned processes (kept for the next
+    call: :func:`_workers`), each with an equal share of this process's torch threads — only when all of them are CPU runs in features mode
     (small heads on cached features train faster as one-thread processes side by side than as one
     process with all the threads: ``benchmarks/parallel_runs.py``), never
     more processes than this process has threads (inside a parallel sweep point: one), and never
@@ -60,14 +83,10 @@ def run_many(configs: Sequence[ExperimentConfig], root: str | os.PathLike | None
     threads = torch.get_num_threads()
     jobs = parallel_jobs(todo, jobs, threads)
     if jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         for c in {_feature_source(c): c for c in todo}.values():
             prepare_features(c)  # once per feature cache; the workers only read it
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_train_in_worker, [c.to_dict() for c in todo],
-                          [str(root) if root else None] * len(todo), [threads // jobs] * len(todo)))
+        list(_workers(jobs).map(_train_in_worker, [c.to_dict() for c in todo],
+                                [str(root) if root else None] * len(todo), [threads // jobs] * len(todo)))
     trained = {c.run_name() for c in todo} if jobs > 1 else set()
     out = []
     for c in configs:

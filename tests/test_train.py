@@ -55,6 +55,37 @@ def test_run_many_in_parallel_processes(features_cfg, tmp_path):
     check_same_runs(first, run_many(configs[:2], tmp_path / "b", jobs=1))
 
 
+def test_a_run_on_cached_features_never_reads_the_scene_images(features_cfg, tmp_path):
+    """The scene cache's images (hundreds of MB compressed on COCO-shaped outfits) are read only to
+    extract features: a run on cached features reads the labels alone."""
+    from mlgcn_core import io
+
+    run_experiment(features_cfg, tmp_path, progress=False)  # the features cached (if not already)
+    io._NPZ.clear()
+    run_experiment(features_cfg.replace(seed=7), tmp_path, progress=False)
+    scenes = [arrays for _, arrays in io._NPZ.values() if "images" in arrays]
+    assert len(scenes) == 3  # train, val, test
+    assert not any("images" in arrays._arrays for arrays in scenes)
+    assert all("labels" in arrays._arrays for arrays in scenes)
+
+
+@pytest.mark.slow
+def test_run_many_keeps_its_workers_between_calls(features_cfg, tmp_path, monkeypatch):
+    """A tuned cell calls run_many once per stage: the workers (torch imported, caches read) are
+    kept between calls, and started again when the environment they read their caches by changes."""
+    from mlgcn_core import scheduler
+
+    run_many([features_cfg.replace(seed=s) for s in (0, 1)], tmp_path, jobs=2)
+    pool = scheduler._POOL[1]
+    workers = set(pool._processes)
+    assert len(workers) == 2
+    run_many([features_cfg.replace(seed=s) for s in (2, 3)], tmp_path, jobs=2)
+    assert scheduler._POOL[1] is pool and set(pool._processes) == workers
+    monkeypatch.setenv("MLGCN_POOL_TEST", "another environment")
+    run_many([features_cfg.replace(seed=s) for s in (4, 5)], tmp_path, jobs=2)
+    assert scheduler._POOL[1] is not pool and not set(scheduler._POOL[1]._processes) & workers
+
+
 def test_parallel_jobs_only_for_cpu_features_runs(features_cfg, monkeypatch):
     runs = [features_cfg.replace(seed=s) for s in range(4)]
     assert parallel_jobs(runs, 2, threads=2) == 2

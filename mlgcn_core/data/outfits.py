@@ -25,6 +25,7 @@ import hashlib
 import json
 import sys
 import zipfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -320,12 +321,21 @@ def cached_scenes(d: Path, cfg, make, what: str) -> dict[str, dict[str, np.ndarr
         write_scenes(d, cfg, data)
         return {s: {k: v for k, v in a.items() if k != "visibility"} for s, a in data.items()}
     try:
-        return {s: dict(load_npz(f)) for s, f in files.items()}
+        return _read_scenes(files)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # truncated, corrupted: rebuilt
         print(f"[{what}] the scene cache {d} is corrupted ({type(exc).__name__}: {exc}); generating it "
               "again", file=sys.stderr)
         write_scenes(d, cfg, make())
-        return {s: dict(load_npz(f)) for s, f in files.items()}
+        return _read_scenes(files)
+
+
+def _read_scenes(files: dict[str, Path]) -> dict[str, Mapping[str, np.ndarray]]:
+    """The cached splits, their labels read now (a corrupted file fails here) and their images
+    when first used (``io.NpzArrays``: a run on cached features never decompresses them)."""
+    out = {s: load_npz(f) for s, f in files.items()}
+    if any(arrays["labels"].ndim != 2 for arrays in out.values()):
+        raise ValueError("labels are not an (n, C) matrix")
+    return out
 
 
 def cached_visibility(d: Path, cfg, make) -> dict[str, np.ndarray]:

@@ -43,7 +43,7 @@ class OutfitScenes(Dataset):
         self.image_size, self.mean, self.std, self.train = image_size, mean, std, train
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.labels)
 
     def __getitem__(self, i: int):
         x = to_backbone_input(self.images[i:i + 1], self.image_size, self.mean, self.std)[0]  # (3, H, W)
@@ -227,17 +227,19 @@ def _embedded_splits(cfg) -> Splits:
     annotations of ``cfg`` applied to its training split."""
     info = BACKBONES[cfg.backbone]
     data = load_scenes(cfg)
-    ds = {s: OutfitScenes(data[s]["images"], data[s]["labels"], cfg.image_size, info.mean,
+    images = {s: data[s].lazy("images") if hasattr(data[s], "lazy") else data[s]["images"]
+              for s in data}  # read when first used: never, on cached features
+    ds = {s: OutfitScenes(images[s], data[s]["labels"], cfg.image_size, info.mean,
                           info.std, train=(s == "train")) for s in data}
-    plain = OutfitScenes(data["train"]["images"], data["train"]["labels"], cfg.image_size,
+    plain = OutfitScenes(images["train"], data["train"]["labels"], cfg.image_size,
                          info.mean, info.std)
     corpus = data["train"]["labels"]  # (n_train, C) every training scene's full label set
     rows = outfit_training_rows(cfg, corpus)
     seen = corpus if rows is None else corpus[rows]  # (n, C) the scenes trained on
     targets = hide_annotations(cfg, seen) if cfg.hide_labels else None  # (n, C) or None
     if targets is not None:
-        ds["train"] = OutfitScenes(data["train"]["images"][rows] if rows is not None else
-                                   data["train"]["images"], targets, cfg.image_size, info.mean,
+        ds["train"] = OutfitScenes(images["train"][rows] if rows is not None else
+                                   images["train"], targets, cfg.image_size, info.mean,
                                    info.std, train=True)
         rows_ds = None
     else:
