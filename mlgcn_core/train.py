@@ -160,10 +160,10 @@ class Engine:
         idx = list(range(self.ctx.rank, len(ds), self.ctx.world))
         self.model.eval()
         out = []
-        for x, y, d in self._loader(ds, indices=idx):
-            with self._autocast():
+        with self._autocast(), self.model.evaluating():
+            for x, y, d in self._loader(ds, indices=idx):
                 s = self.model(self._to_device(x))
-            out.append((s.float().cpu(), y, d))
+                out.append((s.float().cpu(), y, d))
         n, C = len(ds), len(self.classes)
         part = [torch.cat(t).numpy() for t in zip(*out)] if out else [np.zeros((0, C))] * 3  # more ranks than items
         scores, targets, diff = np.zeros((n, C)), np.zeros((n, C)), np.zeros((n, C), dtype=bool)

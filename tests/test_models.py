@@ -92,6 +92,26 @@ def test_mlgcn_on_cached_features(graph_inputs):
     assert model.head.gcn.layers[0].weight.grad is not None
 
 
+def test_an_evaluation_pass_computes_w_once_with_the_same_bits(graph_inputs):
+    """``evaluating()``: W computed once for all batches of an evaluation pass — every logit the same
+    bits as per batch; outside the context W follows the parameters again."""
+    z, A = graph_inputs
+    model = MLGCN(z, A, feature_dim=64).eval()
+    batches = [torch.rand(7, 64) for _ in range(3)]  # (N, D) each
+    with torch.no_grad():
+        each = [model(x) for x in batches]
+        calls = []
+        hook = model.head.gcn.register_forward_hook(lambda *_: calls.append(1))
+        with model.evaluating():
+            once = [model(x) for x in batches]
+        hook.remove()
+    assert len(calls) == 1 and all(torch.equal(a, b) for a, b in zip(each, once))
+    with torch.no_grad():
+        model.head.gcn.layers[0].weight.mul_(2.0)
+        assert not torch.equal(model(batches[0]), each[0])
+    assert Baseline(C, feature_dim=8).evaluating() is not None  # a linear head: nothing to fix
+
+
 def test_baseline_on_cached_features():
     model = Baseline(C, feature_dim=32)
     assert model(torch.rand(3, 32)).shape == (3, C)
