@@ -301,6 +301,28 @@ def test_sweep_convergence_reads_what_each_point_recorded():
     assert report.sweep_convergence(table.drop(columns=["plateaued"]), "tau").loc[0.2, "A"] == "not recorded"
 
 
+def test_sweep_pages_name_the_level_and_say_what_was_not_tried():
+    """The pages show a sweep's runs by level (no internal point key), an ``error`` column only when
+    a point failed, and an lr a variant did not try as "not tried" (not NaN)."""
+    import pandas as pd
+
+    table = pd.DataFrame([
+        {"point": "ab12", "tau": 0.4, "variant": "B", "seed": 1, "mAP": 36.123, "CF1": 1.0, "OF1": 2.0, "error": None},
+        {"point": "cd34", "tau": 0.0, "variant": "B", "seed": 0, "mAP": 35.0, "CF1": 1.0, "OF1": 2.0, "error": None}])
+    rows = report.sweep_rows(table, "tau")
+    assert list(rows.columns) == ["tau", "variant", "seed", "mAP", "CF1", "OF1"]
+    assert rows["tau"].tolist() == [0.0, 0.4] and rows["mAP"].tolist() == [35.0, 36.12]
+    failed = report.sweep_rows(table.assign(error=[None, "the loss became nan"]), "tau")
+    assert failed["error"].tolist() == ["the loss became nan", ""]
+    grid = pd.DataFrame([
+        {"level": 3000, "variant": "A", "lr": 0.02, "val_score": 30.0, "picked": True, "edge": False},
+        {"level": 3000, "variant": "A", "lr": 0.08, "val_score": 29.0, "picked": False, "edge": False},
+        {"level": 3000, "variant": "B", "lr": 0.08, "val_score": 31.0, "picked": True, "edge": True}])
+    shown = report.lr_choice(grid)
+    assert shown.loc[(3000, 0.02), "B"] == report.NOT_TRIED and shown.loc[(3000, 0.08), "B"] == "31.0 * !"
+    assert not shown.isna().any().any()
+
+
 def test_the_default_build_runs_the_sweep_files_book_grid_and_the_full_profile_every_level(tmp_path):
     """``all_levels`` False (the default book): each axis at its ``book_grid`` levels; True
     (PROFILE=full) the whole ``grid``; a ``book_grid`` level outside the grid is a one-line error."""

@@ -256,4 +256,20 @@ def lr_choice(grid: pd.DataFrame) -> pd.DataFrame:
     marks = (grid["val_score"].round(2).astype(str) + grid["picked"].map({True: " *", False: ""})
              + grid["edge"].map({True: " !", False: ""}))
     return grid.assign(val=marks).pivot_table(index=["level", "lr"], columns="variant", values="val",
-                                              aggfunc="first")
+                                              aggfunc="first").fillna(NOT_TRIED)
+
+
+NOT_TRIED = "not tried"  # an lr of a grid one variant did not train (its grid grew elsewhere)
+
+
+def sweep_rows(table: pd.DataFrame, x: str, metrics: tuple[str, ...] = ("mAP", "CF1", "OF1")) -> pd.DataFrame:
+    """A sweep's tidy table as a page shows it: the axis ``x``, variant and seed of every run with
+    its test ``metrics`` (2 decimals), in the axis' order; the internal point key left out, and a
+    column ``error`` only when a point failed (its message)."""
+    failed = "error" in table and table["error"].notna().any()
+    cols = [x, "variant", "seed", *[m for m in metrics if m in table], *(["error"] if failed else [])]
+    out = table[[c for c in cols if c in table]].copy()
+    out[[m for m in metrics if m in out]] = out[[m for m in metrics if m in out]].round(2)
+    if failed:
+        out["error"] = out["error"].fillna("")
+    return out.sort_values([x, "variant", "seed"], kind="stable").reset_index(drop=True)
