@@ -71,11 +71,11 @@ def run_many(configs: Sequence[ExperimentConfig], root: str | os.PathLike | None
     """:func:`run_experiment` for each config (in order; finished runs are read back).
 
     ``jobs`` > 1 trains the runs not done yet in that many spawned processes (kept for the next
-    call: :func:`_workers`), each with an equal share of this process's torch threads — only when all of them are CPU runs in features mode
-    (small heads on cached features train faster as one-thread processes side by side than as one
-    process with all the threads: ``benchmarks/parallel_runs.py``), never
-    more processes than this process has threads (inside a parallel sweep point: one), and never
-    under ``torchrun`` (the processes there are DDP ranks).
+    call: :func:`_workers`), each with an equal share of this process's torch threads — only when
+    all of them are CPU runs in features mode (small heads on cached features train faster as
+    one-thread processes side by side than as one process with all the threads:
+    ``benchmarks/parallel_runs.py``), never more processes than this process has threads (inside a
+    parallel sweep point: one), and never under ``torchrun`` (the processes there are DDP ranks).
     The results are the same runs as with ``jobs=1``: same configs, same run folders.
     """
     todo = list({c.run_name(): c for c in configs

@@ -108,7 +108,7 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
         out.attrs["lr_grid"], out.attrs["lengthened"], out.attrs["doubling"] = [], [], []
         return out
     tune, rest = seeds[:max(1, tune_seeds)], seeds[max(1, tune_seeds):]
-    grid, picks, _ = _grid_search(cells, tune, lrs, score, jobs, extend)
+    grid, picks = _grid_search(cells, tune, lrs, score, jobs, extend)
     grown, tests, todo = [], [], list(cells)
     for round_ in range(int(lengthen) + 1):
         checked = _doubling_tests(todo, tune, _lr_of(picks), grid, score, jobs)
@@ -119,9 +119,9 @@ def tuned_runs(cells: list[Cell], seeds: Sequence[int], lrs: Sequence[float], sc
         cells = [_longer(c) if _key(c) in slow else c for c in cells]
         todo = [c for c in cells if _key(c) in slow]
         grown += [{"regime": c.regime, "level": c.level, "variant": c.variant, "steps": c.steps} for c in todo]
-        again, picks_again, _ = _grid_search(todo, tune, lrs, score, jobs, extend)
+        again, picks_again = _grid_search(todo, tune, lrs, score, jobs, extend)
         grid, picks = _without(grid, slow, again), _without(picks, slow, picks_again)
-    extra, _ = _rest_runs(cells, rest, _lr_of(picks), score, jobs)
+    extra = _rest_runs(cells, rest, _lr_of(picks), score, jobs)
     chosen = grid.merge(picks[["regime", "level", "variant", "lr"]], on=["regime", "level", "variant", "lr"])
     out = pd.concat([chosen, extra], ignore_index=True).sort_values(["level", "variant", "seed"], kind="stable")
     out = out.reset_index(drop=True)
@@ -172,17 +172,15 @@ def doubling(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _grid_search(cells: list[Cell], tune: list[int], lrs: list[float], score: Callable, jobs: int,
-                 extend: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                 extend: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The lr grid of ``cells`` on the ``tune`` seeds, grown past edge picks at most ``extend``
-    times: (its rows, :func:`pick_lr`'s picks, ``{(cell key, lr): [validation mAP per epoch, per seed]}``)."""
+    times: (its rows, :func:`pick_lr`'s picks)."""
     ratio = lrs[1] / lrs[0] if len(lrs) > 1 else 4.0
     cell_of = {_key(c): c for c in cells}
-    todo, grid, curves = {k: lrs for k in cell_of}, pd.DataFrame(), {}
+    todo, grid = {k: lrs for k in cell_of}, pd.DataFrame()
     for round_ in range(extend + 1):
         pairs = [(cell_of[k], lr) for k, tried in todo.items() for lr in tried]
         got = train_runs([c.config.replace(lr=lr, seed=s) for c, lr in pairs for s in tune], jobs)
-        for i, (c, lr) in enumerate(pairs):
-            curves[(_key(c), lr)] = [_curve(r) for r in got[i * len(tune):(i + 1) * len(tune)]]
         grid = pd.concat([grid, pd.DataFrame(run_rows([c for c, _ in pairs for _ in tune], got, score))],
                          ignore_index=True)
         picks = pick_lr(grid)
@@ -190,23 +188,14 @@ def _grid_search(cells: list[Cell], tune: list[int], lrs: list[float], score: Ca
                 for k, p in zip(_keys(picks), picks.itertuples()) if p.edge and round_ < extend}
         if not todo:
             break
-    return grid, picks, curves
+    return grid, picks
 
 
-def _rest_runs(cells: list[Cell], rest: list[int], lr_of: dict, score: Callable,
-               jobs: int) -> tuple[pd.DataFrame, dict]:
-    """The ``rest`` seeds of every cell at its picked lr: (their rows, ``{cell key: [curve per seed]}``)."""
+def _rest_runs(cells: list[Cell], rest: list[int], lr_of: dict, score: Callable, jobs: int) -> pd.DataFrame:
+    """The ``rest`` seeds of every cell at its picked lr: their rows."""
     more_cells = [c for c in cells for _ in rest]
     got = train_runs([c.config.replace(lr=float(lr_of[_key(c)]), seed=s) for c in cells for s in rest], jobs)
-    curves = {}
-    for c, r in zip(more_cells, got):
-        curves.setdefault(_key(c), []).append(_curve(r))
-    return pd.DataFrame(run_rows(more_cells, got, score)), curves
-
-
-def _curve(run) -> list[float]:
-    """A run's validation mAP per epoch (its history)."""
-    return [h.get("val_mAP", np.nan) for h in run.history]
+    return pd.DataFrame(run_rows(more_cells, got, score))
 
 
 def mean_curve(curves: list[list[float]]) -> list[float]:
