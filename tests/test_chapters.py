@@ -179,10 +179,11 @@ def test_recipe_convergence_reads_the_mean_validation_curve_per_variant(tmp_path
 
 
 def test_run_variants_trains_a_variant_longer_while_doubling_gains(monkeypatch):
-    """``lengthen``: the doubling test on the first seed — a variant whose run at twice the epochs
-    (the lr step at the same share) gains more than 0.2 validation mAP moves to that budget for
-    every seed and is tested again, at most ``lengthen`` times; a variant that gains nothing keeps
-    its runs; ``per_variant`` fields reach only that variant."""
+    """``lengthen``: the doubling test on the first seed, before the other seeds train — a variant
+    whose run at twice the epochs (the lr step at the same share) gains more than 0.2 validation mAP
+    moves to that budget and is tested again, at most ``lengthen`` times; then every seed trains at
+    each variant's final budget (none at a budget left behind); ``per_variant`` fields reach only
+    that variant."""
     from types import SimpleNamespace
 
     import mlgcn_core.scheduler as scheduler
@@ -205,21 +206,22 @@ def test_run_variants_trains_a_variant_longer_while_doubling_gains(monkeypatch):
     rw, gmp = runs["ML-GCN (re-weighted)"], runs["baseline (GMP)"]
     assert [r.config.epochs for r in rw] == [16, 16] and rw[0].config.lr_steps == (12,) and rw[0].config.lr == 0.08
     assert [r.config.epochs for r in gmp] == [4, 4] and gmp[0].config.lr == base.lr
-    # 4 epochs (2 variants × 2 seeds), both tested at 8 on seed 0; the GCN head at 8, tested at 16; at 16, tested at 32
-    assert [len(c) for c in calls] == [4, 2, 2, 1, 2, 1]
-    assert [c.seed for c in calls[1]] == [0, 0] and [c.epochs for c in calls[1]] == [8, 8]
+    # seed 0 of both at 4 and 8 epochs; the GCN head at 8 and 16, at 16 and 32; then both seeds of both
+    assert [len(c) for c in calls] == [4, 2, 2, 4]
+    assert [c.seed for c in calls[0]] == [0, 0, 0, 0] and [c.epochs for c in calls[0]] == [4, 8, 4, 8]
+    assert [(c.seed, c.epochs) for c in calls[-1]] == [(0, 4), (1, 4), (0, 16), (1, 16)]
     calls.clear()
     once = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0], lengthen=1)
-    assert once["ML-GCN (re-weighted)"][0].config.epochs == 8 and len(calls) == 4  # at most `lengthen` times
+    assert once["ML-GCN (re-weighted)"][0].config.epochs == 8 and len(calls) == 3  # at most `lengthen` times
     calls.clear()
     # a budget per_variant already doubled counts: 8 epochs (one doubling) + one more = lengthen 2 in all
     given = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0], lengthen=2,
                                   per_variant={"ML-GCN (re-weighted)": {"epochs": 8, "lr_steps": [6]}})
-    assert given["ML-GCN (re-weighted)"][0].config.epochs == 16 and [c[0].epochs for c in calls] == [8, 16, 16, 32]
+    assert given["ML-GCN (re-weighted)"][0].config.epochs == 16 and [c[0].epochs for c in calls] == [8, 16, 16]
     calls.clear()
     capped = chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0], lengthen=1,
                                    per_variant={"ML-GCN (re-weighted)": {"epochs": 8, "lr_steps": [6]}})
-    assert capped["ML-GCN (re-weighted)"][0].config.epochs == 8 and [c[0].epochs for c in calls] == [8, 16]
+    assert capped["ML-GCN (re-weighted)"][0].config.epochs == 8 and [c[0].epochs for c in calls] == [8, 8]
     calls.clear()
     assert chapters.run_variants(base, ["ML-GCN (re-weighted)"], [0])["ML-GCN (re-weighted)"][0].config.epochs == 4
     assert len(calls) == 1  # lengthen 0: no test

@@ -46,31 +46,34 @@ def run_variants(base, names: list[str], seeds: list[int], jobs: int = 1,
 
     ``per_variant`` maps a variant to training fields of its own over ``base`` (e.g. the lr it
     picked on validation: :func:`sweep_lrs`). ``lengthen``: chapter 04's doubling test
-    (:func:`~mlgcn_core.book.tuning.doubling_gain`) on the first seed — it trains twice as many
-    epochs, the lr step at the same share (:func:`~mlgcn_core.book.tuning.longer`); where that gains
-    more than ``tol`` validation mAP, the variant moves to the doubled budget for every seed and is
-    tested again — ``lengthen`` doublings over ``base``'s epochs in all, those a ``per_variant``
-    budget already made included (a variant :func:`sweep_lrs` lengthened twice at the paper's
-    setting is only tested at a point; still gaining, it reads "not converged" there:
-    :func:`~mlgcn_core.book.report.variant_convergence` reads the test back). 0: no test, the
-    runs as configured."""
+    (:func:`~mlgcn_core.book.tuning.doubling_gain`) on the first seed, before the other seeds train
+    — the first seed trains at the budget and at twice as many epochs, the lr step at the same share
+    (:func:`~mlgcn_core.book.tuning.longer`); where that gains more than ``tol`` validation mAP, the
+    variant moves to the doubled budget (its first-seed run: the one just trained) and is tested
+    again — ``lengthen`` doublings over ``base``'s epochs in all, those a ``per_variant`` budget
+    already made included (a variant :func:`sweep_lrs` lengthened twice at the paper's setting is
+    only tested at a point; still gaining, it reads "not converged" there:
+    :func:`~mlgcn_core.book.report.variant_convergence` reads the test back). Then every seed trains
+    at each variant's final budget. 0: no test, the runs as configured. A config without a
+    validation split (``selection`` other than "val") is not tested."""
     from ..scheduler import run_many
     from .tuning import doubling_gain, longer, mean_ap
 
     own = {n: base.replace(**VARIANTS[n], **(per_variant or {}).get(n, {})) for n in names}
     made = {n: max(0, round(math.log2(own[n].epochs / base.epochs))) for n in names}  # doublings given
-    todo, out = list(names), {}
+    todo = [n for n in names if lengthen and own[n].selection == "val"]
     for round_ in range(int(lengthen) + 1):
-        runs = iter(run_many([own[n].replace(seed=s) for n in todo for s in seeds], jobs=jobs))
-        out.update({n: [next(runs) for _ in seeds] for n in todo})
-        todo = [n for n in todo if lengthen and out[n][0].val_metrics]  # a validation split to test on
-        doubled = run_many([longer(own[n]).replace(seed=seeds[0]) for n in todo], jobs=jobs) if todo else []
-        gains = {n: doubling_gain([mean_ap(out[n][0], "val")], [mean_ap(r, "val")]) for n, r in zip(todo, doubled)}
-        todo = [n for n in todo if round_ + made[n] < lengthen and gains[n] > tol]
-        own.update({n: longer(own[n]) for n in todo})
         if not todo:
             break
-    return {n: out[n] for n in names}
+        got = iter(run_many([c for n in todo for c in (own[n].replace(seed=seeds[0]),
+                                                       longer(own[n]).replace(seed=seeds[0]))], jobs=jobs))
+        pairs = {n: (next(got), next(got)) for n in todo}  # (at the budget, doubled)
+        gains = {n: doubling_gain([mean_ap(a, "val")], [mean_ap(b, "val")]) for n, (a, b) in pairs.items()
+                 if a.val_metrics}
+        todo = [n for n in todo if round_ + made[n] < lengthen and gains.get(n, 0.0) > tol]
+        own.update({n: longer(own[n]) for n in todo})
+    runs = iter(run_many([own[n].replace(seed=s) for n in names for s in seeds], jobs=jobs))
+    return {n: [next(runs) for _ in seeds] for n in names}
 
 
 def chapter_config(preset: str = "default", data_root: str = "", config: dict | None = None,
