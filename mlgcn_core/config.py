@@ -45,7 +45,17 @@ MODELS = (Registry("model")
           .declare("mldecoder", reads=("mld_d_model", "mld_ff", "mld_heads", "mld_groups", "mld_dropout"),
                    needs_map=True)
           .declare("mldecoder_words", reads=("mld_d_model", "mld_ff", "mld_heads", "mld_dropout", "word_vectors"),
+                   needs_map=True)
+          .declare("query2label_graph", reads=("q2l_d_model", "q2l_ff", "q2l_heads", "q2l_encoder_layers",
+                                               "q2l_decoder_layers", "q2l_dropout", "q2l_decoder_self_attn",
+                                               "graph", "gcn_depth", "gcn_hidden", "word_vectors"),
                    needs_map=True))
+# The optimizer and its lr schedule (builders in optim.py): SGD with the official step schedule
+# (ML-GCN, the GMP baseline, CSRA), AdamW with a one-cycle schedule (Query2Label's and ML-Decoder's
+# official recipes)
+OPTIMIZERS = (Registry("optimizer")
+              .declare("sgd", reads=("momentum", "lr_steps", "lr_gamma", "warmup_epochs"))
+              .declare("adamw"))
 MODES = (Registry("mode").declare("features")
          .declare("end2end", reads=("lrp", "channels_last"), key_marks={"augment_stream": AUGMENT_STREAM})
          .declare("top", reads=("lrp", "channels_last", "trainable_blocks")))
@@ -135,8 +145,10 @@ class ExperimentConfig:
     # --- head
     model: str = "mlgcn"  # an entry of config.MODELS: "mlgcn" or "baseline" (linear head) on the pooled
     #   vector; on the feature map: "csra", "query2label", "mldecoder" (fixed random queries),
-    #   "mldecoder_words" (queries from the label word vectors) — in "features" mode these read the
-    #   cached float16 maps before the backbone's last 1×1 convolution, which runs frozen in front
+    #   "mldecoder_words" (queries from the label word vectors), "query2label_graph" (Query2Label
+    #   whose label queries are a GCN's output over the word vectors and the label graph) — in
+    #   "features" mode these read the cached float16 maps before the backbone's last 1×1
+    #   convolution, which runs frozen in front
     graph: str = "reweighted"  # an entry of graph.GRAPHS: "reweighted" (Eq. 8), "binary" (Eq. 7 + I);
     # controls: "identity" (Â = I), "shuffled" (A' with the labels permuted), "oracle" (the
     # generator's true P(L_j|L_i)), "shuffled_oracle"
@@ -178,7 +190,10 @@ class ExperimentConfig:
     asl_weight_grad: bool = field(default=True, metadata=IN_KEY_WHEN_SET)  # ASL's focusing weight
     #   (1 − p_t)^γ is differentiated (this package's ASL from the start; Query2Label's default);
     #   false: computed without gradient, as ASL's official class and training script do
-    lr: float = 0.02  # head learning rate
+    optimizer: str = field(default="sgd", metadata=IN_KEY_WHEN_SET)  # an entry of config.OPTIMIZERS:
+    #   "sgd" (momentum, the step schedule lr_steps / lr_gamma, warm-up) or "adamw" (a one-cycle
+    #   schedule peaking at lr after 20 % of the steps: Query2Label's and ML-Decoder's recipe)
+    lr: float = 0.02  # head learning rate (adamw: the one-cycle's peak)
     lrp: float = 0.1  # backbone lr = lr · lrp (end2end mode; top mode: the trained top)
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -212,7 +227,8 @@ class ExperimentConfig:
                               ("scheme", ("paper", "official")), ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        self.choices()  # an unknown dataset, model, mode, selection, loss or graph raises, naming the known ones
+        self.choices()  # an unknown dataset, model, mode, selection, loss, optimizer or graph raises,
+        #   naming the known ones
         if not 0.0 <= self.tau <= 1.0:
             raise ValueError(f"tau must lie in [0, 1], got {self.tau!r}")
         if not 0.0 <= self.p <= 1.0:
@@ -328,7 +344,7 @@ class ExperimentConfig:
         seed" mark stays out of a baseline's key: a sweep over vectors trains its baseline once)."""
         model = MODELS[self.model]
         chosen = [DATASETS[self.dataset], model, MODES[self.mode], SELECTIONS[self.selection],
-                  LOSSES[self.loss]]
+                  LOSSES[self.loss], OPTIMIZERS[self.optimizer]]
         if "graph" in model.reads:
             chosen.append(GRAPHS[self.graph])
         if "word_vectors" in model.reads:
@@ -344,7 +360,7 @@ class ExperimentConfig:
         """The fields that can change this run's result: every field, less those only some choice
         reads (unless this run makes it), those declared never in the key, options at their
         default that are in the key only when set, and a change of method at its "off" value."""
-        registries = (DATASETS, MODELS, MODES, SELECTIONS, LOSSES, GRAPHS, WORD_VECTORS)
+        registries = (DATASETS, MODELS, MODES, SELECTIONS, LOSSES, OPTIMIZERS, GRAPHS, WORD_VECTORS)
         conditional = set().union(*(r.fields_read() for r in registries))
         used = {f for entry in self.choices() for f in entry.reads}
         out = set()

@@ -9,6 +9,9 @@ built as their official code builds them (GUIDE §2d names each file), widths as
 * :class:`MLDecoderHead` — one decoder layer without self-attention (:class:`MLDecoderLayer`),
   fixed random queries, a group fully-connected read-out (Ridnik et al., WACV 2023); or queries
   made from the labels' word vectors.
+* :class:`GraphQuery2LabelHead` — the question none of them asks: Query2Label whose label
+  queries are ML-GCN's label branch, a GCN over the word vectors and the label graph (Eq. 2–3),
+  not free embeddings — does the graph still help when label queries attend over space?
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .gcn import GCN, HIDDEN, gcn_widths
 
 
 class CSRABranch(nn.Module):
@@ -168,17 +173,45 @@ class Query2LabelHead(nn.Module):
         self.query_embed = nn.Embedding(num_classes, d_model)
         self.fc = GroupWiseLinear(num_classes, d_model)
 
+    def queries(self) -> torch.Tensor:
+        return self.query_embed.weight  # (K, d) learnable label queries
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape  # (N, D, h, w)
         src = self.input_proj(x).flatten(2).transpose(1, 2)  # (N, P, d), P = h·w
         pos = sine_positions(h, w, self.d_model, device=x.device).to(src.dtype)  # (P, d)
         for layer in self.encoder:
             src = layer(src, pos)
-        queries = self.query_embed.weight  # (K, d)
+        queries = self.queries()  # (K, d)
         tgt = torch.zeros(n, *queries.shape, dtype=src.dtype, device=src.device)  # (N, K, d)
         for layer in self.decoder:
             tgt = layer(tgt, src, pos, queries)
         return self.fc(self.decoder_norm(tgt))  # (N, K)
+
+
+class GraphQuery2LabelHead(Query2LabelHead):
+    """Query2Label whose label queries Q (K, d) are a GCN's output over the label word vectors Z
+    (K, d_w) and the normalized label graph Â (K, K): Q = GCN(Z, Â) (Eq. 2–3, widths d_w → hidden →
+    d) — ML-GCN's label branch making the queries that cross-attend to the map instead of the
+    classifiers. With the identity or a shuffled graph it is its own control; :class:`Query2LabelHead`
+    (free queries) is its learned-query twin. ``adj_hat`` is Â itself (build it with
+    ``graph.normalize_adjacency``); both are kept as buffers, as ML-GCN's head keeps them."""
+
+    def __init__(self, feature_dim: int, num_classes: int, word_vectors, adj_hat, gcn_depth: int = 2,
+                 gcn_hidden: int = HIDDEN, **q2l):
+        super().__init__(feature_dim, num_classes, **q2l)
+        z = torch.as_tensor(np.asarray(word_vectors), dtype=torch.float32)  # (K, d_w)
+        a = torch.as_tensor(np.asarray(adj_hat), dtype=torch.float32)  # (K, K)
+        if z.shape[0] != num_classes or a.shape != (num_classes, num_classes):
+            raise ValueError(f"{z.shape[0]} word vectors and a graph of shape {tuple(a.shape)} for "
+                             f"{num_classes} labels")
+        self.query_embed = None  # the queries come from the graph
+        self.register_buffer("word_vectors", z)
+        self.register_buffer("adj_hat", a)
+        self.query_gcn = GCN(gcn_widths(z.shape[1], self.d_model, gcn_depth, gcn_hidden))
+
+    def queries(self) -> torch.Tensor:
+        return self.query_gcn(self.word_vectors, self.adj_hat)  # (K, d)
 
 
 class MLDecoderLayer(nn.Module):

@@ -30,7 +30,7 @@ from .config import MODELS, MODES, ExperimentConfig
 from .embeddings import make_vectors
 from .gcn import GCN, HIDDEN, gcn_widths
 from .graph import label_graph, normalize_adjacency
-from .heads import CSRAHead, MLDecoderHead, Query2LabelHead
+from .heads import CSRAHead, GraphQuery2LabelHead, MLDecoderHead, Query2LabelHead
 
 
 class LinearHead(nn.Module):
@@ -192,6 +192,18 @@ def _query2label_head(cfg: ExperimentConfig, inputs: HeadInputs) -> nn.Module:
     return Query2LabelHead(inputs.feature_dim, len(inputs.class_names), cfg.q2l_d_model, cfg.q2l_ff, cfg.q2l_heads,
                            cfg.q2l_encoder_layers, cfg.q2l_decoder_layers, cfg.q2l_dropout,
                            cfg.q2l_decoder_self_attn)
+
+
+@MODELS.implement("query2label_graph")
+def _query2label_graph_head(cfg: ExperimentConfig, inputs: HeadInputs) -> nn.Module:
+    a_hat = (inputs.adj_hat if inputs.adj_hat is not None  # a checkpoint: Â as stored
+             else normalize_adjacency(np.asarray(label_graph(cfg, inputs.train_positives), dtype=np.float64),
+                                      "official"))
+    return GraphQuery2LabelHead(inputs.feature_dim, len(inputs.class_names), inputs.vectors(cfg), a_hat,
+                                cfg.gcn_depth, cfg.gcn_hidden, d_model=cfg.q2l_d_model, ff=cfg.q2l_ff,
+                                heads=cfg.q2l_heads, encoder_layers=cfg.q2l_encoder_layers,
+                                decoder_layers=cfg.q2l_decoder_layers, dropout=cfg.q2l_dropout,
+                                decoder_self_attn=cfg.q2l_decoder_self_attn)
 
 
 @MODELS.implement("mldecoder")

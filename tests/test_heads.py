@@ -24,9 +24,11 @@ from mlgcn_core.heads import (
 from mlgcn_core.losses import AsymmetricLoss
 from mlgcn_core.models import build_model
 
-MAP_HEADS = ("csra", "query2label", "mldecoder", "mldecoder_words")
+MAP_HEADS = ("csra", "query2label", "mldecoder", "mldecoder_words", "query2label_graph")
+# the label branch's fields (ML-GCN's too): a head that reads the graph or the vectors reads them
+LABEL_FIELDS = {"word_vectors", "graph", "gcn_depth", "gcn_hidden"}
 # every field some head reads, by the head (the run key of a head must hold its own and no other)
-HEAD_FIELDS = {f for name in MAP_HEADS for f in MODELS[name].reads if f != "word_vectors"}
+HEAD_FIELDS = {f for name in MAP_HEADS for f in MODELS[name].reads if f not in LABEL_FIELDS}
 
 
 # --- CSRA ----------------------------------------------------------------------------------------
@@ -192,6 +194,69 @@ def test_ml_decoder_queries_stay_fixed_and_word_queries_learn():
     assert words.head.pool_weight.shape == (16, 1)  # one read-out shared by the labels
 
 
+# --- Query2Label with graph queries (the question none of the successors asks) ---------------------
+
+def test_graph_queries_are_the_gcn_of_the_word_vectors_over_the_graph():
+    """The queries of ``query2label_graph`` are Â·LeakyReLU(Â·Z·W₁)·W₂ (Eq. 2–3, widths d_w → hidden →
+    d); the rest is Query2Label's (its learned-query twin has the same transformer and read-out); a
+    shuffled graph gives other queries from the same weights."""
+    from mlgcn_core.heads import GraphQuery2LabelHead, Query2LabelHead
+
+    torch.manual_seed(0)
+    K, d_w = 5, 7
+    z = torch.randn(K, d_w)
+    a = torch.rand(K, K)
+    a_hat = a / a.sum(1, keepdim=True)  # (K, K)
+    head = GraphQuery2LabelHead(16, K, z.numpy(), a_hat.numpy(), gcn_depth=2, gcn_hidden=12, d_model=8, ff=16,
+                                heads=2)
+    w1, w2 = (layer.weight.detach() for layer in head.query_gcn.layers)
+    want = a_hat @ (torch.nn.functional.leaky_relu(a_hat @ z @ w1, 0.2) @ w2)  # (K, d)
+    assert torch.allclose(head.queries().detach(), want, atol=1e-6)
+    twin = Query2LabelHead(16, K, d_model=8, ff=16, heads=2)
+    ours = {k: v.shape for k, v in head.state_dict().items() if not k.startswith(("query_gcn", "word_vectors",
+                                                                                  "adj_hat"))}
+    assert ours == {k: v.shape for k, v in twin.state_dict().items() if k != "query_embed.weight"}
+    assert head(torch.randn(3, 16, 2, 2)).shape == (3, K)
+    perm = torch.tensor([1, 0, 2, 3, 4])
+    head.adj_hat.copy_(a_hat[perm][:, perm])
+    assert not torch.allclose(head.queries().detach(), want, atol=1e-3)
+    with pytest.raises(ValueError, match="4 word vectors"):
+        GraphQuery2LabelHead(16, K, z[:4].numpy(), a_hat.numpy())
+
+
+# --- optimizers ------------------------------------------------------------------------------------
+
+def test_one_cycle_schedule_is_torchs_one_cycle_lr():
+    """``adamw``'s schedule is ``OneCycleLR(max_lr=lr, pct_start=0.2)`` (Query2Label's and ML-Decoder's
+    official scripts) at every step, over all epochs × steps."""
+    from mlgcn_core.optim import one_cycle_factor
+
+    for total in (10, 57):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=total, pct_start=0.2)
+        for t in range(total):
+            assert one_cycle_factor(t, total) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-12), t
+            opt.step()
+            sched.step()
+
+
+def test_the_optimizer_is_a_registry_choice_in_the_key_when_set():
+    """``optimizer``: SGD (the default; every earlier run key unchanged) or AdamW with one cycle; the
+    SGD-only fields (momentum, the step schedule) leave an AdamW run's key."""
+    from mlgcn_core.optim import lr_factor, make_optimizer
+
+    sgd = load_preset("coco_shaped", {"model": "query2label"})
+    adamw = sgd.replace(optimizer="adamw")
+    assert "optimizer" not in sgd.key_fields() and "optimizer" in adamw.key_fields()
+    assert {"momentum", "lr_steps", "lr_gamma"} <= sgd.key_fields()
+    assert not {"momentum", "lr_steps", "lr_gamma", "warmup_epochs"} & adamw.key_fields()
+    assert adamw.replace(momentum=0.5, lr_steps=(3,)).key() == adamw.key() != sgd.key()
+    model = build_model(adamw, None, [f"c{i}" for i in range(4)], feature_dim=320, backbone=None)
+    assert isinstance(make_optimizer(model, adamw), torch.optim.AdamW)
+    assert isinstance(make_optimizer(model, sgd), torch.optim.SGD)
+    assert lr_factor(adamw, 0, 0, 10) == pytest.approx(1 / 25) and lr_factor(sgd, 0, 0, 10) == 1.0
+
+
 # --- registry entries, run keys, errors ------------------------------------------------------------
 
 def test_every_model_and_mode_has_a_builder():
@@ -215,13 +280,13 @@ def check_head_keys(models=MODELS) -> None:
     for name in MAP_HEADS:
         cfg = base.replace(model=name)
         own = set(models[name].reads)
-        assert HEAD_FIELDS & cfg.key_fields() == own - {"word_vectors"}, name
+        assert HEAD_FIELDS & cfg.key_fields() == own - LABEL_FIELDS, name
         for f, v in other_values.items():
             assert (cfg.replace(**{f: v}).key() != cfg.key()) == (f in own), (name, f)
         assert cfg.replace(pooling="avg").key() == cfg.key()  # a map head pools nothing
         assert (cfg.replace(word_vectors="onehot").key() != cfg.key()) == ("word_vectors" in own)
-        assert cfg.replace(tau=0.7, gcn_depth=3).key() == cfg.key()
-        assert cfg.run_name() == f"{name}-{cfg.key()}"
+        assert (cfg.replace(tau=0.7, gcn_depth=3).key() != cfg.key()) == ("graph" in own), name
+        assert cfg.run_name() == (f"{name}-{cfg.graph}-{cfg.key()}" if "graph" in own else f"{name}-{cfg.key()}")
     for name in ("mlgcn", "baseline"):  # ML-GCN and GMP: no head field in their keys
         cfg = base.replace(model=name)
         assert all(cfg.replace(**{f: v}).key() == cfg.key() for f, v in other_values.items())
@@ -239,7 +304,8 @@ def test_random_word_vectors_mark_the_word_query_key():
 
 @pytest.mark.parametrize("changes, message", [
     ({"model": "foo"}, "model must be one of ('mlgcn', 'baseline', 'csra', 'query2label', 'mldecoder', "
-                       "'mldecoder_words'), got 'foo'"),
+                       "'mldecoder_words', 'query2label_graph'), got 'foo'"),
+    ({"optimizer": "adam"}, "optimizer must be one of ('sgd', 'adamw'), got 'adam'"),
     ({"asl_clip": -0.1}, "asl_clip must be in [0, 1], got -0.1"),
     ({"asl_clip": 1.5}, "asl_clip must be in [0, 1], got 1.5"),
     ({"asl_gamma_neg": -1.0}, "asl_gamma_neg must be ≥ 0, got -1.0"),
@@ -379,6 +445,26 @@ def test_map_head_trains_and_reads_back(tmp_path, mode):
             assert evaluate(scores, z["targets"].astype(np.int64))["mAP"] == pytest.approx(r.metrics["mAP"], abs=1e-4)
         for labels, row in zip(predicted, 1 / (1 + np.exp(-scores[:2]))):  # images vs the fp16 cache
             assert all(abs(p - row[classes.index(c)]) < 5e-3 for c, p in labels), (labels, row)
+
+
+@pytest.mark.slow
+def test_graph_query_head_trains_with_adamw_and_reads_back(tmp_path):
+    """``query2label_graph`` with AdamW's one cycle on the tiny outfits' cached maps: model.pt keeps
+    its word vectors and Â (as ML-GCN's head does), and evaluate reads it back to the run's test mAP;
+    its history follows the one-cycle schedule."""
+    from mlgcn_core.data import OutfitsConfig
+    from mlgcn_core.inference import evaluate_checkpoint
+    from mlgcn_core.train import run_experiment
+
+    cfg = ExperimentConfig(outfits=OutfitsConfig(n_train=96, n_val=40, n_test=48), epochs=3, batch_size=32,
+                           model="query2label_graph", optimizer="adamw", lr=1e-3, q2l_d_model=64, q2l_ff=128)
+    r = run_experiment(cfg, tmp_path / "runs", progress=False)
+    state = torch.load(r.path / "model.pt", weights_only=True)["model"]
+    assert {"head.word_vectors", "head.adj_hat", "head.query_gcn.layers.1.weight"} <= set(state)
+    assert "head.stored_classifiers" not in state and not any(k.startswith("head.query_embed") for k in state)
+    assert evaluate_checkpoint(r.path / "model.pt")["mAP"] == pytest.approx(r.metrics["mAP"], abs=0.5)
+    lrs = [h["lr"] for h in r.history]  # the last step's lr of each epoch: up, then down to ~0
+    assert lrs[0] > lrs[-1] and lrs[-1] < 1e-3 / 100
 
 
 def test_a_map_head_takes_the_backbones_map_in_end2end_and_top_modes():
