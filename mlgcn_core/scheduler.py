@@ -57,8 +57,17 @@ def _workers(jobs: int):
         _POOL[1].shutdown(cancel_futures=True)
         _POOL = None
     if _POOL is None:
-        _POOL = (key, ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")))
+        _POOL = (key, ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_ignore_interrupts))
     return _POOL[1]
+
+
+def _ignore_interrupts() -> None:
+    """A worker leaves Ctrl-C (a kernel's interrupt, its shutdown) to its parent, which stops the
+    pool; otherwise every idle worker prints a KeyboardInterrupt traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _train_in_worker(cfg: dict, root: str | None, threads: int) -> str:

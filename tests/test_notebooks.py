@@ -201,6 +201,40 @@ def test_04_does_the_graph_help_smoke(smoke_book):
     assert all(c["verdict"] in ("held", "reversed", "inconclusive", "not tested", "not converged") for c in claims)
 
 
+def test_11_where_mlgcn_stands_smoke(smoke_book):
+    """Every head (the smoke profile runs them all, one loss) on the same cached features, each
+    tuned on its own optimizer's grid: its cost recorded, every comparison named in advance with
+    its row, one Holm family, the graph-query head judged against its learned-query and
+    shuffled-graph twins."""
+    from mlgcn_core.book import regimes
+    from mlgcn_core.book.findings import holm
+
+    rec = book_record(smoke_book, "11_where_mlgcn_stands")
+    heads = {r["head"]: r for r in rec["heads"]}
+    assert set(heads) == set(regimes.HEADS.variants)
+    assert all(r["seeds"] == 3 and r["parameters"] > 0 and r["train seconds"] > 0 and r["images / s"] > 0
+               for r in heads.values())
+    assert {h for h, r in heads.items() if r["optimizer"] == "adamw"} == {
+        regimes.Q2L, regimes.MLD, regimes.Q2L_GRAPH, regimes.Q2L_SHUFFLED, regimes.Q2L_PUBLIC}
+    assert heads[regimes.Q2L]["lr"] < 0.005 < heads[regimes.CSRA]["lr"] * 10  # each its optimizer's grid
+    rows = rec["verdicts"]
+    at = {(r["regime"], r["level"], r["comparison"]): r for r in rows}
+    for regime in regimes.HEAD_REGIMES.values():
+        levels = {r["level"] for r in rows if r["regime"] == regime.name}
+        assert levels and all((regime.name, lvl, c.name) in at for lvl in levels for c in regime.comparisons)
+    assert {r["level"] for r in rows if r["regime"] == regimes.HEADS_FREQUENCY.name} == {
+        "head (bce)", "medium (bce)", "tail (bce)"}
+    judged = [r for r in rows if r["p_holm"] is not None]  # tiny runs often still rise: not judged
+    assert [r["p_holm"] for r in judged] == pytest.approx(holm([r["p"] for r in judged]))
+    stuck = [r for r in rows if r["verdict"] == "not converged"]
+    assert all("still gaining at its last budget" in r["interval"] and r["p_holm"] is None for r in stuck)
+    assert len(judged) + len(stuck) == len(rows)  # every head ran: no row "not tested"
+    primary = at[(regimes.HEADS.name, "bce", regimes.HEADS.primary.name)]
+    assert primary["primary"] and primary["comparison"] == f"{regimes.Q2L_GRAPH} − {regimes.Q2L}"
+    assert primary["verdict"] in ("held", "reversed", "inconclusive", "not converged")
+    assert any("primary" in c["claim"] for c in rec["claims"])
+
+
 @pytest.mark.parametrize("name, x, n_points, values", [
     ("05_ablation_tau", "tau", 2, [0.2, 0.6]), ("06_ablation_p", "p", 2, [0.2, 1.0]),
     ("07_ablation_depth", "gcn_depth", 2, [1, 2]),
@@ -286,7 +320,8 @@ PAGES = {"book/intro.html": "ML-GCN, re-made", "book/references.html": "Referenc
          "book/executed/10_tsne_classifiers.html": "t-SNE of the learned classifiers (Fig. 8a)",
          "book/executed/09_retrieval.html": "Image retrieval (Fig. 7)",
          "book/executed/03_per_class.html": "Per-class results (Table 2)",
-         "book/executed/04_does_the_graph_help.html": "Does the graph help?"}
+         "book/executed/04_does_the_graph_help.html": "Does the graph help?",
+         "book/executed/11_where_mlgcn_stands.html": "Where ML-GCN stands"}
 MIN_IMAGES = {"book/executed/01_label_graph.html": 5, "book/executed/02_train.html": 1,
               "book/executed/08_word_embeddings.html": 1,
               "book/executed/05_ablation_tau.html": 1, "book/executed/06_ablation_p.html": 1,

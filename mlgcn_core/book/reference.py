@@ -105,3 +105,37 @@ def margins(dataset: str) -> dict:
     readme = OFFICIAL_README[key]
     return {"dataset": key, "paper_over_gap": round(PAPER_MARGIN[key], 2),
             "authors_over_gmp": round(readme["ML-GCN"] - readme["ResNet-101 GMP"], 2)}
+
+
+# --- the successors' published COCO 2014 numbers (chapter "Where ML-GCN stands") --------------------
+# each with its own backbone, resolution, pretraining and training tricks: anchors, never compared
+# with a number of this book (GUIDE §2d: the official papers and repositories)
+HEADS_PUBLISHED = (  # (head as the chapter names it, method, backbone, input size, COCO 2014 mAP, source)
+    ("baseline (GMP)", "ResNet-101 GMP", "ResNet-101", 448, 81.9, "ML-GCN's official README"),
+    ("ML-GCN (re-weighted)", "ML-GCN", "ResNet-101", 448, 83.0, "Chen et al., CVPR 2019, Table 1"),
+    ("CSRA", "CSRA", "ResNet-101", 448, 83.3, "Zhu & Wu, ICCV 2021"),
+    ("Query2Label", "Query2Label", "ResNet-101", 448, 84.9, "Liu et al., 2021"),
+    ("ML-Decoder", "ML-Decoder", "TResNet-L", 448, 90.1, "Ridnik et al., WACV 2023"),
+    ("—", "ASL (the loss, TResNet-L)", "TResNet-L", 448, 86.6, "Ridnik et al., ICCV 2021"),
+)
+
+
+def heads_published() -> pd.DataFrame:
+    """:data:`HEADS_PUBLISHED` as a table: each head's published COCO 2014 mAP with its backbone and
+    input size — labelled as published, with their own recipes (not this book's runs)."""
+    return pd.DataFrame([{"head here": h, "published method": m, "backbone": b, "input": f"{s} px",
+                          "COCO 2014 mAP (published)": v, "source": src} for h, m, b, s, v, src in HEADS_PUBLISHED])
+
+
+# the successors' widths in their official code (GUIDE §2d) — the chapter prints its own beside them
+HEADS_OFFICIAL_WIDTHS = {"q2l_d_model": 2048, "q2l_ff": 8192, "q2l_heads": 4, "q2l_encoder_layers": 1,
+                         "q2l_decoder_layers": 2, "mld_d_model": 768, "mld_ff": 2048, "mld_heads": 8,
+                         "mld_groups": 100, "csra_lambda": 0.1}
+
+
+def head_deviations(cfg) -> pd.DataFrame:
+    """Each successor's width and depth in its official code beside ``cfg``'s (the chapter's heads):
+    the deviations a laptop needs, printed, not hidden."""
+    rows = [{"field": f, "official": f"{v:g}", "here": f"{getattr(cfg, f):g}", "deviates": getattr(cfg, f) != v}
+            for f, v in HEADS_OFFICIAL_WIDTHS.items()]
+    return pd.DataFrame(rows).set_index("field")

@@ -46,9 +46,14 @@ ORACLE, SHUFFLED_ORACLE = "ML-GCN (oracle graph)", "ML-GCN (shuffled oracle)"
 RANDOM, UNCOUPLED = "ML-GCN (random vectors)", "uncoupled (one-hot, identity)"
 PUBLIC, SHUFFLED_PUBLIC = "ML-GCN (public graph)", "ML-GCN (shuffled public graph)"
 
+CSRA, Q2L, MLD = "CSRA", "Query2Label", "ML-Decoder"
+Q2L_GRAPH, Q2L_SHUFFLED = "Query2Label (graph queries)", "Query2Label (shuffled graph queries)"
+Q2L_PUBLIC = "Query2Label (public graph queries)"
+
 # each true graph's control with the same edge weights on permuted labels: wherever a true graph is
 # credited, its twin runs beside it (tests/test_regimes.py checks every regime)
-SHUFFLED_TWIN = {RW: SHUFFLED, CORPUS: SHUFFLED_CORPUS, ORACLE: SHUFFLED_ORACLE, PUBLIC: SHUFFLED_PUBLIC}
+SHUFFLED_TWIN = {RW: SHUFFLED, CORPUS: SHUFFLED_CORPUS, ORACLE: SHUFFLED_ORACLE, PUBLIC: SHUFFLED_PUBLIC,
+                 Q2L_GRAPH: Q2L_SHUFFLED}
 
 # what a comparison asks: the prose keeps these apart
 KINDS = {"baseline": "ML-GCN against the GMP baseline", "graph": "graph against no graph",
@@ -56,7 +61,8 @@ KINDS = {"baseline": "ML-GCN against the GMP baseline", "graph": "graph against 
          "corpus": "graph from the label corpus against the graph from the annotations at hand",
          "vectors": "word semantics against random node features",
          "coupling": "label coupling through the word vectors alone",
-         "practitioner": "what a practitioner can build against the GMP baseline"}
+         "practitioner": "what a practitioner can build against the GMP baseline",
+         "successor": "a successor's head against ML-GCN, each tuned alike on the same features"}
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,24 @@ PUBLIC_FREQUENCY = Regime(
     (C(PUBLIC, RW, "corpus"), C(PUBLIC, SHUFFLED_PUBLIC, "right"), C(RW, GMP, "baseline"),
      C(PUBLIC, GMP, "practitioner")) + PRACTICAL,
     primary=C(PUBLIC, RW, "corpus"))
+
+# --- "Where ML-GCN stands": its successors' heads on the same frozen features, each tuned alike ------
+# the level is the loss every head trains with; the primary question is the one none of them asks:
+# does the label graph still help a head whose label queries attend over space?
+HEADS = Regime(
+    "heads (COCO-shaped)", "loss", "test mAP over the 80 labels",
+    (GMP, RW, CSRA, Q2L, MLD, Q2L_GRAPH, Q2L_SHUFFLED, Q2L_PUBLIC),
+    (C(Q2L_GRAPH, Q2L, "graph"), C(Q2L_GRAPH, Q2L_SHUFFLED, "right"), C(Q2L_PUBLIC, Q2L, "graph"),
+     C(CSRA, RW, "successor"), C(Q2L, RW, "successor"), C(MLD, RW, "successor"), C(RW, GMP, "baseline"),
+     C(Q2L_GRAPH, GMP, "practitioner")),
+    primary=C(Q2L_GRAPH, Q2L, "graph"))
+HEADS_FREQUENCY = Regime(
+    "heads by label frequency (COCO-shaped)", "labels by training positives (thirds), per loss",
+    "test mAP over the bin's labels", HEADS.variants,
+    (C(Q2L_GRAPH, Q2L, "graph"), C(Q2L_GRAPH, Q2L_SHUFFLED, "right"), C(Q2L_PUBLIC, Q2L, "graph"),
+     C(CSRA, RW, "successor"), C(Q2L, RW, "successor"), C(MLD, RW, "successor"), C(RW, GMP, "baseline")),
+    primary=C(Q2L_GRAPH, Q2L, "graph"))
+HEAD_REGIMES = {r.name: r for r in (HEADS, HEADS_FREQUENCY)}
 
 # the chapter's regimes in the page's order: the COCO-shaped benchmark's, then the 10-label one's
 COCO_REGIMES = {r.name: r for r in (COCO_SIZE, FREQUENCY, PUBLIC_CORPUS, PUBLIC_FREQUENCY)}
@@ -326,6 +350,118 @@ def public_regime(base, seeds: Sequence[int], sizes: Sequence[int] = (3000,), st
     public statistics can build; the lr picked per (size, variant). ``score`` = test mAP."""
     return size_regime(base, seeds, sizes, steps, batch_size, lrs, tune_seeds, variants, jobs, extend, lengthen,
                        regime=PUBLIC_CORPUS)
+
+
+# the heads' lr grids (16×, grown past an edge pick): SGD's is the public-statistics regime's (the
+# GCN heads' optimum on 3,000 scenes, 0.02, inside); AdamW's around the official scripts' 1e-4
+HEAD_SGD_LRS = PUBLIC_LRS
+HEAD_ADAMW_LRS = (1e-4, 4e-4, 1.6e-3)
+
+
+def heads_regime(base, seeds: Sequence[int], scenes: int = 3000, steps: int = 940, losses: Sequence[str] = ("bce",),
+                 variants: Sequence[str] = HEADS.variants, sgd_lrs: Sequence[float] = HEAD_SGD_LRS,
+                 adamw_lrs: Sequence[float] = HEAD_ADAMW_LRS, batch_size: int = 128, tune_seeds: int = 1,
+                 jobs: int = 2, extend: int = 2, lengthen: int = 2) -> pd.DataFrame:
+    """ML-GCN among its successors (:data:`HEADS`): every head of ``variants`` with every loss of
+    ``losses`` (the level) on a random subset of ``scenes`` training scenes drawn with the seed (as
+    :func:`size_regime` draws it), ``steps`` first budget; each (loss, head) tuned on validation over
+    its optimizer's grid — ``sgd_lrs`` for the SGD heads (GMP, ML-GCN, CSRA), ``adamw_lrs`` for the
+    AdamW ones (Query2Label, ML-Decoder, the graph-query heads) — and trained until doubling no
+    longer gains (:func:`~mlgcn_core.book.tuning.tuned_runs`). ``score`` = test mAP. The frame's
+    ``attrs`` hold both grids' lr choices and doubling tests."""
+    from ..data.catalog import scene_settings
+
+    full = scene_settings(base).n_train
+    fields = dict(budget(scenes, steps, batch_size), train_scenes=None if scenes >= full else int(scenes))
+    done = fields["epochs"] * steps_per_epoch(min(scenes, full), batch_size)
+    cells = [Cell(HEADS.name, loss, v, _head(base, batch_size, v, loss=loss, **fields), done, _benchmark(base))
+             for loss in losses for v in variants]
+    grids = {"sgd": sgd_lrs, "adamw": adamw_lrs}
+    frames = [tuned_runs(mine, seeds, grids[opt], mean_ap, tune_seeds, jobs, extend, lengthen)
+              for opt in grids for mine in [[c for c in cells if c.config.optimizer == opt]] if mine]
+    if not frames:  # left out of the build (no heads or no losses)
+        return tuned_runs([], seeds, sgd_lrs, mean_ap)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs = {k: sum((f.attrs.get(k, []) for f in frames), []) for k in ("lr_grid", "lengthened", "doubling")}
+    return out
+
+
+def heads_frequency(frame: pd.DataFrame, train_positives: np.ndarray) -> pd.DataFrame:
+    """AP by label frequency (:func:`frequency_regime`, :data:`HEADS_FREQUENCY`) read off the heads'
+    runs, per loss: ``level`` = "tail (bce)" and so on."""
+    parts = [frequency_regime(g, train_positives, HEADS_FREQUENCY).assign(level=lambda d, lo=loss: d["level"]
+                                                                           + f" ({lo})")
+             for loss, g in frame.groupby("level", sort=False)] if len(frame) else []
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def heads_verdicts(frame: pd.DataFrame, frequency: pd.DataFrame, convergence: pd.DataFrame) -> pd.DataFrame:
+    """The chapter's verdict table (:func:`~mlgcn_core.book.findings.verdict_table`) over the heads
+    regime and its label-frequency bins, one Holm family; a bin of a loss takes the convergence of
+    that loss's cells (the bins are read off their runs)."""
+    from .findings import verdict_table
+
+    converged = {(r.regime, r.level, r.variant): bool(r.converged) for r in convergence.itertuples()}
+    converged.update({(HEADS_FREQUENCY.name, f"{b} ({loss})", v): ok for (_, loss, v), ok in list(converged.items())
+                      for b in FREQUENCY_BINS})
+    return verdict_table(pd.concat([frame, frequency], ignore_index=True), HEAD_REGIMES.values(),
+                         converged=converged, family="benchmark")
+
+
+def heads_rows(frame: pd.DataFrame, costs: pd.DataFrame) -> list[dict]:
+    """What the chapter records per (loss, head): its seeds, picked lr, mean test mAP and score, and
+    its costs (:func:`head_costs`)."""
+    if not len(frame):
+        return []
+    rows = (frame.groupby(["level", "variant"], sort=False)
+            .agg(seeds=("seed", "nunique"), lr=("lr", "first"), mAP=("mAP", "mean"), score=("score", "mean"))
+            .reset_index().rename(columns={"level": "loss", "variant": "head"}))
+    return (rows.merge(costs, on=["loss", "head"]) if len(costs) else rows).to_dict(orient="records")
+
+
+def head_costs(frame: pd.DataFrame, repeats: int = 3, batch: int = 256) -> pd.DataFrame:
+    """Per (loss, head): its trained parameters, the mean seconds of training its runs took
+    (their histories), and its inference throughput on the cached test inputs it reads — images
+    per second through the head (and, for a map head, the frozen top in front of it) on this
+    machine, one thread, the best of ``repeats`` passes over ``batch`` inputs."""
+    from ..data.sources import load_splits
+    from ..distributed import Context
+    from ..features import cached_split_features
+    from ..inference import model_from_checkpoint
+    from ..runs import load_run
+
+    rows = []
+    for (loss, variant), g in frame.groupby(["level", "variant"], sort=False):
+        run = load_run(g["run"].iloc[0])
+        model, cfg, _ = model_from_checkpoint(run.path / "model.pt", images=False)
+        x = cached_split_features(cfg, load_splits(cfg), "cpu", Context(), progress=False)["test"][0][:batch]
+        seconds = [sum(h.get("seconds", 0.0) for h in load_run(r).history) for r in g["run"]]
+        rows.append({"loss": loss, "head": variant, "optimizer": cfg.optimizer,
+                     "parameters": sum(p.numel() for p in model.head.parameters() if p.requires_grad),
+                     "train seconds": round(float(np.mean(seconds)), 1),
+                     "images / s": int(len(x) / _best_pass(model, x.float(), repeats))})
+    return pd.DataFrame(rows)
+
+
+def _best_pass(model, x, repeats: int) -> float:
+    """The fastest of ``repeats`` evaluation passes of ``model`` over ``x``, in seconds, one thread."""
+    import time
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad(), model.evaluating():
+            model(x)  # warm-up
+            best = float("inf")
+            for _ in range(repeats):
+                t = time.perf_counter()
+                model(x)
+                best = min(best, time.perf_counter() - t)
+    finally:
+        torch.set_num_threads(threads)
+    return best
 
 
 def rare_drops(base, seeds: Sequence[int], positives: int, labels: Sequence[str] = FOCUS_LABELS) -> pd.DataFrame:
