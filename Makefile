@@ -94,6 +94,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/head_step.py
 	$(PY) benchmarks/grad_floor.py
 	$(PY) benchmarks/stage_overhead.py
+	$(PY) benchmarks/successor_heads.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/kernel_starts.py
 	$(PY) benchmarks/parallel_runs.py
