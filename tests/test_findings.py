@@ -489,3 +489,29 @@ def test_an_ablation_claim_on_a_point_still_gaining_is_not_judged():
     judged = pd.DataFrame([dict(r, converged=True) for r in rows])
     assert F.ablation_claims(judged, "tau")[0]["verdict"] == F.HELD
     assert F.ablation_claims(judged.drop(columns=["converged"]), "tau")[0]["verdict"] == F.HELD  # older records
+
+
+def test_the_ablation_chapters_words_say_not_converged_where_the_claims_table_does():
+    """A chapter's own findings (τ, p, depth, word vectors) never judge a comparison whose point was
+    still gaining at its last budget: they read "not converged", as the first page's claim does —
+    the words cannot outrun the table (the cold build printed "GloVe above one-hot: reversed"
+    beside a one-hot point still gaining 2.76 mAP when doubled)."""
+    def stuck(t, x, variant, level):
+        t = t.assign(converged=True)
+        t.loc[(t["variant"] == variant) & (t[x] == level), "converged"] = False
+        return t
+
+    words = stuck(table("word_vectors", {RW: {"glove6b50d": 73.0, "onehot": 74.0}}), "word_vectors", RW, "onehot")
+    text = F.embedding_findings(words)
+    assert "one-hot (the paper's finding): **not converged**" in text and "reversed" not in text
+    assert "Best input: **onehot**" in text and "not converged: still gaining" in text
+    assert F.ablation_claims(words, "word_vectors")[0]["verdict"] == F.NOT_CONVERGED
+    depth = stuck(table("gcn_depth", {RW: {2: 75.0, 3: 73.0, 4: 71.0}}), "gcn_depth", RW, 3)
+    assert "2 > 3 > 4: **not converged**" in F.depth_findings(depth) and "holds" not in F.depth_findings(depth)
+    tau = stuck(table("tau", {RW: {0.2: 75.0, 0.5: 76.0}, BI: {0.2: 70.0, 0.5: 71.0}}), "tau", BI, 0.5)
+    said = F.tau_findings(tau)
+    assert "at every τ (the paper's finding): **not converged**" in said and "τ = 0.5: not converged" in said
+    p = stuck(table("p", {RW: {0.2: 75.0, 1.0: 44.0}}), "p", RW, 1.0)
+    assert "not converged" in F.p_findings(p) and "a clear collapse" not in F.p_findings(p)
+    fine = table("word_vectors", {RW: {"glove6b50d": 73.0, "onehot": 74.0}}).assign(converged=True)
+    assert "one-hot (the paper's finding): **reversed**" in F.embedding_findings(fine)

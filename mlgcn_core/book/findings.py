@@ -145,10 +145,42 @@ def _missing(table: pd.DataFrame, x: str, levels, variant: str, name: str | None
     return f"({', '.join(f'{name} {lv}' for lv in miss)} {'was' if len(miss) == 1 else 'were'} not run)"
 
 
+def _stuck(table: pd.DataFrame, x: str, points) -> list[str]:
+    """The ``(variant, level)`` points of a sweep's tidy table still gaining at their last budget
+    (chapter 02's doubling test recorded ``converged`` False), as "variant at x = level": a
+    comparison with such a point is not judged."""
+    ok = table[table["error"].isna()] if "error" in table else table
+    if "converged" not in ok:
+        return []
+    return [f"{v} at {x} = {lvl}" for v, lvl in dict.fromkeys(points)
+            if (ok.loc[(ok["variant"] == v) & (ok[x] == lvl), "converged"] == False).any()]  # noqa: E712
+
+
+def _compared(table: pd.DataFrame, x: str, a, b, va: str, vb: str | None = None,
+              margin: float = 0.0) -> tuple[str, str]:
+    """(verdict, its reason) of ``va`` at ``a`` − ``vb`` at ``b`` (:func:`level_difference`):
+    "not converged" when either point is still gaining at its last budget (:func:`_stuck`), else
+    the paired interval's verdict and text."""
+    stuck = _stuck(table, x, ((va, a), (vb or va, b)))
+    if stuck:
+        return NOT_CONVERGED, f"{', '.join(stuck)} still gaining at its last budget"
+    d = level_difference(table, x, a, b, va, vb, margin=margin)
+    return judge(d), interval_text(d)
+
+
+def _best_note(table: pd.DataFrame, x: str, best: dict, variant: str) -> str:
+    """" — not converged" after a best setting still gaining at its last budget (its mean is not
+    its converged value)."""
+    return " — not converged: still gaining at its last budget" if _stuck(table, x, [(variant, best[x])]) else ""
+
+
 def _all_of(judgements: list[str]) -> str:
     """A claim made of several paired comparisons that must all hold (an intersection–union test:
-    each at 95 %, no multiplicity correction needed): not judged when any has too few seeds, else
-    held when all hold, reversed when any is reversed, inconclusive otherwise."""
+    each at 95 %, no multiplicity correction needed): not judged when any compares a point still
+    gaining or has too few seeds, else held when all hold, reversed when any is reversed,
+    inconclusive otherwise."""
+    if NOT_CONVERGED in judgements:
+        return NOT_CONVERGED
     if TOO_FEW in judgements:
         return TOO_FEW
     if all(j == HELD for j in judgements):
@@ -157,7 +189,8 @@ def _all_of(judgements: list[str]) -> str:
 
 
 _SAID = {HELD: "**holds**", REVERSED: "**reversed**", INCONCLUSIVE: "**inconclusive**",
-         TOO_FEW: f"**{TOO_FEW}** (≥ {MIN_SEEDS} seeds with spread)"}
+         TOO_FEW: f"**{TOO_FEW}** (≥ {MIN_SEEDS} seeds with spread)",
+         NOT_CONVERGED: f"**{NOT_CONVERGED}** (a compared point still gained when trained twice as long)"}
 
 
 def tau_findings(table: pd.DataFrame, paper_optimum: float = 0.4) -> str:
@@ -165,8 +198,9 @@ def tau_findings(table: pd.DataFrame, paper_optimum: float = 0.4) -> str:
     (the paired 95 % interval of re-weighted − binary over seeds lies above zero)."""
     rwv, biv = "ML-GCN (re-weighted)", "ML-GCN (binary)"
     rw, bi = (best_setting(table, "tau", v) for v in (rwv, biv))
-    lines = [f"* Best τ: re-weighted **{rw['tau']}** ({rw['mean']:.2f} ± {rw['std']:.2f} mAP), binary "
-             f"**{bi['tau']}** ({bi['mean']:.2f} ± {bi['std']:.2f}); the paper's optimum is τ = {paper_optimum}."]
+    lines = [f"* Best τ: re-weighted **{rw['tau']}** ({rw['mean']:.2f} ± {rw['std']:.2f} mAP"
+             f"{_best_note(table, 'tau', rw, rwv)}), binary **{bi['tau']}** ({bi['mean']:.2f} ± {bi['std']:.2f}"
+             f"{_best_note(table, 'tau', bi, biv)}); the paper's optimum is τ = {paper_optimum}."]
     taus = sorted(set(table["tau"]))
     per = {}
     for t in taus:
@@ -174,8 +208,7 @@ def tau_findings(table: pd.DataFrame, paper_optimum: float = 0.4) -> str:
         if miss:
             per[t] = ("not tested", miss)
         else:
-            d = level_difference(table, "tau", t, t, rwv, biv)
-            per[t] = (judge(d), interval_text(d))
+            per[t] = _compared(table, "tau", t, t, rwv, biv)
     judged = [j for j, _ in per.values() if j != "not tested"]
     claim = "not tested" if len(judged) < len(per) else _all_of(judged)
     lines.append(f"* Re-weighted above binary at every τ (the paper's finding): {_SAID.get(claim, '**not tested**')}"
@@ -191,7 +224,8 @@ def p_findings(table: pd.DataFrame, paper_optimum: float = 0.2, margin: float = 
     points (the paper reports no convergence at p = 1)."""
     v = "ML-GCN (re-weighted)"
     best = best_setting(table, "p", v)
-    msg = f"* Best p: **{best['p']}** ({best['mean']:.2f} ± {best['std']:.2f} mAP); the paper's: p = {paper_optimum}."
+    msg = (f"* Best p: **{best['p']}** ({best['mean']:.2f} ± {best['std']:.2f} mAP{_best_note(table, 'p', best, v)});"
+           f" the paper's: p = {paper_optimum}.")
     c = curve(table, "p")
     c = c[c["variant"] == v].set_index("p")
     below = [p for p in c.index if p < 1.0]
@@ -199,13 +233,15 @@ def p_findings(table: pd.DataFrame, paper_optimum: float = 0.2, margin: float = 
         what = "p = 1" if 1.0 not in c.index else "no p < 1"
         return msg + f"\n* p = 1 collapse: **not tested** ({what} was not run)."
     diffs = {p: level_difference(table, "p", p, 1.0, v) for p in below}
-    j = _all_of([judge(level_difference(table, "p", p, 1.0, v, margin=margin)) for p in below])
+    j = _all_of([_compared(table, "p", p, 1.0, v, margin=margin)[0] for p in below])
     at_one, others = c.loc[1.0], c.loc[below, "mean"]
     reading = {HELD: "a clear collapse, as the paper reports.",
                INCONCLUSIVE: "no collapse shown on this benchmark (the paper reports non-convergence).",
                REVERSED: "no collapse shown on this benchmark: the gap to p = 1 is significantly *smaller* "
                          "than the margin (the paper reports non-convergence).",
-               TOO_FEW: f"{TOO_FEW} (≥ {MIN_SEEDS} seeds with spread)."}[j]
+               TOO_FEW: f"{TOO_FEW} (≥ {MIN_SEEDS} seeds with spread).",
+               NOT_CONVERGED: f"{NOT_CONVERGED}: a compared point still gained when trained twice as long "
+                              f"({', '.join(_stuck(table, 'p', [(v, p) for p in [*below, 1.0]]))})."}[j]
     return msg + (f"\n* p = 1: **{at_one['mean']:.2f} ± {at_one['std']:.2f}** mAP, against "
                   f"{others.min():.2f}–{others.max():.2f} for p < 1 (paired, p − 1, a collapse when above "
                   f"{margin:g} point: "
@@ -217,14 +253,15 @@ def depth_findings(table: pd.DataFrame) -> str:
     paired 95 % intervals, depth 2 − 3 and 3 − 4, above zero); not tested unless 2, 3 and 4 ran."""
     v = "ML-GCN (re-weighted)"
     best = best_setting(table, "gcn_depth", v)
-    head = f"* Best depth: **{best['gcn_depth']}** layers ({best['mean']:.2f} ± {best['std']:.2f} mAP). "
+    head = (f"* Best depth: **{best['gcn_depth']}** layers ({best['mean']:.2f} ± {best['std']:.2f} mAP"
+            f"{_best_note(table, 'gcn_depth', best, v)}). ")
     miss = _missing(table, "gcn_depth", [2, 3, 4], v, "depth")
     if miss:
         return head + f"The paper's finding 2 > 3 > 4: **not tested** {miss}."
-    d23, d34 = level_difference(table, "gcn_depth", 2, 3, v), level_difference(table, "gcn_depth", 3, 4, v)
-    j = _all_of([judge(d23), judge(d34)])
+    (j23, why23), (j34, why34) = _compared(table, "gcn_depth", 2, 3, v), _compared(table, "gcn_depth", 3, 4, v)
+    j = _all_of([j23, j34])
     return head + (f"The paper's finding 2 > 3 > 4: {_SAID[j]} (paired 95 % t-intervals: 2 − 3 "
-                   f"{interval_text(d23)}; 3 − 4 {interval_text(d34)}).")
+                   f"{why23}; 3 − 4 {why34}).")
 
 
 def embedding_findings(table: pd.DataFrame) -> str:
@@ -232,7 +269,8 @@ def embedding_findings(table: pd.DataFrame) -> str:
     vs random vectors (is the gain semantic?), each a paired 95 % interval over seeds."""
     v = "ML-GCN (re-weighted)"
     best = best_setting(table, "word_vectors", v)
-    lines = [f"* Best input: **{best['word_vectors']}** ({best['mean']:.2f} ± {best['std']:.2f} mAP)."]
+    lines = [f"* Best input: **{best['word_vectors']}** ({best['mean']:.2f} ± {best['std']:.2f} mAP"
+             f"{_best_note(table, 'word_vectors', best, v)})."]
     for other, claim, reading in (
             ("onehot", "GloVe above one-hot (the paper's finding)", {}),
             ("random", "GloVe above random vectors (the gain is semantic)",
@@ -244,9 +282,9 @@ def embedding_findings(table: pd.DataFrame) -> str:
         if miss:
             lines.append(f"* {claim}: **not tested** {miss}.")
             continue
-        d = level_difference(table, "word_vectors", "glove6b50d", other, v)
-        j = judge(d)
-        lines.append(f"* {claim}: {_SAID[j]} (paired 95 % t-interval {interval_text(d)}){reading.get(j, '.')}")
+        j, why = _compared(table, "word_vectors", "glove6b50d", other, v)
+        lines.append(f"* {claim}: {_SAID[j]} ({why if j == NOT_CONVERGED else 'paired 95 % t-interval ' + why})"
+                     f"{reading.get(j, '.')}")
     return "\n".join(lines)
 
 
@@ -391,12 +429,10 @@ def ablation_claims(table: pd.DataFrame, x: str) -> list[dict]:
     missing = [f"{x} = {lvl} ({v})" for v, lvl in needed if (v, lvl) not in ran]
     if missing:
         return [claim(text, None, paper, why_not=f"not run: {', '.join(missing)}")]
-    if "converged" in ok:
-        stuck = [f"{v} at {x} = {lvl}" for v, lvl in dict.fromkeys(needed)
-                 if (ok.loc[(ok["variant"] == v) & (ok[x] == lvl), "converged"] == False).any()]  # noqa: E712
-        if stuck:
-            return [{**claim(text, None, paper), "here": f"({', '.join(stuck)} still gaining at its last budget)",
-                     "verdict": NOT_CONVERGED}]
+    stuck = _stuck(table, x, needed)
+    if stuck:
+        return [{**claim(text, None, paper), "here": f"({', '.join(stuck)} still gaining at its last budget)",
+                 "verdict": NOT_CONVERGED}]
     return [claim(text, level_difference(table, x, a, b, va, vb, margin=margin), paper)]
 
 
