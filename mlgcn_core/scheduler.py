@@ -57,9 +57,25 @@ def _workers(jobs: int):
         _POOL[1].shutdown(cancel_futures=True)
         _POOL = None
     if _POOL is None:
+        if not _POOL_EXIT:
+            import atexit
+
+            atexit.register(_shut_down)  # before the interpreter's teardown (no noise at exit)
+            _POOL_EXIT.append(True)
         _POOL = (key, ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                           initializer=_ignore_interrupts))
     return _POOL[1]
+
+
+_POOL_EXIT: list[bool] = []  # whether :func:`_shut_down` is registered
+
+
+def _shut_down() -> None:
+    """This process's workers stopped and joined (at exit)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL[1].shutdown(wait=True, cancel_futures=True)
+        _POOL = None
 
 
 def _ignore_interrupts() -> None:

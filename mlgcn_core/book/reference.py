@@ -130,7 +130,8 @@ def heads_published() -> pd.DataFrame:
 # the successors' widths in their official code (GUIDE §2d) — the chapter prints its own beside them
 HEADS_OFFICIAL_WIDTHS = {"q2l_d_model": 2048, "q2l_ff": 8192, "q2l_heads": 4, "q2l_encoder_layers": 1,
                          "q2l_decoder_layers": 2, "mld_d_model": 768, "mld_ff": 2048, "mld_heads": 8,
-                         "mld_groups": 100, "csra_lambda": 0.1}
+                         "mld_groups": 100, "csra_lambda": 0.1, "weight_decay": 1e-2}  # Query2Label's AdamW
+#   (ML-Decoder's 1e-4; CSRA's and ML-GCN's SGD 1e-4)
 
 
 def head_deviations(cfg) -> pd.DataFrame:
