@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from mlgcn_core.config import load_preset
+from mlgcn_core.data.catalog import class_names
 from mlgcn_core.models import build_model
 from mlgcn_core.optim import make_optimizer
 
@@ -35,7 +36,7 @@ def step_ms(fields: dict, steps: int) -> float:
     rng = np.random.default_rng(0)
     positives = (rng.random((500, 80)) < 0.04).astype(np.int64)
     positives[0] = 1  # every label seen: the graph is defined
-    names = [f"c{i}" for i in range(80)]
+    names = class_names(cfg)  # COCO's 80 names: their GloVe vectors exist
     torch.manual_seed(0)
     model = build_model(cfg, positives, names, feature_dim=1280)
     opt = make_optimizer(model, cfg)
