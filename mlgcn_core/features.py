@@ -149,9 +149,7 @@ def _readable(path: Path, keys: tuple[str, ...]) -> bool:
     try:
         z = load_npz(path)
         if all(k in z for k in keys):
-            for k in keys:
-                z[k]  # read now: a corrupted array fails here
-            return True
+            return all(z[k] is not None for k in keys)  # each read now: a corrupted array fails here
         why = f"no array {[k for k in keys if k not in z]}"
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
         why = f"{type(exc).__name__}: {exc}"

@@ -4,6 +4,7 @@ engine (``train.py``) and the run store (``runs.py``)."""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -57,25 +58,21 @@ def _workers(jobs: int):
         _POOL[1].shutdown(cancel_futures=True)
         _POOL = None
     if _POOL is None:
-        if not _POOL_EXIT:
-            import atexit
-
-            atexit.register(_shut_down)  # before the interpreter's teardown (no noise at exit)
-            _POOL_EXIT.append(True)
         _POOL = (key, ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                           initializer=_ignore_interrupts))
     return _POOL[1]
 
 
-_POOL_EXIT: list[bool] = []  # whether :func:`_shut_down` is registered
-
-
 def _shut_down() -> None:
-    """This process's workers stopped and joined (at exit)."""
+    """This process's workers stopped and joined, at exit (before the interpreter's teardown: no
+    noise from a pool collected late)."""
     global _POOL
     if _POOL is not None:
         _POOL[1].shutdown(wait=True, cancel_futures=True)
         _POOL = None
+
+
+atexit.register(_shut_down)
 
 
 def _ignore_interrupts() -> None:

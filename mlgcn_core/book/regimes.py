@@ -307,6 +307,15 @@ def _head(base, batch_size: int, variant: str, **fields):
     return base.replace(batch_size=batch_size, selection="val", warmup_epochs=0, **fields, **VARIANTS[variant])
 
 
+def _subset(n: int, full: int, steps: int, batch_size: int) -> tuple[dict, int]:
+    """The training fields of a run on ``n`` of the benchmark's ``full`` training scenes (a seeded
+    subset; the whole split at ``n`` ≥ ``full``) for about ``steps`` steps (:func:`~mlgcn_core.book.tuning.budget`),
+    and the steps that budget makes."""
+    n = min(int(n), full)
+    fields = dict(budget(n, steps, batch_size), train_scenes=None if n == full else n)
+    return fields, fields["epochs"] * steps_per_epoch(n, batch_size)
+
+
 def _benchmark(base) -> dict:
     """The column every regime row carries: the benchmark its runs trained on (the verdict table's
     ``benchmark``, what the Holm family and the first page's claims are grouped by)."""
@@ -332,8 +341,7 @@ def size_regime(base, seeds: Sequence[int], sizes: Sequence[int] = (6000,), step
     for n in sizes:
         if n > full:
             raise ValueError(f"sizes: {n} > the benchmark's {full} training scenes")
-        fields = dict(budget(n, steps, batch_size), train_scenes=None if n == full else int(n))
-        done = fields["epochs"] * steps_per_epoch(n, batch_size)
+        fields, done = _subset(n, full, steps, batch_size)
         cells += [Cell(regime.name, int(n), v, _head(base, batch_size, v, **fields), done, _benchmark(base))
                   for v in variants]
     return tuned_runs(cells, seeds, lrs, mean_ap, tune_seeds, jobs, extend, lengthen)
@@ -371,9 +379,7 @@ def heads_regime(base, seeds: Sequence[int], scenes: int = 3000, steps: int = 94
     ``attrs`` hold both grids' lr choices and doubling tests."""
     from ..data.catalog import scene_settings
 
-    full = scene_settings(base).n_train
-    fields = dict(budget(scenes, steps, batch_size), train_scenes=None if scenes >= full else int(scenes))
-    done = fields["epochs"] * steps_per_epoch(min(scenes, full), batch_size)
+    fields, done = _subset(scenes, scene_settings(base).n_train, steps, batch_size)
     cells = [Cell(HEADS.name, loss, v, _head(base, batch_size, v, loss=loss, **fields), done, _benchmark(base))
              for loss in losses for v in variants]
     grids = {"sgd": sgd_lrs, "adamw": adamw_lrs}
@@ -430,11 +436,14 @@ def head_costs(frame: pd.DataFrame, repeats: int = 3, batch: int = 256) -> pd.Da
     from ..inference import model_from_checkpoint
     from ..runs import load_run
 
-    rows = []
+    rows, inputs = [], {}  # the test inputs per kind (pooled vector or map), read once
     for (loss, variant), g in frame.groupby(["level", "variant"], sort=False):
         run = load_run(g["run"].iloc[0])
         model, cfg, _ = model_from_checkpoint(run.path / "model.pt", images=False)
-        x = cached_split_features(cfg, load_splits(cfg), "cpu", Context(), progress=False)["test"][0][:batch]
+        if model.takes_map not in inputs:
+            got = cached_split_features(cfg, load_splits(cfg), "cpu", Context(), progress=False)
+            inputs[model.takes_map] = got["test"][0][:batch]
+        x = inputs[model.takes_map]
         seconds = [sum(h.get("seconds", 0.0) for h in load_run(r).history) for r in g["run"]]
         rows.append({"loss": loss, "head": variant, "optimizer": cfg.optimizer,
                      "parameters": sum(p.numel() for p in model.head.parameters() if p.requires_grad),
