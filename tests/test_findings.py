@@ -515,3 +515,16 @@ def test_the_ablation_chapters_words_say_not_converged_where_the_claims_table_do
     assert "not converged" in F.p_findings(p) and "a clear collapse" not in F.p_findings(p)
     fine = table("word_vectors", {RW: {"glove6b50d": 73.0, "onehot": 74.0}}).assign(converged=True)
     assert "one-hot (the paper's finding): **reversed**" in F.embedding_findings(fine)
+
+
+def test_a_chapters_first_page_claims_are_one_holm_family():
+    """Chapter 02's four claims reach the first page as one family: four differences each with its
+    own interval above zero (p ≈ 0.02) are held alone, inconclusive after Holm over the four."""
+    d = F.paired_interval([0.2, 1.0, 0.6, 0.1, 0.9])  # 5 seeds, p ≈ 0.02
+    assert F.claim("alone", d)["verdict"] == F.HELD and 0.01 < d["p"] < 0.05
+    got = F.family_claims([("a", d, ""), ("b", d, ""), ("c", d, ""), ("d", d, ""), ("e", None, "")])
+    assert [c["verdict"] for c in got] == [F.INCONCLUSIVE] * 4 + [F.NOT_TESTED]
+    assert "Holm p = " in got[0]["here"] and "Holm" not in got[4]["here"]
+    strong = F.paired_interval([3.0, 3.2, 2.9, 3.1, 3.05])
+    mixed = F.family_claims([("a", strong, ""), ("b", d, ""), ("c", d, ""), ("d", d, "")])
+    assert [c["verdict"] for c in mixed] == [F.HELD] + [F.INCONCLUSIVE] * 3

@@ -324,7 +324,8 @@ def margin_findings(frame: pd.DataFrame, dataset: str, model: str = "ML-GCN (re-
 # --- the book's first page: each claim of the paper and this book's verdict on it --------------
 
 def claim(text: str, d: dict | None, paper: str = "", unit: str = "mAP", digits: int = 2,
-          min_seeds: int = MIN_SEEDS, why_not: str = "", benchmark: str = "") -> dict:
+          min_seeds: int = MIN_SEEDS, why_not: str = "", benchmark: str = "",
+          p_adjusted: float | None = None) -> dict:
     """One row of the findings table, recorded by a chapter (``record("claims", [...])``):
     ``text`` the paper's claim, ``paper`` its number there, and the paired difference ``d``
     (:func:`paired_interval`) that tests it here — ``None`` when it was not run (``why_not``);
@@ -333,8 +334,21 @@ def claim(text: str, d: dict | None, paper: str = "", unit: str = "mAP", digits:
     if d is None:
         return {"claim": text, "paper": paper, "here": why_not or "—", "verdict": NOT_TESTED,
                 "benchmark": benchmark}
-    return {"claim": text, "paper": paper, "here": interval_text(d, digits, unit),
-            "verdict": judge(d, min_seeds), "benchmark": benchmark}
+    here = interval_text(d, digits, unit) + (f", Holm p = {p_adjusted:.3g}" if p_adjusted is not None else "")
+    return {"claim": text, "paper": paper, "here": here, "verdict": judge(d, min_seeds, p_adjusted),
+            "benchmark": benchmark}
+
+
+def family_claims(items: list[tuple[str, dict | None, str]]) -> list[dict]:
+    """A chapter's first-page claims ``(text, d, paper)`` judged as one family: each paired
+    difference by its Holm-adjusted p over the family's tested claims (:func:`holm`; a claim whose
+    ``d`` is None is "not tested", one with too few seeds is not judged and not counted)."""
+    import math
+
+    counted = [i for i, (_, d, _) in enumerate(items)
+               if d is not None and d["n"] >= MIN_SEEDS and math.isfinite(d.get("p", math.nan))]
+    adjusted = dict(zip(counted, holm([items[i][1]["p"] for i in counted])))
+    return [claim(text, d, paper, p_adjusted=adjusted.get(i)) for i, (text, d, paper) in enumerate(items)]
 
 
 UNKNOWN_BENCHMARK = "benchmark not recorded"
